@@ -1,0 +1,203 @@
+/**
+ * The on-premises telemetry collector for the Assisted Installer.
+ *
+ * @example
+ * ```sh
+ * deno task start          # main.ts serve
+ * deno run -A main.ts once # one pass, then exit
+ * ```
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { type Config, ConfigError, DEFAULT_PORT, loadConfig, SETTINGS } from "./src/config/mod.ts";
+import { Collector, type PassResult } from "./src/collect/mod.ts";
+import { connect } from "./src/db/mod.ts";
+import { createLogger, type Logger } from "./src/log/mod.ts";
+import { createReceiver, ReceiverStore } from "./src/receiver/mod.ts";
+import { createApp, PassScheduler, serve } from "./src/server/mod.ts";
+import { VERSION } from "./src/version.ts";
+
+/** Exit codes: 0 done, 1 something failed, 2 bad configuration or usage. */
+export const EXIT = { ok: 0, failed: 1, config: 2 } as const;
+
+/** The receiver's default port: the collector's plus one. */
+export const RECEIVER_PORT = DEFAULT_PORT + 1;
+
+/** The `--help` text. */
+export function helpText(): string {
+  const width = Math.max(...SETTINGS.map(([name]) => name.length));
+  return `assisted-telemetry-collector ${VERSION}
+
+Sends each finished Assisted Installer installation attempt, sanitised, to
+Red Hat once, unless collection is opted out.
+
+Usage: deno run -A main.ts <command> [options]
+
+Commands:
+  serve              HTTP API plus a pass every SCAN_INTERVAL (deno task start)
+  once               run one pass and exit: 0 sent or skipped, 1 failed, 2 bad config
+  opt-out            turn collection off now; pending attempts are cancelled
+  opt-in             turn it on again; only attempts that end from now on are sent
+  receive [--dir D] [--port P] [--hostname H]
+                     a local ingress receiver (default ./received, port ${RECEIVER_PORT},
+                     127.0.0.1); RECEIVER_TOKEN, if set, is the only token accepted
+  help, --help       this text
+
+Endpoints of serve (/v1/* need "Authorization: Bearer $TRIGGER_TOKEN", or a
+loopback caller when TRIGGER_TOKEN is unset):
+  GET  /healthz      the process is alive
+  GET  /readyz       the database answers (503 if not)
+  GET  /v1/status    the ledger and the opt-out state
+  POST /v1/trigger   start a pass now (202); optional body {"cluster_id": "..."}
+  POST /v1/opt-out   as the opt-out command
+  POST /v1/opt-in    as the opt-in command
+
+Settings (environment):
+${SETTINGS.map(([name, text]) => `  ${name.padEnd(width)}  ${text}`).join("\n")}
+`;
+}
+
+function configOrExit(): Config {
+  try {
+    return loadConfig(Deno.env.toObject());
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(`error: ${err.message}`);
+      Deno.exit(EXIT.config);
+    }
+    throw err;
+  }
+}
+
+function passExitCode(result: PassResult): number {
+  return result.errors.length > 0 || result.failed > 0 ? EXIT.failed : EXIT.ok;
+}
+
+async function runOnce(config: Config, log: Logger): Promise<number> {
+  const sql = connect(config.databaseUrl);
+  try {
+    const result = await new Collector({ sql, config, log }).runPass();
+    console.log(JSON.stringify(result));
+    return passExitCode(result);
+  } finally {
+    await sql.end({ timeout: 5 });
+  }
+}
+
+async function runOptSwitch(config: Config, log: Logger, optedOut: boolean): Promise<number> {
+  const sql = connect(config.databaseUrl);
+  try {
+    const { state, error } = await new Collector({ sql, config, log }).setOptOut(optedOut);
+    console.log(JSON.stringify({ runtime_opted_out: optedOut, collection: state ?? null, error }));
+    return error ? EXIT.failed : EXIT.ok;
+  } catch (err) {
+    log.error("could not record the switch", { error: (err as Error).message });
+    return EXIT.failed;
+  } finally {
+    await sql.end({ timeout: 5 });
+  }
+}
+
+/** Grace given to a pass in flight after SIGTERM. */
+const SHUTDOWN_GRACE_MS = 30_000;
+
+async function runServe(config: Config, log: Logger): Promise<number> {
+  const sql = connect(config.databaseUrl);
+  const collector = new Collector({ sql, config, log });
+  const scheduler = new PassScheduler((request) => collector.runPass(request));
+  const abort = new AbortController();
+  const server = serve(
+    createApp({ collector, scheduler, sql, log, triggerToken: config.triggerToken }),
+    {
+      port: config.port,
+      signal: abort.signal,
+      onListen: (port) => log.info("listening", { port, version: VERSION }),
+    },
+  );
+  scheduler.request({});
+  scheduler.startTimer(config.scanIntervalMs);
+
+  const stopped = Promise.withResolvers<void>();
+  for (const signal of ["SIGTERM", "SIGINT"] as const) {
+    Deno.addSignalListener(signal, () => stopped.resolve());
+  }
+  await stopped.promise;
+  log.info("shutting down");
+  scheduler.stopTimer();
+  abort.abort();
+  const grace = new Promise((resolve) => setTimeout(resolve, SHUTDOWN_GRACE_MS, "timeout"));
+  const outcome = await Promise.race([scheduler.idle().then(() => "idle"), grace]);
+  if (outcome === "timeout") {
+    log.warn("pass still running at shutdown; its claim rolls back and is retried later");
+  }
+  await server.finished.catch(() => {});
+  await sql.end({ timeout: 5 });
+  return EXIT.ok;
+}
+
+async function runReceiver(args: string[], log: Logger): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      dir: { type: "string", default: "./received" },
+      port: { type: "string", default: String(RECEIVER_PORT) },
+      hostname: { type: "string", default: "127.0.0.1" },
+    },
+  });
+  const port = Number(values.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    console.error("error: --port must be 0-65535");
+    return EXIT.config;
+  }
+  const store = new ReceiverStore(values.dir!);
+  await store.open();
+  const app = createReceiver(store, { token: Deno.env.get("RECEIVER_TOKEN") || undefined });
+  const server = Deno.serve({
+    port,
+    hostname: values.hostname,
+    onListen: ({ hostname, port }) =>
+      log.info("receiver listening", {
+        url: `http://${hostname}:${port}/api/ingress/v1/upload`,
+        dir: store.dir,
+      }),
+  }, app.fetch);
+  for (const signal of ["SIGTERM", "SIGINT"] as const) {
+    Deno.addSignalListener(signal, () => server.shutdown());
+  }
+  await server.finished;
+  return EXIT.ok;
+}
+
+/** Runs the command line; returns the exit code. */
+export async function main(args: string[]): Promise<number> {
+  const [command, ...rest] = args;
+  if (!command || ["help", "--help", "-h"].includes(command)) {
+    console.log(helpText());
+    return command ? EXIT.ok : EXIT.config;
+  }
+  if (command === "--version") {
+    console.log(VERSION);
+    return EXIT.ok;
+  }
+  if (command === "receive") {
+    const level = Deno.env.get("LOG_LEVEL") ?? "info";
+    const known = ["debug", "info", "warn", "error"] as const;
+    return await runReceiver(rest, createLogger(known.find((l) => l === level) ?? "info"));
+  }
+  if (!["serve", "once", "opt-out", "opt-in"].includes(command)) {
+    console.error(`error: unknown command '${command}'; see --help`);
+    return EXIT.config;
+  }
+  const config = configOrExit();
+  const log = createLogger(config.logLevel);
+  switch (command) {
+    case "serve":
+      return await runServe(config, log);
+    case "once":
+      return await runOnce(config, log);
+    default:
+      return await runOptSwitch(config, log, command === "opt-out");
+  }
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));

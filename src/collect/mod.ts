@@ -1,0 +1,301 @@
+/**
+ * A collection pass: decide whether collection is on, find finished
+ * attempts, and send each due one once.
+ */
+import type { Config } from "../config/mod.ts";
+import type { Sql, TransactionSql } from "../db/mod.ts";
+import { readCluster } from "../db/assisted.ts";
+import {
+  type Attempt,
+  type ClusterFilter,
+  currentEnablement,
+  type DesiredEnablement,
+  discoverAttempts,
+  dueAttempts,
+  type Enablement,
+  ledgerSummary,
+  loadInstallation,
+  migrateLedger,
+  type Outcome,
+  reconcileEnablement,
+  setRuntimeOptOut,
+  withClaim,
+} from "../db/ledger.ts";
+import { errorMessage, type Logger } from "../log/mod.ts";
+import { importHmacKey } from "../sanitize/mod.ts";
+import { removeSecrets } from "../sanitize/text.ts";
+import { uploadArchive } from "../upload/mod.ts";
+import { type ArchiveContext, buildArchive, isSafeClusterId } from "./archive.ts";
+import {
+  parsePullSecret,
+  pullSecretSecrets,
+  type PullSecretVerdict,
+  TELEMETRY_REGISTRY,
+} from "./pull_secret.ts";
+
+/** What a pass may be limited to. */
+export interface PassRequest {
+  /** Only these clusters; all when undefined. */
+  clusters?: ClusterFilter;
+}
+
+/** What a pass did. */
+export interface PassResult {
+  optedOut: boolean;
+  /** Why collection is off, when it is. */
+  reason?: string;
+  discovered: number;
+  sent: number;
+  failed: number;
+  skipped: number;
+  /** Problems that stopped the pass itself (database, pull secret file). */
+  errors: string[];
+}
+
+/** What the collector needs from outside. */
+export interface CollectorDeps {
+  sql: Sql;
+  config: Config;
+  log: Logger;
+  /** For tests that count requests; defaults to global fetch. */
+  fetch?: typeof fetch;
+}
+
+/** The global pull secret as read on this pass: absent, or a verdict. */
+type GlobalSecret = { verdict: PullSecretVerdict; secrets: string[] } | undefined;
+
+/** Reasons recorded in the enablement history. */
+export const REASONS = {
+  enabled: "collection enabled",
+  env: "ENABLE_DATA_COLLECTION is false",
+  runtime: "opted out at run time (opt-out command or POST /v1/opt-out)",
+  pullSecret: `global pull secret has no ${TELEMETRY_REGISTRY} entry`,
+} as const;
+
+/** An error message safe for logs and the ledger: credentials and tokens removed. */
+export function safeError(err: unknown): string {
+  return removeSecrets(errorMessage(err)).slice(0, 500);
+}
+
+/** The collector: one per process, shared by the timer, the trigger and the CLI. */
+export class Collector {
+  readonly #deps: CollectorDeps;
+  #hmacKey?: CryptoKey;
+  #loggedReason?: string;
+
+  constructor(deps: CollectorDeps) {
+    this.#deps = deps;
+  }
+
+  /** Creates or migrates the ledger and loads the installation key. Retried until it works. */
+  async prepare(): Promise<void> {
+    if (this.#hmacKey) return;
+    await migrateLedger(this.#deps.sql);
+    const installation = await loadInstallation(this.#deps.sql);
+    this.#hmacKey = await importHmacKey(installation.emailHmacKey);
+  }
+
+  async #readGlobalSecret(): Promise<GlobalSecret> {
+    const file = this.#deps.config.pullSecretFile;
+    if (!file) return undefined;
+    let text: string;
+    try {
+      text = await Deno.readTextFile(file);
+    } catch (err) {
+      const why = err instanceof Deno.errors.NotFound ? "not found" : (err as Error).name;
+      return {
+        verdict: { kind: "invalid", problem: `cannot read PULL_SECRET_FILE (${why})` },
+        secrets: [],
+      };
+    }
+    return { verdict: parsePullSecret(text), secrets: pullSecretSecrets(text) };
+  }
+
+  /** Env first, then the run-time switch, then the global pull secret. */
+  #desired(global: GlobalSecret, runtimeOptedOut: boolean): DesiredEnablement | { error: string } {
+    if (!this.#deps.config.enableDataCollection) return { enabled: false, reason: REASONS.env };
+    if (runtimeOptedOut) return { enabled: false, reason: REASONS.runtime };
+    if (global?.verdict.kind === "opted-out") return { enabled: false, reason: REASONS.pullSecret };
+    if (global?.verdict.kind === "invalid") {
+      return { error: `global pull secret unusable: ${global.verdict.problem}` };
+    }
+    return { enabled: true, reason: REASONS.enabled };
+  }
+
+  #logEnablement(state: Enablement): void {
+    const key = `${state.enabled}:${state.reason}`;
+    if (this.#loggedReason === key) return;
+    const first = this.#loggedReason === undefined;
+    this.#loggedReason = key;
+    if (state.enabled) {
+      this.#deps.log.info(first ? "data collection is on" : "data collection turned on", {
+        since: state.since,
+      });
+    } else {
+      this.#deps.log.info(first ? "data collection is opted out" : "data collection turned off", {
+        reason: state.reason,
+        since: state.since,
+      });
+    }
+  }
+
+  /** Evaluates every switch and records a change in the ledger. */
+  async reconcile(): Promise<{ state?: Enablement; global: GlobalSecret; error?: string }> {
+    await this.prepare();
+    const installation = await loadInstallation(this.#deps.sql);
+    const global = await this.#readGlobalSecret();
+    const desired = this.#desired(global, installation.runtimeOptedOut);
+    if ("error" in desired) return { global, error: desired.error };
+    const state = await reconcileEnablement(this.#deps.sql, desired);
+    this.#logEnablement(state);
+    return { state, global };
+  }
+
+  /** Runs one pass. Never throws: problems come back in the result. */
+  async runPass(request: PassRequest = {}): Promise<PassResult> {
+    const result: PassResult = {
+      optedOut: false,
+      discovered: 0,
+      sent: 0,
+      failed: 0,
+      skipped: 0,
+      errors: [],
+    };
+    const { sql, log } = this.#deps;
+    try {
+      const { state, global, error } = await this.reconcile();
+      if (error || !state) {
+        result.errors.push(error ?? "no enablement state");
+        log.error("pass stopped", { error });
+        return result;
+      }
+      if (!state.enabled) {
+        result.optedOut = true;
+        result.reason = state.reason;
+        return result;
+      }
+      result.discovered = await discoverAttempts(sql, state.since, { clusters: request.clusters });
+      const due = await dueAttempts(sql, state.since, { clusters: request.clusters });
+      for (const attempt of due) {
+        const outcome = await this.#process(attempt, global);
+        if (outcome?.kind === "sent") result.sent++;
+        else if (outcome?.kind === "failed") result.failed++;
+        else result.skipped++;
+      }
+    } catch (err) {
+      const message = safeError(err);
+      result.errors.push(message);
+      log.error("pass failed", { error: message });
+    }
+    return result;
+  }
+
+  async #process(attempt: Attempt, global: GlobalSecret): Promise<Outcome | undefined> {
+    const { sql, log } = this.#deps;
+    const fields = {
+      cluster_id: attempt.clusterId,
+      attempt: attempt.endedAt,
+      bundle_id: attempt.bundleId,
+    };
+    const outcome = await withClaim(sql, attempt, (tx) => this.#attempt(tx, attempt, global));
+    if (outcome === undefined) {
+      log.debug("attempt claimed by another collector", fields);
+    } else if (outcome.kind === "sent") {
+      log.info("upload accepted", {
+        ...fields,
+        status: outcome.httpStatus,
+        request_id: outcome.requestId,
+        bytes: outcome.bytes,
+        events: outcome.events,
+      });
+    } else if (outcome.kind === "failed") {
+      log.warn("upload failed", { ...fields, status: outcome.httpStatus, error: outcome.error });
+    } else {
+      log.info(`attempt ${outcome.kind}`, { ...fields, reason: outcome.reason });
+    }
+    return outcome;
+  }
+
+  async #attempt(tx: TransactionSql, attempt: Attempt, global: GlobalSecret): Promise<Outcome> {
+    const { config } = this.#deps;
+    // An opt-out that raced this claim waits on our row lock; honour it here.
+    const [latest] =
+      await tx`SELECT enabled, reason FROM assisted_telemetry.enablement ORDER BY id DESC LIMIT 1`;
+    if (!latest?.enabled) {
+      return { kind: "cancelled", reason: `opted out: ${latest?.reason ?? "unknown"}` };
+    }
+    const cluster = await readCluster(tx, attempt.clusterId);
+    if (!cluster) return { kind: "skipped", reason: "cluster deleted before it was sent" };
+    if (!isSafeClusterId(attempt.clusterId)) {
+      return { kind: "skipped", reason: "cluster id is not a plain identifier" };
+    }
+    const own = parsePullSecret(
+      typeof cluster.pull_secret === "string" ? cluster.pull_secret : null,
+    );
+    if (own.kind === "opted-out") {
+      return { kind: "skipped", reason: `cluster pull secret has no ${TELEMETRY_REGISTRY} entry` };
+    }
+    const token = global?.verdict.kind === "token"
+      ? global.verdict.token
+      : own.kind === "token"
+      ? own.token
+      : undefined;
+    if (!token) {
+      return { kind: "skipped", reason: `no ${TELEMETRY_REGISTRY} token in any pull secret` };
+    }
+    const context: ArchiveContext = {
+      hmacKey: this.#hmacKey!,
+      versions: config.versions,
+      deploymentType: config.deploymentType,
+      deploymentVersion: config.deploymentVersion,
+      knownSecrets: [
+        ...(global?.secrets ?? []),
+        ...(config.triggerToken ? [config.triggerToken] : []),
+      ],
+      identity: global?.verdict.kind === "token"
+        ? { user: global.verdict.user, email: global.verdict.email }
+        : undefined,
+    };
+    let built;
+    try {
+      built = await buildArchive(tx, attempt, { context, cluster });
+    } catch (err) {
+      return { kind: "failed", error: `could not build the archive: ${safeError(err)}` };
+    }
+    const result = await uploadArchive(built.archive, {
+      endpoint: config.uploadEndpoint,
+      token,
+      clusterId: attempt.clusterId,
+      timeoutMs: config.uploadTimeoutMs,
+      fetch: this.#deps.fetch,
+    });
+    const sizes = { bytes: built.archive.byteLength, events: built.eventCount };
+    return result.ok
+      ? { kind: "sent", requestId: result.requestId, httpStatus: result.status, ...sizes }
+      : { kind: "failed", error: result.error, httpStatus: result.status, ...sizes };
+  }
+
+  /** Records the run-time switch and applies it at once. */
+  async setOptOut(optedOut: boolean): Promise<{ state?: Enablement; error?: string }> {
+    await this.prepare();
+    await setRuntimeOptOut(this.#deps.sql, optedOut);
+    const { state, error } = await this.reconcile();
+    return { state, error };
+  }
+
+  /** The ledger summary and the enablement state, for `/v1/status`. */
+  async status(): Promise<Record<string, unknown>> {
+    await this.prepare();
+    const [enablement, installation, ledger] = await Promise.all([
+      currentEnablement(this.#deps.sql),
+      loadInstallation(this.#deps.sql),
+      ledgerSummary(this.#deps.sql),
+    ]);
+    return {
+      collection: enablement ?? null,
+      runtime_opted_out: installation.runtimeOptedOut,
+      attempts: ledger.counts,
+      recent: ledger.recent,
+    };
+  }
+}

@@ -1,0 +1,80 @@
+/**
+ * Read-only access to assisted-service's tables. Rows are read whole with
+ * to_jsonb, so a column that is missing or extra on a real install changes
+ * nothing here: the sanitiser's allow-list decides what is used. Soft-deleted
+ * rows are excluded in SQL, since GORM's default filter does not apply.
+ */
+import type { Queryable } from "./mod.ts";
+
+/** A row as column → JSON value; timestamps are UTC text with microseconds. */
+export type Row = Record<string, unknown>;
+
+/** The cluster row, or undefined when it is gone or soft-deleted. */
+export async function readCluster(sql: Queryable, clusterId: string): Promise<Row | undefined> {
+  const [r] = await sql`
+    SELECT to_jsonb(c) AS row FROM clusters c WHERE c.id = ${clusterId} AND c.deleted_at IS NULL`;
+  return r?.row;
+}
+
+/** The cluster's hosts that are not soft-deleted, by id for a stable archive. */
+export async function readHosts(sql: Queryable, clusterId: string): Promise<Row[]> {
+  const rows = await sql`
+    SELECT to_jsonb(h) AS row FROM hosts h
+    WHERE h.cluster_id = ${clusterId} AND h.deleted_at IS NULL
+    ORDER BY h.id, h.infra_env_id`;
+  return rows.map((r) => r.row);
+}
+
+/**
+ * The cluster's infra env: the first host's, as upstream picks it, else one
+ * bound to the cluster (the newest).
+ */
+export async function readInfraEnv(
+  sql: Queryable,
+  clusterId: string,
+  options: { infraEnvId?: string } = {},
+): Promise<Row | undefined> {
+  if (options.infraEnvId) {
+    const [r] =
+      await sql`SELECT to_jsonb(i) AS row FROM infra_envs i WHERE i.id = ${options.infraEnvId}`;
+    if (r) return r.row;
+  }
+  const [r] = await sql`
+    SELECT to_jsonb(i) AS row FROM infra_envs i WHERE i.cluster_id = ${clusterId}
+    ORDER BY i.created_at DESC NULLS LAST, i.id LIMIT 1`;
+  return r?.row;
+}
+
+/** The event columns the archive carries; timestamps as UTC text. */
+export interface EventRow {
+  cluster_id: string | null;
+  host_id: string | null;
+  infra_env_id: string | null;
+  category: string | null;
+  name: string | null;
+  severity: string | null;
+  event_time: string | null;
+  message: string | null;
+  props: string | null;
+  request_id: string | null;
+}
+
+/**
+ * Streams the cluster's events as the reference selects them: categories
+ * `user` and `metrics`, not soft-deleted, ordered by `event_time` (then id,
+ * so equal times keep a stable order), in batches.
+ */
+export async function forEachEventBatch(
+  sql: Queryable,
+  clusterId: string,
+  onBatch: (rows: EventRow[]) => Promise<void>,
+  options: { batchSize?: number } = {},
+): Promise<void> {
+  const cursor = sql<EventRow[]>`
+    SELECT cluster_id, host_id, infra_env_id, category, name, severity,
+           event_time::text AS event_time, message, props, request_id
+    FROM events
+    WHERE cluster_id = ${clusterId} AND category IN ('user', 'metrics') AND deleted_at IS NULL
+    ORDER BY event_time, id`.cursor(options.batchSize ?? 2000);
+  for await (const rows of cursor) await onBatch(rows);
+}

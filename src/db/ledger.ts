@@ -1,0 +1,312 @@
+/**
+ * The collector's own state, in its own schema beside assisted-service's
+ * tables: the ledger of attempts, the enablement history and the
+ * installation's pseudonymisation key. Only this module writes to the database.
+ */
+import type { Sql, TransactionSql } from "./mod.ts";
+
+/** The schema holding the collector's state. */
+export const LEDGER_SCHEMA = "assisted_telemetry";
+
+/** Serialises migrations and enablement changes across replicas. */
+const LOCK_KEY = 0x61737473; // "asts"
+
+const MIGRATIONS: string[] = [
+  `
+  CREATE TABLE assisted_telemetry.installation (
+    singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+    email_hmac_key bytea NOT NULL,
+    runtime_opted_out boolean NOT NULL DEFAULT false,
+    created_at timestamptz NOT NULL DEFAULT clock_timestamp()
+  );
+  CREATE TABLE assisted_telemetry.enablement (
+    id bigserial PRIMARY KEY,
+    enabled boolean NOT NULL,
+    reason text NOT NULL,
+    changed_at timestamptz NOT NULL DEFAULT clock_timestamp()
+  );
+  CREATE TABLE assisted_telemetry.attempts (
+    cluster_id text NOT NULL,
+    ended_at timestamptz NOT NULL,
+    cluster_status text NOT NULL,
+    bundle_id uuid NOT NULL,
+    state text NOT NULL DEFAULT 'pending'
+      CHECK (state IN ('pending', 'sent', 'skipped', 'cancelled')),
+    tries integer NOT NULL DEFAULT 0,
+    last_error text,
+    last_http_status integer,
+    request_id text,
+    bytes bigint,
+    event_count bigint,
+    discovered_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+    last_try_at timestamptz,
+    sent_at timestamptz,
+    PRIMARY KEY (cluster_id, ended_at)
+  );
+  CREATE INDEX attempts_pending ON assisted_telemetry.attempts (ended_at) WHERE state = 'pending';
+  `,
+];
+
+/**
+ * Creates the schema if it is missing (an admin may have created it already,
+ * in which case the collector needs no CREATE on the database) and applies
+ * pending migrations under an advisory lock.
+ */
+export async function migrateLedger(sql: Sql): Promise<void> {
+  const [exists] = await sql`SELECT 1 FROM pg_namespace WHERE nspname = ${LEDGER_SCHEMA}`;
+  if (!exists) await sql`CREATE SCHEMA IF NOT EXISTS assisted_telemetry`;
+  await sql.begin(async (tx) => {
+    await tx`SELECT pg_advisory_xact_lock(${LOCK_KEY})`;
+    await tx`CREATE TABLE IF NOT EXISTS assisted_telemetry.migrations (
+      version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT clock_timestamp())`;
+    const [{ version }] = await tx`
+      SELECT coalesce(max(version), 0)::int AS version FROM assisted_telemetry.migrations`;
+    for (let v = version; v < MIGRATIONS.length; v++) {
+      await tx.unsafe(MIGRATIONS[v]);
+      await tx`INSERT INTO assisted_telemetry.migrations (version) VALUES (${v + 1})`;
+    }
+    const key = crypto.getRandomValues(new Uint8Array(32));
+    await tx`INSERT INTO assisted_telemetry.installation (email_hmac_key) VALUES (${key})
+      ON CONFLICT DO NOTHING`;
+  });
+}
+
+/** Per-installation state. */
+export interface Installation {
+  /** Key for HMAC-SHA-256 pseudonyms of e-mail addresses; never leaves the database. */
+  emailHmacKey: Uint8Array;
+  /** Set by `opt-out` at run time, cleared by `opt-in`. */
+  runtimeOptedOut: boolean;
+}
+
+/** Reads the installation row that {@linkcode migrateLedger} created. */
+export async function loadInstallation(sql: Sql): Promise<Installation> {
+  const [row] = await sql`
+    SELECT email_hmac_key, runtime_opted_out FROM assisted_telemetry.installation`;
+  if (!row) throw new Error("ledger is not initialised");
+  return {
+    emailHmacKey: new Uint8Array(row.email_hmac_key),
+    runtimeOptedOut: row.runtime_opted_out,
+  };
+}
+
+/** Records the run-time switch (`opt-out` / `opt-in`). */
+export async function setRuntimeOptOut(sql: Sql, optedOut: boolean): Promise<void> {
+  await sql`UPDATE assisted_telemetry.installation SET runtime_opted_out = ${optedOut}`;
+}
+
+/** Whether collection should be on, and why. */
+export interface DesiredEnablement {
+  enabled: boolean;
+  reason: string;
+}
+
+/** The recorded enablement state. */
+export interface Enablement extends DesiredEnablement {
+  /** When the current state began, as PostgreSQL text (microseconds kept). */
+  since: string;
+  /** True when this call recorded a change. */
+  changed: boolean;
+}
+
+/**
+ * Records a change between opted in and opted out. The first record marks
+ * when collection began: attempts that ended earlier are never sent. Opting
+ * out cancels every attempt still waiting.
+ */
+export async function reconcileEnablement(
+  sql: Sql,
+  desired: DesiredEnablement,
+): Promise<Enablement> {
+  return await sql.begin(async (tx) => {
+    await tx`SELECT pg_advisory_xact_lock(${LOCK_KEY})`;
+    const [last] = await tx`
+      SELECT enabled, reason, changed_at::text AS since FROM assisted_telemetry.enablement
+      ORDER BY id DESC LIMIT 1`;
+    if (last && last.enabled === desired.enabled) {
+      return { enabled: last.enabled, reason: last.reason, since: last.since, changed: false };
+    }
+    const [row] = await tx`
+      INSERT INTO assisted_telemetry.enablement (enabled, reason)
+      VALUES (${desired.enabled}, ${desired.reason}) RETURNING changed_at::text AS since`;
+    if (!desired.enabled) {
+      await tx`UPDATE assisted_telemetry.attempts
+        SET state = 'cancelled', last_error = ${"opted out: " + desired.reason}
+        WHERE state = 'pending'`;
+    }
+    return { ...desired, since: row.since, changed: true };
+  });
+}
+
+/** The latest recorded enablement, or undefined before the first pass. */
+export async function currentEnablement(
+  sql: Sql,
+): Promise<Omit<Enablement, "changed"> | undefined> {
+  const [last] = await sql`
+    SELECT enabled, reason, changed_at::text AS since FROM assisted_telemetry.enablement
+    ORDER BY id DESC LIMIT 1`;
+  return last ? { enabled: last.enabled, reason: last.reason, since: last.since } : undefined;
+}
+
+/** States a finished attempt can be in. */
+export type AttemptState = "pending" | "sent" | "skipped" | "cancelled";
+
+/** One finished installation attempt. */
+export interface Attempt {
+  clusterId: string;
+  /** `clusters.status_updated_at` when it finished, as PostgreSQL text. */
+  endedAt: string;
+  clusterStatus: string;
+  bundleId: string;
+  tries: number;
+}
+
+/** Restricts a pass to these clusters; undefined means all. */
+export type ClusterFilter = readonly string[] | undefined;
+
+/**
+ * Adds every finished attempt that ended at or after `since` to the ledger.
+ * Timestamps are compared in SQL, where they keep their microseconds.
+ */
+export async function discoverAttempts(
+  sql: Sql,
+  since: string,
+  options: { clusters?: ClusterFilter } = {},
+): Promise<number> {
+  const clusters = options.clusters;
+  const result = await sql`
+    INSERT INTO assisted_telemetry.attempts (cluster_id, ended_at, cluster_status, bundle_id)
+    SELECT c.id, c.status_updated_at, c.status,
+           md5(random()::text || clock_timestamp()::text || c.id)::uuid
+    FROM clusters c
+    WHERE c.deleted_at IS NULL
+      AND c.status IN ('installed', 'error', 'cancelled')
+      AND c.status_updated_at IS NOT NULL
+      AND c.id IS NOT NULL
+      AND c.status_updated_at >= ${since}::text::timestamptz
+      ${clusters ? sql`AND c.id IN ${sql(clusters as string[])}` : sql``}
+    ON CONFLICT DO NOTHING`;
+  return result.count;
+}
+
+/** Pending attempts that ended at or after `since`, oldest first. */
+export async function dueAttempts(
+  sql: Sql,
+  since: string,
+  options: { clusters?: ClusterFilter } = {},
+): Promise<Attempt[]> {
+  const clusters = options.clusters;
+  const rows = await sql`
+    SELECT cluster_id, ended_at::text AS ended_at, cluster_status, bundle_id::text AS bundle_id, tries
+    FROM assisted_telemetry.attempts
+    WHERE state = 'pending' AND ended_at >= ${since}::text::timestamptz
+      ${clusters ? sql`AND cluster_id IN ${sql(clusters as string[])}` : sql``}
+    ORDER BY ended_at, cluster_id`;
+  return rows.map((r) => ({
+    clusterId: r.cluster_id,
+    endedAt: r.ended_at,
+    clusterStatus: r.cluster_status,
+    bundleId: r.bundle_id,
+    tries: r.tries,
+  }));
+}
+
+/** What became of one try at an attempt. */
+export type Outcome =
+  | { kind: "sent"; requestId: string | null; httpStatus: number; bytes: number; events: number }
+  | { kind: "failed"; error: string; httpStatus?: number; bytes?: number; events?: number }
+  | { kind: "skipped"; reason: string }
+  | { kind: "cancelled"; reason: string };
+
+/** Records an outcome on a claimed attempt, inside the claim's transaction. */
+export async function recordOutcome(
+  tx: TransactionSql,
+  attempt: Attempt,
+  outcome: Outcome,
+): Promise<void> {
+  const key =
+    tx`cluster_id = ${attempt.clusterId} AND ended_at = ${attempt.endedAt}::text::timestamptz`;
+  switch (outcome.kind) {
+    case "sent":
+      await tx`UPDATE assisted_telemetry.attempts SET state = 'sent', tries = tries + 1,
+        last_error = NULL, last_http_status = ${outcome.httpStatus}, request_id = ${outcome.requestId},
+        bytes = ${outcome.bytes}, event_count = ${outcome.events},
+        last_try_at = clock_timestamp(), sent_at = clock_timestamp()
+        WHERE ${key}`;
+      return;
+    case "failed":
+      await tx`UPDATE assisted_telemetry.attempts SET tries = tries + 1,
+        last_error = ${outcome.error}, last_http_status = ${outcome.httpStatus ?? null},
+        bytes = ${outcome.bytes ?? null}, event_count = ${outcome.events ?? null},
+        last_try_at = clock_timestamp()
+        WHERE ${key}`;
+      return;
+    case "skipped":
+    case "cancelled":
+      await tx`UPDATE assisted_telemetry.attempts SET state = ${outcome.kind},
+        last_error = ${outcome.reason} WHERE ${key}`;
+  }
+}
+
+/**
+ * Runs `work` holding a row lock on a still-pending attempt, and records its
+ * outcome in the same transaction. Another replica skips the locked row; a
+ * crash rolls back and releases the lock with the connection, so the attempt
+ * is retried at once rather than after a lease. Returns undefined when the
+ * attempt is locked elsewhere or no longer pending.
+ */
+export async function withClaim(
+  sql: Sql,
+  attempt: Attempt,
+  work: (tx: TransactionSql) => Promise<Outcome>,
+): Promise<Outcome | undefined> {
+  return await sql.begin(async (tx) => {
+    const [row] = await tx`
+      SELECT 1 FROM assisted_telemetry.attempts
+      WHERE cluster_id = ${attempt.clusterId} AND ended_at = ${attempt.endedAt}::text::timestamptz
+        AND state = 'pending'
+      FOR UPDATE SKIP LOCKED`;
+    if (!row) return undefined;
+    const outcome = await work(tx);
+    await recordOutcome(tx, attempt, outcome);
+    return outcome;
+  });
+}
+
+/** A row of the ledger, for `/v1/status`. */
+export interface LedgerRow {
+  cluster_id: string;
+  ended_at: string;
+  cluster_status: string;
+  bundle_id: string;
+  state: AttemptState;
+  tries: number;
+  last_error: string | null;
+  last_http_status: number | null;
+  request_id: string | null;
+  bytes: number | null;
+  event_count: number | null;
+  sent_at: string | null;
+}
+
+/** Counts by state and the most recent attempts. */
+export async function ledgerSummary(
+  sql: Sql,
+  options: { limit?: number } = {},
+): Promise<{ counts: Record<string, number>; recent: LedgerRow[] }> {
+  const counts: Record<string, number> = { pending: 0, sent: 0, skipped: 0, cancelled: 0 };
+  for (
+    const r
+      of await sql`SELECT state, count(*)::int AS n FROM assisted_telemetry.attempts GROUP BY state`
+  ) {
+    counts[r.state] = r.n;
+  }
+  const recent = await sql<LedgerRow[]>`
+    SELECT cluster_id, ended_at::text AS ended_at, cluster_status, bundle_id::text AS bundle_id,
+           state, tries, last_error, last_http_status, request_id,
+           bytes::float8 AS bytes, event_count::float8 AS event_count, sent_at::text AS sent_at
+    FROM assisted_telemetry.attempts ORDER BY ended_at DESC, cluster_id LIMIT ${
+    options.limit ?? 50
+  }`;
+  return { counts, recent: [...recent] };
+}

@@ -1,0 +1,116 @@
+/**
+ * Turns rows into the API-shaped, sanitised objects of the archive, by the
+ * allow-lists of `policy.ts`. Nothing outside those lists is ever copied.
+ */
+import { ABSENT, encodeValue } from "./encode.ts";
+import { CLUSTER, type EntityPolicy, EVENT, type FieldRule, HOST, INFRA_ENV } from "./policy.ts";
+import { userId } from "./pseudonym.ts";
+import {
+  reduceArgs,
+  reduceInventory,
+  reduceKernelArgs,
+  reduceKeyPaths,
+  reduceProxy,
+} from "./reduce.ts";
+import { TextScrubber } from "./text.ts";
+
+export { CLUSTER, EVENT, HOST, INFRA_ENV } from "./policy.ts";
+export { TextScrubber } from "./text.ts";
+export { importHmacKey, userId } from "./pseudonym.ts";
+
+/** A database row, keyed by column name. */
+export type Row = Record<string, unknown>;
+
+/** Identity facts taken from a pull secret, as upstream fills empty cluster fields. */
+export interface IdentityFallback {
+  user?: string;
+  email?: string;
+}
+
+function setPath(target: Record<string, unknown>, path: string, value: unknown): void {
+  const parts = path.split(".");
+  let node = target;
+  for (const part of parts.slice(0, -1)) {
+    if (typeof node[part] !== "object" || node[part] === null) node[part] = {};
+    node = node[part] as Record<string, unknown>;
+  }
+  node[parts[parts.length - 1]] = value;
+}
+
+/** Applies an entity's allow-list to rows; one instance per archive. */
+export class Sanitizer {
+  readonly scrubber: TextScrubber;
+
+  constructor(scrubber: TextScrubber) {
+    this.scrubber = scrubber;
+  }
+
+  async #treat(rule: FieldRule, raw: unknown): Promise<unknown> {
+    if (rule.treatment === "userId") return userId(typeof raw === "string" ? raw : null);
+    if (rule.treatment === "presence") return typeof raw === "string" && raw.trim() !== "";
+    if (typeof raw !== "string" || raw === "") return raw;
+    switch (rule.treatment) {
+      case "keep":
+        return raw;
+      case "text":
+        return await this.scrubber.text(raw);
+      case "json":
+        return await this.scrubber.jsonText(raw);
+      case "proxy":
+        return reduceProxy(raw);
+      case "keyPaths":
+        return await this.scrubber.text(reduceKeyPaths(raw));
+      case "args":
+        return reduceArgs(raw);
+      case "kernelArgs":
+        return reduceKernelArgs(raw);
+      case "inventory":
+        return await this.scrubber.jsonText(reduceInventory(raw));
+    }
+  }
+
+  /** Builds one output object from a row by `policy`. */
+  async apply(policy: EntityPolicy, row: Row): Promise<Record<string, unknown>> {
+    const out: Record<string, unknown> = {};
+    for (const path of policy.objects) setPath(out, path, {});
+    for (const rule of policy.fields) {
+      const raw = row[rule.column];
+      const value = encodeValue(await this.#treat(rule, raw ?? null), rule.encoding);
+      if (value !== ABSENT) setPath(out, rule.key, value);
+    }
+    return out;
+  }
+
+  /**
+   * `cluster.json`. As upstream does, an empty `user_name` or `email_domain`
+   * is filled from the pull secret's identity before pseudonymisation.
+   */
+  async cluster(row: Row, identity: IdentityFallback = {}): Promise<Record<string, unknown>> {
+    const filled = { ...row };
+    if (!filled.user_name && identity.user) filled.user_name = identity.user;
+    const domain = identity.email?.split("@")[1];
+    if ((!filled.email_domain || filled.email_domain === "Unknown") && domain) {
+      filled.email_domain = domain;
+    }
+    const out = await this.apply(CLUSTER, filled);
+    out.deleted_at = null;
+    return out;
+  }
+
+  /** One entry of `hosts.json`. */
+  async host(row: Row): Promise<Record<string, unknown>> {
+    const out = await this.apply(HOST, row);
+    out.deleted_at = null;
+    return out;
+  }
+
+  /** `infraenv.json`. */
+  async infraEnv(row: Row): Promise<Record<string, unknown>> {
+    return await this.apply(INFRA_ENV, row);
+  }
+
+  /** One entry of `events.json`. */
+  async event(row: Row): Promise<Record<string, unknown>> {
+    return await this.apply(EVENT, row);
+  }
+}

@@ -1,0 +1,131 @@
+/**
+ * The collector's HTTP API: health, status, trigger and the opt-out switch.
+ * Handlers only enqueue or read; a pass never runs on a request's time.
+ */
+import { Hono } from "hono";
+import { z } from "zod";
+import type { Collector } from "../collect/mod.ts";
+import { safeError } from "../collect/mod.ts";
+import type { Sql } from "../db/mod.ts";
+import { ping } from "../db/mod.ts";
+import type { Logger } from "../log/mod.ts";
+import { authorize } from "./auth.ts";
+import type { PassScheduler } from "./scheduler.ts";
+
+export { PassScheduler } from "./scheduler.ts";
+
+/** Bindings handed to `app.fetch` by the listener. */
+export interface ServerEnv {
+  /** The peer's IP address, from the socket. */
+  peer?: string;
+}
+
+/** What the API needs. */
+export interface ServerDeps {
+  collector: Collector;
+  scheduler: PassScheduler;
+  sql: Sql;
+  log: Logger;
+  triggerToken?: string;
+}
+
+const MAX_BODY = 4096;
+
+const triggerBody = z.object({
+  cluster_id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, "must be a cluster id")
+    .optional(),
+}).strict();
+
+/** Reads an optional JSON body: empty is fine, anything else must be JSON. */
+async function optionalJson(request: Request): Promise<{ value?: unknown; error?: string }> {
+  const text = await request.text();
+  if (text.length > MAX_BODY) return { error: `body larger than ${MAX_BODY} bytes` };
+  if (text.trim() === "") return {};
+  try {
+    return { value: JSON.parse(text) };
+  } catch {
+    return { error: "body is not valid JSON" };
+  }
+}
+
+/** Builds the hono app. */
+export function createApp(deps: ServerDeps): Hono<{ Bindings: ServerEnv }> {
+  const app = new Hono<{ Bindings: ServerEnv }>();
+  const { collector, scheduler, log } = deps;
+
+  app.onError((err, c) => {
+    log.error("request failed", { path: c.req.path, error: safeError(err) });
+    return c.json({ error: "internal error" }, 500);
+  });
+  app.notFound((c) => c.json({ error: "not found" }, 404));
+
+  app.get("/healthz", (c) => c.json({ status: "ok" }));
+  app.get("/readyz", async (c) => {
+    const database = await ping(deps.sql);
+    return c.json({ ready: database, database }, database ? 200 : 503);
+  });
+
+  app.use("/v1/*", async (c, next) => {
+    const refusal = authorize(c.req.header("authorization"), {
+      token: deps.triggerToken,
+      peer: c.env?.peer,
+    });
+    if (refusal) return c.json({ error: refusal.message }, refusal.status);
+    await next();
+  });
+
+  app.post("/v1/trigger", async (c) => {
+    const body = await optionalJson(c.req.raw);
+    if (body.error) return c.json({ error: body.error }, 400);
+    const parsed = triggerBody.safeParse(body.value ?? {});
+    if (!parsed.success) {
+      const detail = parsed.error.issues.map((i) => `${i.path.join(".") || "body"}: ${i.message}`);
+      return c.json({ error: `invalid trigger body: ${detail.join("; ")}` }, 400);
+    }
+    const clusterId = parsed.data.cluster_id;
+    const { started, queued } = scheduler.request({
+      clusters: clusterId ? [clusterId] : undefined,
+    });
+    log.info("pass triggered", { cluster_id: clusterId ?? null, started, queued });
+    return c.json({ accepted: true, started, queued }, 202);
+  });
+
+  for (const [path, optedOut] of [["/v1/opt-out", true], ["/v1/opt-in", false]] as const) {
+    app.post(path, async (c) => {
+      const { state, error } = await collector.setOptOut(optedOut);
+      log.info(optedOut ? "opt-out requested" : "opt-in requested", { enabled: state?.enabled });
+      if (error) return c.json({ runtime_opted_out: optedOut, error }, 409);
+      return c.json({ runtime_opted_out: optedOut, collection: state }, 200);
+    });
+  }
+
+  app.get("/v1/status", async (c) => {
+    let ledger: Record<string, unknown>;
+    try {
+      ledger = await collector.status();
+    } catch (err) {
+      return c.json({ database: false, error: safeError(err), pass: scheduler.state }, 503);
+    }
+    return c.json({ database: true, ...ledger, pass: scheduler.state });
+  });
+
+  return app;
+}
+
+/** Serves `app` on `port`, passing the socket's peer address to handlers. */
+export function serve(
+  app: Hono<{ Bindings: ServerEnv }>,
+  options: {
+    port: number;
+    hostname?: string;
+    signal?: AbortSignal;
+    onListen?: (port: number) => void;
+  },
+): Deno.HttpServer<Deno.NetAddr> {
+  return Deno.serve({
+    port: options.port,
+    hostname: options.hostname ?? "0.0.0.0",
+    signal: options.signal,
+    onListen: ({ port }) => options.onListen?.(port),
+  }, (request, info) => app.fetch(request, { peer: (info.remoteAddr as Deno.NetAddr).hostname }));
+}
