@@ -1,0 +1,178 @@
+/**
+ * `deno task demo`: a throwaway database with a realistic assisted-service
+ * dataset, the local receiver and the collector, end to end; then a report
+ * of what went out and what was removed or pseudonymised on the way.
+ */
+import { unpackArchive } from "../bundle/mod.ts";
+import { Collector } from "../collect/mod.ts";
+import { loadConfig } from "../config/mod.ts";
+import { connect } from "../db/mod.ts";
+import { createLogger } from "../log/mod.ts";
+import { createReceiver, ReceiverStore } from "../receiver/mod.ts";
+import { CLUSTER, EVENT, HOST, INFRA_ENV } from "../sanitize/mod.ts";
+import { createApp, PassScheduler, serve } from "../server/mod.ts";
+import { ASSISTED_SCHEMA_SQL } from "./assisted_schema.ts";
+import { startDemoDatabase } from "./database.ts";
+import { PLANTED, pullSecret, seedCluster } from "./fixtures.ts";
+
+const OUT_DIR = "./demo-received";
+
+function kib(n: number): string {
+  return `${(n / 1024).toFixed(1)} KiB`;
+}
+
+function say(text = ""): void {
+  console.log(text);
+}
+
+async function main(): Promise<void> {
+  say("== starting a throwaway database");
+  const database = await startDemoDatabase();
+  say(`   ${database.kind}`);
+  const sql = connect(database.url, { max: database.singleConnection ? 1 : 4 });
+  const cleanups: Array<() => Promise<unknown>> = [];
+  try {
+    await sql.unsafe(ASSISTED_SCHEMA_SQL);
+    await seedCluster(sql, crypto.randomUUID(), {
+      hosts: 3,
+      events: 30,
+      cluster: { name: "installed-before-collection", status_updated_at: "2026-01-01T00:00:00Z" },
+    });
+
+    say("== starting the local receiver");
+    await Deno.remove(OUT_DIR, { recursive: true }).catch(() => {});
+    const store = new ReceiverStore(OUT_DIR);
+    await store.open();
+    const receiverReady = Promise.withResolvers<number>();
+    const receiver = Deno.serve(
+      { port: 0, hostname: "127.0.0.1", onListen: ({ port }) => receiverReady.resolve(port) },
+      createReceiver(store).fetch,
+    );
+    cleanups.push(() => receiver.shutdown());
+    const endpoint = `http://127.0.0.1:${await receiverReady.promise}/api/ingress/v1/upload`;
+    say(`   ${endpoint}, keeping uploads in ${OUT_DIR}/`);
+
+    say("== starting the collector (first start records when collection began)");
+    const secretFile = await Deno.makeTempFile({ prefix: "demo-pull-secret-" });
+    cleanups.push(() => Deno.remove(secretFile));
+    await Deno.writeTextFile(secretFile, pullSecret());
+    const token = crypto.randomUUID() + crypto.randomUUID();
+    const config = loadConfig({
+      DATABASE_URL: database.url,
+      DATA_UPLOAD_ENDPOINT: endpoint,
+      PULL_SECRET_FILE: secretFile,
+      TRIGGER_TOKEN: token,
+      DEPLOYMENT_TYPE: "Podman",
+      DEPLOYMENT_VERSION: "demo",
+      LOG_LEVEL: "warn",
+    });
+    const log = createLogger(config.logLevel);
+    const collector = new Collector({ sql, config, log });
+    const scheduler = new PassScheduler((request) => collector.runPass(request));
+    const serverReady = Promise.withResolvers<number>();
+    const server = serve(createApp({ collector, scheduler, sql, log, triggerToken: token }), {
+      port: 0,
+      hostname: "127.0.0.1",
+      onListen: (port) => serverReady.resolve(port),
+    });
+    cleanups.push(() => server.shutdown());
+    const api = `http://127.0.0.1:${await serverReady.promise}`;
+    scheduler.request({});
+    await scheduler.idle();
+
+    say("== installations finish: one of 120 hosts, a failed one, a cancelled one,");
+    say("   one whose owner opted out in its own pull secret, and one still installing");
+    const started = performance.now();
+    await seedCluster(sql, crypto.randomUUID(), {
+      hosts: 120,
+      events: 6000,
+      cluster: { name: "big-120-hosts" },
+    });
+    await seedCluster(sql, crypto.randomUUID(), {
+      hosts: 3,
+      events: 400,
+      cluster: {
+        name: "failed",
+        status: "error",
+        status_info: "Timeout while waiting for bootstrap",
+      },
+    });
+    await seedCluster(sql, crypto.randomUUID(), {
+      hosts: 1,
+      events: 80,
+      cluster: { name: "cancelled-sno", status: "cancelled", control_plane_count: 1 },
+    });
+    await seedCluster(sql, crypto.randomUUID(), {
+      hosts: 3,
+      events: 60,
+      cluster: { name: "owner-opted-out", pull_secret: pullSecret({ telemetry: false }) },
+    });
+    await seedCluster(sql, crypto.randomUUID(), {
+      hosts: 3,
+      events: 60,
+      cluster: { name: "still-installing", status: "installing" },
+    });
+    say(`   seeded in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+
+    say("== POST /v1/trigger");
+    const trigger = await fetch(`${api}/v1/trigger`, {
+      method: "POST",
+      headers: { Authorization: `Bearer ${token}` },
+    });
+    say(`   ${trigger.status} ${await trigger.text()}`);
+    await scheduler.idle();
+    const status =
+      await (await fetch(`${api}/v1/status`, { headers: { Authorization: `Bearer ${token}` } }))
+        .json();
+    say(`   ledger: ${JSON.stringify(status.attempts)}`);
+    for (const row of status.recent) {
+      say(
+        `   - ${row.cluster_id} ${row.cluster_status.padEnd(9)} ${row.state}${
+          row.last_error ? ` (${row.last_error})` : ""
+        }`,
+      );
+    }
+
+    say("\n== what went out");
+    const planted = Object.values(PLANTED);
+    let leaks = 0;
+    for (const upload of await store.list()) {
+      const archive = (await store.archive(upload.request_id))!;
+      say(
+        `\n-- cluster ${upload.cluster_id}: ${
+          kib(upload.bytes)
+        } compressed, request ${upload.request_id}`,
+      );
+      for (const file of await unpackArchive(archive)) {
+        const text = new TextDecoder().decode(file.data);
+        let detail = "";
+        if (file.name.endsWith("/events.json")) detail = `${JSON.parse(text).length} events`;
+        if (file.name.endsWith("/hosts.json")) detail = `${JSON.parse(text).length} hosts`;
+        say(`   ${file.name.padEnd(60)} ${kib(file.data.byteLength).padStart(10)}  ${detail}`);
+        leaks += planted.filter((p) => text.includes(p)).length;
+      }
+    }
+    say(
+      `\nPlanted secrets and personal values found in what left: ${leaks} (of ${planted.length} planted)`,
+    );
+
+    say("\n== removed or pseudonymised on the way (src/sanitize/policy.ts)");
+    for (const policy of [CLUSTER, HOST, INFRA_ENV, EVENT]) {
+      const treated = policy.fields.filter((f) => f.treatment !== "keep").map((f) =>
+        `${f.key} (${f.treatment})`
+      );
+      say(`   ${policy.file}`);
+      say(`     transformed: ${treated.join(", ")}`);
+      say(
+        `     dropped:     ${Object.keys(policy.dropped).join(", ")}, and every column not listed`,
+      );
+    }
+    if (leaks > 0) Deno.exitCode = 1;
+  } finally {
+    for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {});
+    await sql.end({ timeout: 5 });
+    await database.stop();
+  }
+}
+
+if (import.meta.main) await main();
