@@ -12,7 +12,11 @@ export interface TestReceiver {
 
 /** Starts a receiver; `answer` can override the response to script faults. */
 export async function startReceiver(
-  options: { token?: string; maxBytes?: number; answer?: (n: number) => Response | undefined } = {},
+  options: {
+    token?: string;
+    maxBytes?: number;
+    answer?: (n: number, request: Request) => Response | Promise<Response> | undefined;
+  } = {},
 ): Promise<TestReceiver> {
   const dir = await Deno.makeTempDir({ prefix: "collector-received-" });
   const store = new ReceiverStore(dir);
@@ -26,7 +30,7 @@ export async function startReceiver(
     onListen: ({ port }) => ready.resolve(port),
   }, (req) => {
     state.requests++;
-    return options.answer?.(state.requests) ?? app.fetch(req);
+    return options.answer?.(state.requests, req) ?? app.fetch(req);
   });
   const port = await ready.promise;
   return {

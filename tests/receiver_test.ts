@@ -1,0 +1,96 @@
+import assert from "node:assert/strict";
+import { packArchive } from "../src/bundle/mod.ts";
+import { CONTENT_TYPE } from "../src/upload/mod.ts";
+import { startReceiver } from "./support/receiver.ts";
+
+const UA = "assisted-installer-operator/0.1.0 cluster/c1";
+
+async function archive(bundleId: string): Promise<Uint8Array> {
+  return await packArchive([{
+    name: "c1/metadata.json",
+    data: new TextEncoder().encode(JSON.stringify({ bundle_id: bundleId })),
+  }]);
+}
+
+function form(data: Uint8Array, type = CONTENT_TYPE, field = "file"): FormData {
+  const f = new FormData();
+  f.append(field, new Blob([data as Uint8Array<ArrayBuffer>], { type }), "events.tgz");
+  return f;
+}
+
+async function post(endpoint: string, body: BodyInit, headers: Record<string, string> = {}) {
+  const res = await fetch(endpoint, {
+    method: "POST",
+    body,
+    headers: { Authorization: "Bearer tok", "User-Agent": UA, ...headers },
+  });
+  return {
+    status: res.status,
+    body: await res.json(),
+    requestId: res.headers.get("x-rh-insights-request-id"),
+  };
+}
+
+Deno.test("the receiver speaks the ingress contract", async () => {
+  const r = await startReceiver({ maxBytes: 2048 });
+  try {
+    const data = await archive("b-1");
+    assert.equal((await post(r.endpoint, form(data), { Authorization: "" })).status, 401);
+    assert.equal((await post(r.endpoint, form(data), { "User-Agent": "curl/8" })).status, 401);
+    assert.equal((await post(r.endpoint, form(data, CONTENT_TYPE, "upload"))).status, 400);
+    assert.equal(
+      (await post(r.endpoint, "plain text", { "Content-Type": "text/plain" })).status,
+      400,
+    );
+    assert.equal((await post(r.endpoint, form(data, "application/json"))).status, 415);
+    assert.equal(
+      (await post(r.endpoint, form(data, "application/vnd.redhat.other-service.events+tgz")))
+        .status,
+      415,
+    );
+    assert.equal((await post(r.endpoint, form(new Uint8Array(4096)))).status, 413);
+    assert.equal((await post(r.endpoint, form(new TextEncoder().encode("not gzip")))).status, 400);
+    const ok = await post(r.endpoint, form(data));
+    assert.equal(ok.status, 202);
+    assert.match(ok.body.request_id, /^[0-9a-f-]{36}$/);
+    assert.equal(ok.requestId, ok.body.request_id);
+    const [kept] = await r.store.list();
+    assert.deepEqual([kept.bundle_id, kept.cluster_id, kept.bytes], ["b-1", "c1", data.byteLength]);
+    assert.deepEqual(await r.store.archive(kept.request_id), data);
+  } finally {
+    await r.close();
+  }
+});
+
+Deno.test("the receiver keeps one copy per bundle_id and counts re-sends", async () => {
+  const r = await startReceiver();
+  try {
+    const first = await post(r.endpoint, form(await archive("same")));
+    const again = await post(r.endpoint, form(await archive("same")));
+    const other = await post(r.endpoint, form(await archive("other")));
+    assert.equal(again.body.request_id, first.body.request_id);
+    assert.notEqual(other.body.request_id, first.body.request_id);
+    const list = await r.store.list();
+    assert.equal(list.length, 2);
+    assert.equal(list.find((u) => u.bundle_id === "same")!.duplicates, 1);
+  } finally {
+    await r.close();
+  }
+});
+
+Deno.test("a configured receiver token is the only one accepted", async () => {
+  const r = await startReceiver({ token: "right-token" });
+  try {
+    assert.equal(
+      (await post(r.endpoint, form(await archive("x")), { Authorization: "Bearer wrong" })).status,
+      401,
+    );
+    assert.equal(
+      (await post(r.endpoint, form(await archive("x")), { Authorization: "Bearer right-token" }))
+        .status,
+      202,
+    );
+  } finally {
+    await r.close();
+  }
+});

@@ -1,0 +1,187 @@
+import assert from "node:assert/strict";
+import { ABSENT, encodeValue, formatDateTime, formatTime } from "../src/sanitize/encode.ts";
+import { emailHmac, importHmacKey, normaliseEmail, userId } from "../src/sanitize/pseudonym.ts";
+import {
+  reduceArgs,
+  reduceInventory,
+  reduceKernelArgs,
+  reduceKeyPaths,
+  reduceProxy,
+} from "../src/sanitize/reduce.ts";
+import { REDACTED, removeSecrets, TextScrubber } from "../src/sanitize/text.ts";
+import { CLUSTER, EVENT, HOST, INFRA_ENV, Sanitizer } from "../src/sanitize/mod.ts";
+
+Deno.test("user_id is the scraper's FNV-1a 128-bit hash, in decimal", () => {
+  // Published FNV-1a 128 test vectors.
+  assert.equal(BigInt(userId("foobar")!).toString(16), "343e1662793c64bf6f0d3597ba446f18");
+  assert.equal(BigInt(userId("a")!).toString(16), "d228cb696f1a8caf78912b704e4a8964");
+  assert.equal(userId(""), null);
+  assert.equal(userId(null), null);
+  assert.match(userId("jdoe")!, /^\d+$/);
+});
+
+Deno.test("e-mail pseudonyms are HMAC-SHA-256 of the normalised address", async () => {
+  // RFC 4231 test case 2: key "Jefe", data "what do ya want for nothing?".
+  const jefe = await importHmacKey(new TextEncoder().encode("Jefe"));
+  assert.equal(
+    await emailHmac(jefe, "what do ya want for nothing?"),
+    "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843",
+  );
+  assert.equal(normaliseEmail("  Jane.Doe@Example.COM "), "jane.doe@example.com");
+  assert.equal(await emailHmac(jefe, " A@B.example"), await emailHmac(jefe, "a@b.example"));
+  const other = await importHmacKey(new Uint8Array(32).fill(7));
+  assert.notEqual(await emailHmac(jefe, "a@b.example"), await emailHmac(other, "a@b.example"));
+});
+
+Deno.test("timestamps keep the consumer's layouts, truncating to milliseconds", () => {
+  assert.equal(formatDateTime("2026-11-27 10:00:00.123999+00"), "2026-11-27T10:00:00.123Z");
+  assert.equal(formatDateTime("2026-11-27T10:00:00+00:00"), "2026-11-27T10:00:00.000Z");
+  assert.equal(formatDateTime("2026-11-27T10:00:00.5+00:00"), "2026-11-27T10:00:00.500Z");
+  assert.equal(formatTime("2026-11-27T21:13:39.954685+00:00"), "2026-11-27T21:13:39.954685Z");
+  assert.equal(formatTime("2026-11-27T21:13:39.950000+00:00"), "2026-11-27T21:13:39.95Z");
+  assert.equal(formatTime("2026-11-27T21:13:39+00:00"), "2026-11-27T21:13:39Z");
+  assert.equal(formatDateTime("2026-11-27T12:00:00.250+02:00"), "2026-11-27T10:00:00.250Z");
+  assert.equal(formatDateTime("infinity"), null);
+  assert.equal(encodeValue(null, "dateTime"), "0001-01-01T00:00:00.000Z");
+  assert.equal(encodeValue(null, "time"), "0001-01-01T00:00:00Z");
+  assert.equal(encodeValue(null, "dateTimePtr"), null);
+});
+
+Deno.test("values encode by their Go type", () => {
+  assert.equal(encodeValue("", "string"), ABSENT);
+  assert.equal(encodeValue(null, "string"), ABSENT);
+  assert.equal(encodeValue("", "stringPtr"), "");
+  assert.equal(encodeValue(null, "stringPtr"), ABSENT);
+  assert.equal(encodeValue(null, "stringAlways"), null);
+  assert.equal(encodeValue(false, "bool"), ABSENT);
+  assert.equal(encodeValue(true, "bool"), true);
+  assert.equal(encodeValue(false, "boolPtr"), false);
+  assert.equal(encodeValue(0, "int"), ABSENT);
+  assert.equal(encodeValue("42", "int"), 42);
+  assert.equal(encodeValue(0, "intPtr"), 0);
+  assert.equal(encodeValue("not a number", "intPtr"), ABSENT);
+});
+
+Deno.test("reductions keep the fact, not the value", () => {
+  assert.equal(reduceProxy("http://user:pw@proxy:3128"), "http+credentials");
+  assert.equal(reduceProxy("https://proxy.corp:3128"), "https");
+  assert.equal(reduceProxy("proxy.corp:3128"), "http");
+  assert.equal(reduceProxy(""), "");
+  assert.deepEqual(JSON.parse(reduceKeyPaths('{"a":{"b":"secret"},"c":[{"d":1}]}')), [
+    "a.b",
+    "c[].d",
+  ]);
+  assert.deepEqual(JSON.parse(reduceKeyPaths("{not json")), ["<unparseable>"]);
+  assert.deepEqual(JSON.parse(reduceArgs('["--append-karg","ip=10.0.0.1","--copy-network"]')), [
+    "--append-karg",
+    "--copy-network",
+  ]);
+  assert.deepEqual(JSON.parse(reduceKernelArgs('[{"operation":"append","value":"ip=10.0.0.1"}]')), [
+    { operation: "append", name: "ip" },
+  ]);
+  const inv = JSON.parse(reduceInventory(JSON.stringify({
+    hostname: "h1",
+    bmc_address: "10.0.0.9",
+    cpu: { count: 8, architecture: "x86_64" },
+    disks: [{ serial: "S1", size_bytes: 10, drive_type: "SSD" }],
+    interfaces: [{ mac_address: "aa:bb", ipv4_addresses: ["10.0.0.1/24"], speed_mbps: 1000 }],
+    system_vendor: { manufacturer: "Dell", serial_number: "S2" },
+  })));
+  assert.deepEqual(inv.cpu, { architecture: "x86_64", count: 8 });
+  assert.deepEqual(inv.disks, [{ drive_type: "SSD", size_bytes: 10 }]);
+  assert.deepEqual(inv.interfaces, [{ speed_mbps: 1000 }]);
+  assert.deepEqual(inv.system_vendor, { manufacturer: "Dell" });
+  assert.ok(!JSON.stringify(inv).includes("10.0.0"));
+  assert.deepEqual(JSON.parse(reduceInventory("][")), { unparseable: true });
+});
+
+Deno.test("free text loses credentials and tokens", () => {
+  const cases: Array<[string, string]> = [
+    ["proxy http://bob:hunter2@proxy:3128 down", "hunter2"],
+    ["GET https://img/x?api_key=abc123def&arch=x86", "abc123def"],
+    ["https://svc/bytoken/tok3n-value/4.14/minimal.iso", "tok3n-value"],
+    ["Authorization: Bearer abcdefghijklmnop", "abcdefghijklmnop"],
+    ["jwt eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjMifQ.c2lnbmF0dXJl here", "eyJzdWIiOiIxMjMifQ"],
+    [`basic ${btoa("admin:s3cretpass")}`, btoa("admin:s3cretpass")],
+    ["password=hunter2 and more", "hunter2"],
+  ];
+  for (const [text, secret] of cases) {
+    const out = removeSecrets(text);
+    assert.ok(!out.includes(secret), `${text} → ${out}`);
+    assert.ok(out.includes(REDACTED), out);
+  }
+  const plain = "Host master-0: updated status from discovering to known (Host is ready)";
+  assert.equal(removeSecrets(plain), plain);
+});
+
+Deno.test("the scrubber hashes addresses, removes known secrets and survives bad JSON", async () => {
+  const s = new TextScrubber(await importHmacKey(new Uint8Array(32)), {
+    knownSecrets: ["planted-secret-value"],
+  });
+  const out = await s.text("by Jane@Example.com, see planted-secret-value");
+  assert.ok(!out.includes("Jane@Example.com") && !out.includes("planted-secret-value"));
+  assert.match(out, /email-hmac:[0-9a-f]{32}/);
+  assert.equal(await s.text("Jane@Example.com"), await s.text("jane@example.com"));
+  assert.notEqual(await s.text("jane@example.com"), await s.text("john@example.com"));
+  const json = JSON.parse(
+    await s.jsonText(
+      '{"password":"x1","pullSecret":"y2","nested":{"token":"z3"},"ok":"a@b.io","n":1}',
+    ),
+  );
+  assert.deepEqual([json.password, json.pullSecret, json.nested.token, json.n], [
+    REDACTED,
+    REDACTED,
+    REDACTED,
+    1,
+  ]);
+  assert.match(json.ok, /^email-hmac:/);
+  const broken = await s.jsonText('{"password": "hunter2", "unterminated');
+  assert.ok(!broken.includes("hunter2"));
+  let deep = '"leaf"';
+  for (let i = 0; i < 200; i++) deep = `[${deep}]`;
+  assert.ok((await s.jsonText(deep)).includes(REDACTED));
+});
+
+Deno.test("an entity keeps only its allow-list: an unknown column is dropped", async () => {
+  const sanitizer = new Sanitizer(new TextScrubber(await importHmacKey(new Uint8Array(32))));
+  const host = await sanitizer.host({
+    id: "h1",
+    cluster_id: "c1",
+    infra_env_id: "i1",
+    status: "installed",
+    brand_new_column: "leaky-value",
+    fencing_credentials: '{"password":"bmc"}',
+    user_name: "jdoe",
+  });
+  assert.ok(!JSON.stringify(host).includes("leaky-value"));
+  assert.equal(host.fencing_credentials_set, true);
+  assert.equal(host.fencing_credentials, undefined);
+  assert.equal(host.user_id, userId("jdoe"));
+  assert.deepEqual(host.progress, {
+    stage_started_at: "0001-01-01T00:00:00.000Z",
+    stage_updated_at: "0001-01-01T00:00:00.000Z",
+  });
+  for (const policy of [CLUSTER, HOST, INFRA_ENV, EVENT]) {
+    const keys = policy.fields.map((f) => f.key);
+    assert.equal(new Set(keys).size, keys.length, `${policy.file} lists a key twice`);
+    for (const column of Object.keys(policy.dropped)) {
+      assert.ok(
+        !policy.fields.some((f) => f.column === column && f.treatment === "keep"),
+        `${column} is both kept and dropped`,
+      );
+    }
+  }
+});
+
+Deno.test("the cluster's empty identity is filled from the pull secret, then pseudonymised", async () => {
+  const sanitizer = new Sanitizer(new TextScrubber(await importHmacKey(new Uint8Array(32))));
+  const c = await sanitizer.cluster({ id: "c1", user_name: "", email_domain: "Unknown" }, {
+    user: "ocm-user",
+    email: "x@corp.example",
+  });
+  assert.equal(c.user_id, userId("ocm-user"));
+  assert.equal(c.email_domain, "corp.example");
+  assert.equal(c.user_name, undefined);
+  assert.equal(c.deleted_at, null);
+  assert.deepEqual(c["last-installation-preparation"], {});
+});
