@@ -24,6 +24,16 @@ export function connect(url: string, options: ConnectOptions = {}): Sql {
     idle_timeout: 30,
     connect_timeout: 10,
     onnotice: () => {},
+    // Timestamps stay PostgreSQL text both ways: a JS Date would drop the
+    // microseconds that tell one attempt from the next.
+    types: {
+      timestamptz: {
+        to: 1184,
+        from: [1114, 1184],
+        serialize: (x: unknown) => (x instanceof Date ? x.toISOString() : String(x)),
+        parse: (x: string) => x,
+      },
+    },
     connection: { TimeZone: "UTC", application_name: "assisted-telemetry-collector" },
   });
 }

@@ -10,13 +10,15 @@ export interface TestReceiver {
   close(): Promise<void>;
 }
 
+/** Scripts an answer to request `n` (from 1); undefined lets the real receiver answer. */
+export type Answer = (
+  n: number,
+  request: Request,
+) => Response | undefined | Promise<Response | undefined>;
+
 /** Starts a receiver; `answer` can override the response to script faults. */
 export async function startReceiver(
-  options: {
-    token?: string;
-    maxBytes?: number;
-    answer?: (n: number, request: Request) => Response | Promise<Response> | undefined;
-  } = {},
+  options: { token?: string; maxBytes?: number; answer?: Answer } = {},
 ): Promise<TestReceiver> {
   const dir = await Deno.makeTempDir({ prefix: "collector-received-" });
   const store = new ReceiverStore(dir);
@@ -28,9 +30,9 @@ export async function startReceiver(
     port: 0,
     hostname: "127.0.0.1",
     onListen: ({ port }) => ready.resolve(port),
-  }, (req) => {
+  }, async (req) => {
     state.requests++;
-    return options.answer?.(state.requests, req) ?? app.fetch(req);
+    return (await options.answer?.(state.requests, req)) ?? await app.fetch(req);
   });
   const port = await ready.promise;
   return {
