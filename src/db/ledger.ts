@@ -54,7 +54,12 @@ const MIGRATIONS: string[] = [
  */
 export async function migrateLedger(sql: Sql): Promise<void> {
   const [exists] = await sql`SELECT 1 FROM pg_namespace WHERE nspname = ${LEDGER_SCHEMA}`;
-  if (!exists) await sql`CREATE SCHEMA IF NOT EXISTS assisted_telemetry`;
+  if (!exists) {
+    // Two replicas starting together can both miss the schema; one wins.
+    await sql`CREATE SCHEMA IF NOT EXISTS assisted_telemetry`.catch((err) => {
+      if (!["42P06", "23505"].includes(err?.code)) throw err;
+    });
+  }
   await sql.begin(async (tx) => {
     await tx`SELECT pg_advisory_xact_lock(${LOCK_KEY})`;
     await tx`CREATE TABLE IF NOT EXISTS assisted_telemetry.migrations (

@@ -44,7 +44,20 @@ export class PassScheduler {
     let next: PassRequest | undefined = first;
     try {
       while (next) {
-        const result = await this.#run(next);
+        let result: PassResult;
+        try {
+          result = await this.#run(next);
+        } catch (err) {
+          // A pass reports its own problems; this only keeps a bug from wedging the loop.
+          result = {
+            optedOut: false,
+            discovered: 0,
+            sent: 0,
+            failed: 0,
+            skipped: 0,
+            errors: [String(err)],
+          };
+        }
         this.#last = { ...result, finished_at: new Date().toISOString() };
         next = this.#queued;
         this.#queued = undefined;

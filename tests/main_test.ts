@@ -1,0 +1,128 @@
+import assert from "node:assert/strict";
+import { SETTINGS } from "../src/config/mod.ts";
+import { seedCluster } from "../src/demo/fixtures.ts";
+import { scenario } from "./support/scenario.ts";
+
+const MAIN = new URL("../main.ts", import.meta.url).pathname;
+
+async function cli(args: string[], env: Record<string, string> = {}) {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-net", "--allow-env", "--allow-read", MAIN, ...args],
+    env: { NO_COLOR: "1", ...env },
+    clearEnv: true,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+Deno.test("--help lists every command, endpoint and setting", async () => {
+  const { code, stdout } = await cli(["--help"]);
+  assert.equal(code, 0);
+  for (
+    const word of [
+      "serve",
+      "once",
+      "opt-out",
+      "opt-in",
+      "receive",
+      "/healthz",
+      "/readyz",
+      "/v1/status",
+      "/v1/trigger",
+      "/v1/opt-out",
+      "/v1/opt-in",
+    ]
+  ) {
+    assert.ok(stdout.includes(word), word);
+  }
+  for (const [name] of SETTINGS) assert.ok(stdout.includes(name), name);
+});
+
+Deno.test("bad configuration exits 2, naming every bad setting, sending nothing", async () => {
+  const { code, stderr } = await cli(["once"], {
+    ENABLE_DATA_COLLECTION: "perhaps",
+    DATA_UPLOAD_ENDPOINT: "http://example.com",
+    DB_PASS: "s3cret-pass",
+  });
+  assert.equal(code, 2);
+  for (const name of ["ENABLE_DATA_COLLECTION", "DATA_UPLOAD_ENDPOINT", "DATABASE_URL"]) {
+    assert.ok(stderr.includes(name), name);
+  }
+  assert.ok(!stderr.includes("s3cret-pass"));
+  assert.equal((await cli(["frobnicate"])).code, 2);
+});
+
+Deno.test("once: 0 when all went out, 1 when an upload or the database failed", async () => {
+  await scenario(async ({ db, receiver }) => {
+    const env = { DATABASE_URL: db.url, DATA_UPLOAD_ENDPOINT: receiver.endpoint };
+    assert.equal((await cli(["once"], env)).code, 0);
+    await seedCluster(db.sql, crypto.randomUUID());
+    const sent = await cli(["once"], env);
+    assert.equal(sent.code, 0, sent.stderr);
+    assert.equal(JSON.parse(sent.stdout).sent, 1);
+    await seedCluster(db.sql, crypto.randomUUID());
+    const refused = await cli(["once"], {
+      ...env,
+      DATA_UPLOAD_ENDPOINT: "http://127.0.0.1:1/upload",
+    });
+    assert.equal(refused.code, 1);
+    assert.equal(JSON.parse(refused.stdout).failed, 1);
+    assert.equal(
+      (await cli(["once"], { ...env, DATABASE_URL: "postgres://x@127.0.0.1:1/none" })).code,
+      1,
+    );
+    const off = await cli(["once"], { ...env, ENABLE_DATA_COLLECTION: "no" });
+    assert.equal(off.code, 0);
+    assert.match(off.stderr, /opted out/);
+  });
+});
+
+Deno.test("opt-out and opt-in commands flip the recorded state", async () => {
+  await scenario(async ({ db, receiver }) => {
+    const env = { DATABASE_URL: db.url, DATA_UPLOAD_ENDPOINT: receiver.endpoint };
+    const out = await cli(["opt-out"], env);
+    assert.equal(out.code, 0, out.stderr);
+    assert.equal(JSON.parse(out.stdout).collection.enabled, false);
+    await seedCluster(db.sql, crypto.randomUUID());
+    assert.equal(JSON.parse((await cli(["once"], env)).stdout).optedOut, true);
+    const back = await cli(["opt-in"], env);
+    assert.equal(JSON.parse(back.stdout).collection.enabled, true);
+    assert.equal(receiver.requests, 0);
+  });
+});
+
+Deno.test("serve answers health checks and stops cleanly on SIGTERM", async () => {
+  await scenario(async ({ db, receiver }) => {
+    const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const port = String((probe.addr as Deno.NetAddr).port);
+    probe.close();
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "--allow-net", "--allow-env", "--allow-read", MAIN, "serve"],
+      env: {
+        NO_COLOR: "1",
+        DATABASE_URL: db.url,
+        DATA_UPLOAD_ENDPOINT: receiver.endpoint,
+        PORT: port,
+      },
+      clearEnv: true,
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    let health = 0;
+    for (let i = 0; i < 100 && health !== 200; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      health = await fetch(`http://127.0.0.1:${port}/healthz`).then(async (
+        r,
+      ) => (await r.body?.cancel(), r.status)).catch(() => 0);
+    }
+    assert.equal(health, 200);
+    child.kill("SIGTERM");
+    const status = await child.status;
+    const logs = new TextDecoder().decode(await new Response(child.stderr).arrayBuffer());
+    assert.equal(status.code, 0, logs);
+    assert.match(logs, /"msg":"shutting down"/);
+    for (const line of logs.trim().split("\n")) JSON.parse(line);
+  });
+});

@@ -1,0 +1,165 @@
+import assert from "node:assert/strict";
+import { authorize } from "../src/server/auth.ts";
+import { createApp, PassScheduler, serve } from "../src/server/mod.ts";
+import { seedCluster } from "../src/demo/fixtures.ts";
+import { scenario } from "./support/scenario.ts";
+
+const TOKEN = "trigger-token-0123456789";
+
+Deno.test("control access: the bearer token when set, else loopback only", () => {
+  assert.equal(authorize(`Bearer ${TOKEN}`, { token: TOKEN, peer: "10.1.2.3" }), undefined);
+  assert.equal(
+    authorize("Bearer wrong-token-0123456789", { token: TOKEN, peer: "127.0.0.1" })?.status,
+    401,
+  );
+  assert.equal(authorize(undefined, { token: TOKEN, peer: "127.0.0.1" })?.status, 401);
+  assert.equal(authorize(`Basic ${TOKEN}`, { token: TOKEN })?.status, 401);
+  assert.equal(authorize(undefined, { peer: "127.0.0.1" }), undefined);
+  assert.equal(authorize(undefined, { peer: "::1" }), undefined);
+  assert.equal(authorize(undefined, { peer: "::ffff:127.0.0.1" }), undefined);
+  assert.equal(authorize(undefined, { peer: "192.168.1.9" })?.status, 403);
+  assert.equal(authorize(undefined, {})?.status, 403);
+});
+
+Deno.test("the API: health, auth, trigger validation, opt switch and status", async () => {
+  await scenario(async ({ db, receiver, collector }) => {
+    const { collector: c, sql, lines } = collector({ TRIGGER_TOKEN: TOKEN });
+    const scheduler = new PassScheduler((r) => c.runPass(r));
+    const app = createApp({
+      collector: c,
+      scheduler,
+      sql,
+      log: (await import("./support/setup.ts")).memoryLogger().log,
+      triggerToken: TOKEN,
+    });
+    const ready = Promise.withResolvers<number>();
+    const server = serve(app, {
+      port: 0,
+      hostname: "127.0.0.1",
+      onListen: (p) => ready.resolve(p),
+    });
+    const base = `http://127.0.0.1:${await ready.promise}`;
+    const call = async (
+      method: string,
+      path: string,
+      init: { body?: string; auth?: string | null; type?: string } = {},
+    ) => {
+      const headers: Record<string, string> = {};
+      if (init.auth !== null) headers.Authorization = init.auth ?? `Bearer ${TOKEN}`;
+      if (init.type) headers["Content-Type"] = init.type;
+      const res = await fetch(base + path, { method, body: init.body, headers });
+      return { status: res.status, json: await res.json() };
+    };
+    try {
+      assert.deepEqual(await call("GET", "/healthz", { auth: null }), {
+        status: 200,
+        json: { status: "ok" },
+      });
+      assert.equal((await call("GET", "/readyz", { auth: null })).status, 200);
+      assert.equal((await call("POST", "/v1/trigger", { auth: null })).status, 401);
+      assert.equal((await call("GET", "/v1/status", { auth: "Bearer nope" })).status, 401);
+
+      for (
+        const body of [
+          "{",
+          "[1]",
+          '{"cluster_id": 5}',
+          '{"cluster_id": "../x"}',
+          '{"other": 1}',
+          "x".repeat(5000),
+        ]
+      ) {
+        const bad = await call("POST", "/v1/trigger", { body, type: "application/json" });
+        assert.equal(bad.status, 400, body);
+        assert.match(bad.json.error, /body/, body);
+      }
+
+      await c.reconcile();
+      const id = crypto.randomUUID();
+      await seedCluster(db.sql, id);
+      const trig = await call("POST", "/v1/trigger", {
+        body: JSON.stringify({ cluster_id: id }),
+        type: "application/json",
+      });
+      assert.equal(trig.status, 202);
+      assert.equal(trig.json.accepted, true);
+      await scheduler.idle();
+      assert.equal(receiver.requests, 1);
+      assert.equal((await call("POST", "/v1/trigger")).status, 202);
+      await scheduler.idle();
+
+      const status = await call("GET", "/v1/status");
+      assert.equal(status.status, 200);
+      assert.equal(status.json.attempts.sent, 1);
+      assert.equal(status.json.collection.enabled, true);
+      assert.equal(status.json.recent[0].cluster_id, id);
+      assert.ok(!JSON.stringify(status.json).includes(TOKEN));
+
+      const out = await call("POST", "/v1/opt-out");
+      assert.deepEqual([out.status, out.json.collection.enabled], [200, false]);
+      const state = await call("GET", "/v1/status");
+      assert.deepEqual([state.json.runtime_opted_out, state.json.collection.enabled], [
+        true,
+        false,
+      ]);
+      const back = await call("POST", "/v1/opt-in");
+      assert.deepEqual([back.status, back.json.collection.enabled], [200, true]);
+      assert.equal((await call("GET", "/nope")).status, 404);
+      assert.ok(!lines.join("\n").includes(TOKEN));
+    } finally {
+      await server.shutdown();
+      await scheduler.idle();
+    }
+  });
+});
+
+Deno.test("without TRIGGER_TOKEN, a non-loopback peer is refused", async () => {
+  await scenario(async ({ collector }) => {
+    const { collector: c, sql } = collector();
+    const scheduler = new PassScheduler((r) => c.runPass(r));
+    const app = createApp({
+      collector: c,
+      scheduler,
+      sql,
+      log: (await import("./support/setup.ts")).memoryLogger().log,
+    });
+    const req = () => new Request("http://collector/v1/trigger", { method: "POST" });
+    assert.equal((await app.fetch(req(), { peer: "10.0.0.7" })).status, 403);
+    assert.equal(
+      (await app.fetch(
+        new Request("http://collector/v1/trigger", {
+          method: "POST",
+          headers: { "X-Forwarded-For": "127.0.0.1" },
+        }),
+        { peer: "10.0.0.7" },
+      )).status,
+      403,
+    );
+    assert.equal((await app.fetch(req(), { peer: "127.0.0.1" })).status, 202);
+    await scheduler.idle();
+  });
+});
+
+Deno.test("readyz reports a database that cannot be reached", async () => {
+  const { testCollector, testConfig, memoryLogger } = await import("./support/setup.ts");
+  const c = testCollector(testConfig("postgres://nobody@127.0.0.1:1/none", "http://127.0.0.1:1/x"));
+  try {
+    const scheduler = new PassScheduler((r) => c.collector.runPass(r));
+    const app = createApp({
+      collector: c.collector,
+      scheduler,
+      sql: c.sql,
+      log: memoryLogger().log,
+    });
+    const res = await app.fetch(new Request("http://collector/readyz"), { peer: "127.0.0.1" });
+    assert.equal(res.status, 503);
+    assert.deepEqual(await res.json(), { ready: false, database: false });
+    assert.equal((await app.fetch(new Request("http://collector/healthz"), {})).status, 200);
+    const status = await app.fetch(new Request("http://collector/v1/status"), {
+      peer: "127.0.0.1",
+    });
+    assert.equal(status.status, 503);
+  } finally {
+    await c.close();
+  }
+});
