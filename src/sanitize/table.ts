@@ -1,0 +1,55 @@
+/**
+ * Renders the README's "what leaves" table from the allow-lists, so the
+ * documentation cannot drift from the code (a test compares the two).
+ */
+import { CLUSTER, type EntityPolicy, EVENT, HOST, INFRA_ENV } from "./policy.ts";
+import type { Treatment } from "./policy.ts";
+
+const TREATMENT_TEXT: Record<Treatment, string> = {
+  keep: "as stored",
+  text: "free text: credentials and tokens removed, e-mail addresses hashed",
+  json: "JSON: secret-named keys redacted, strings scrubbed as free text",
+  userId: "`user_name` → FNV-1a 128 `user_id` (as the SaaS scraper)",
+  proxy: "scheme only, plus `+credentials` if it had any",
+  keyPaths: "only the list of keys it sets, no values",
+  args: "only the flags, no values",
+  kernelArgs: "only operation and argument name",
+  inventory: "hardware facts only (CPU, memory, disks by type/size/vendor/model, NIC speed/vendor)",
+  presence: "only whether it was set (`true`)",
+};
+
+/** Markdown rows for one entity: sent keys grouped by treatment, then dropped columns. */
+function entityRows(policy: EntityPolicy): string[] {
+  const byTreatment = new Map<Treatment, string[]>();
+  for (const f of policy.fields) {
+    const shown = f.column === f.key.replaceAll(".", "_")
+      ? `\`${f.key}\``
+      : `\`${f.key}\` ← \`${f.column}\``;
+    byTreatment.set(f.treatment, [...(byTreatment.get(f.treatment) ?? []), shown]);
+  }
+  const rows = [...byTreatment].map(([t, keys]) =>
+    `| \`${policy.file}\` | sent | ${TREATMENT_TEXT[t]} | ${keys.join(", ")} |`
+  );
+  const reasons = new Map<string, string[]>();
+  for (const [column, reason] of Object.entries(policy.dropped)) {
+    reasons.set(reason, [...(reasons.get(reason) ?? []), `\`${column}\``]);
+  }
+  for (const [reason, columns] of reasons) {
+    rows.push(`| \`${policy.file}\` | **dropped** | ${reason} | ${columns.join(", ")} |`);
+  }
+  rows.push(
+    `| \`${policy.file}\` | **dropped** | not on the allow-list | every other column, including ones added later |`,
+  );
+  return rows;
+}
+
+/** The whole table, as it appears in the README between the markers. */
+export function whatLeavesTable(): string {
+  return [
+    "| file | fate | how | fields |",
+    "|---|---|---|---|",
+    ...[CLUSTER, HOST, INFRA_ENV, EVENT].flatMap(entityRows),
+  ].join("\n");
+}
+
+if (import.meta.main) console.log(whatLeavesTable());
