@@ -70,7 +70,9 @@ function configOrExit(): Config {
 }
 
 function passExitCode(result: PassResult): number {
-  return result.errors.length > 0 || result.failed > 0 ? EXIT.failed : EXIT.ok;
+  return result.errors.length > 0 || result.failed > 0 || result.blocked > 0
+    ? EXIT.failed
+    : EXIT.ok;
 }
 
 async function runOnce(config: Config, log: Logger): Promise<number> {

@@ -1,15 +1,8 @@
 import assert from "node:assert/strict";
-import type { PassRequest, PassResult } from "../src/collect/mod.ts";
+import { emptyPassResult, type PassRequest } from "../src/collect/mod.ts";
 import { PassScheduler } from "../src/server/scheduler.ts";
 
-const EMPTY: PassResult = {
-  optedOut: false,
-  discovered: 0,
-  sent: 0,
-  failed: 0,
-  skipped: 0,
-  errors: [],
-};
+const EMPTY = emptyPassResult();
 
 function gatedRunner() {
   const calls: PassRequest[] = [];

@@ -6,10 +6,16 @@ import type { Versions } from "../config/mod.ts";
 import type { Queryable } from "../db/mod.ts";
 import { forEachEventBatch, readHosts, readInfraEnv, type Row } from "../db/assisted.ts";
 import { type ArchiveFile, packArchive } from "../bundle/mod.ts";
-import { type IdentityFallback, Sanitizer, TextScrubber } from "../sanitize/mod.ts";
+import {
+  type IdentityFallback,
+  NetworkObfuscator,
+  Sanitizer,
+  TextScrubber,
+} from "../sanitize/mod.ts";
 import { VERSION } from "../version.ts";
 import { formatTime } from "../sanitize/encode.ts";
-import { parsePullSecret, pullSecretSecrets } from "./pull_secret.ts";
+import { parsePullSecret } from "./pull_secret.ts";
+import { type KnownSecret, SecretRegistry, TripwireError } from "./secrets.ts";
 
 /** What every archive of this installation shares. */
 export interface ArchiveContext {
@@ -18,7 +24,9 @@ export interface ArchiveContext {
   deploymentType: string;
   deploymentVersion: string;
   /** Secrets known before any row is read (global pull secret, trigger token). */
-  knownSecrets: readonly string[];
+  knownSecrets: readonly KnownSecret[];
+  /** Pseudonymise network identifiers (`OBFUSCATE=networking`). */
+  obfuscateNetworking?: boolean;
   /** Identity from the global pull secret, preferred as upstream prefers the hub's. */
   identity?: IdentityFallback;
 }
@@ -37,6 +45,34 @@ export interface BuiltArchive {
   eventCount: number;
   hostCount: number;
   files: Array<{ name: string; bytes: number }>;
+}
+
+function inventoryFacts(text: unknown): { hostname?: unknown; serials: unknown[] } {
+  try {
+    const inv = JSON.parse(String(text));
+    return {
+      hostname: inv?.hostname,
+      serials: [
+        inv?.system_vendor?.serial_number,
+        ...(Array.isArray(inv?.disks) ? inv.disks.map((d: { serial?: unknown }) => d?.serial) : []),
+      ],
+    };
+  } catch {
+    return { serials: [] };
+  }
+}
+
+/** Teaches an obfuscator the names in the rows, so free text loses them too. */
+function learnNetwork(cluster: Row, hosts: Row[]): NetworkObfuscator {
+  const network = new NetworkObfuscator();
+  network.learn("domain", cluster.base_dns_domain);
+  for (const host of hosts) {
+    network.learn("host", host.requested_hostname);
+    const facts = inventoryFacts(host.inventory);
+    network.learn("host", facts.hostname);
+    facts.serials.forEach((serial) => network.learn("serial", serial));
+  }
+  return network;
 }
 
 /** Cluster ids become tar paths, so anything but a plain id is refused. */
@@ -91,29 +127,26 @@ export async function buildArchive(
   const { context, cluster } = options;
   const id = attempt.clusterId;
   if (!isSafeClusterId(id)) throw new Error("cluster id is not a plain identifier");
-  const clusterSecret = typeof cluster.pull_secret === "string" ? cluster.pull_secret : undefined;
-  const scrubber = new TextScrubber(context.hmacKey, {
-    knownSecrets: [...context.knownSecrets, ...pullSecretSecrets(clusterSecret)],
-  });
-  const sanitizer = new Sanitizer(scrubber);
-  const own = parsePullSecret(clusterSecret);
-  const identity = context.identity?.user || context.identity?.email
-    ? context.identity
-    : own.kind === "token"
-    ? { user: own.user, email: own.email }
-    : {};
-
   const hosts = await readHosts(sql, id);
   const firstInfraEnv = hosts.map((h) => h.infra_env_id).find((v) => typeof v === "string") as
     | string
     | undefined;
   const infraEnv = await readInfraEnv(sql, id, { infraEnvId: firstInfraEnv });
-  for (const row of [...hosts, infraEnv ?? {}]) {
-    for (const key of ["ignition_endpoint_token", "image_token_key", "pull_secret"]) {
-      const v = row[key];
-      if (typeof v === "string") scrubber.addKnownSecrets([v, ...pullSecretSecrets(v)]);
-    }
-  }
+
+  const secrets = new SecretRegistry();
+  for (const known of context.knownSecrets) secrets.add(known.field, [known.value]);
+  secrets.addCluster(cluster);
+  hosts.forEach((h) => secrets.addHost(h));
+  if (infraEnv) secrets.addInfraEnv(infraEnv);
+  const network = context.obfuscateNetworking ? learnNetwork(cluster, hosts) : undefined;
+  const scrubber = new TextScrubber(context.hmacKey, { knownSecrets: secrets.values(), network });
+  const sanitizer = new Sanitizer(scrubber);
+  const own = parsePullSecret(typeof cluster.pull_secret === "string" ? cluster.pull_secret : null);
+  const identity = context.identity?.user || context.identity?.email
+    ? context.identity
+    : own.kind === "token"
+    ? { user: own.user, email: own.email }
+    : {};
 
   const files: ArchiveFile[] = [
     { name: `${id}/events/cluster.json`, data: json(await sanitizer.cluster(cluster, identity)) },
@@ -149,6 +182,12 @@ export async function buildArchive(
       host_count: hosts.length,
     }),
   });
+  // Last line of defence: no known secret may leave, whatever a rule missed.
+  const decoder = new TextDecoder();
+  for (const file of files) {
+    const field = secrets.findIn(decoder.decode(file.data));
+    if (field) throw new TripwireError(field, file.name.slice(id.length + 1));
+  }
   return {
     archive: await packArchive(files),
     eventCount,

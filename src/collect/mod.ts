@@ -13,6 +13,7 @@ import {
   discoverAttempts,
   dueAttempts,
   type Enablement,
+  latestAttempt,
   ledgerSummary,
   loadInstallation,
   migrateLedger,
@@ -25,7 +26,14 @@ import { errorMessage, type Logger } from "../log/mod.ts";
 import { importHmacKey } from "../sanitize/mod.ts";
 import { removeSecrets } from "../sanitize/text.ts";
 import { uploadArchive } from "../upload/mod.ts";
-import { type ArchiveContext, buildArchive, isSafeClusterId } from "./archive.ts";
+import {
+  type ArchiveAttempt,
+  type ArchiveContext,
+  buildArchive,
+  type BuiltArchive,
+  isSafeClusterId,
+} from "./archive.ts";
+import { TripwireError } from "./secrets.ts";
 import {
   parsePullSecret,
   pullSecretSecrets,
@@ -48,8 +56,22 @@ export interface PassResult {
   sent: number;
   failed: number;
   skipped: number;
+  /** Refused by the tripwire: an archive that would have carried a known secret. */
+  blocked: number;
   /** Problems that stopped the pass itself (database, pull secret file). */
   errors: string[];
+}
+
+/** A preview: the archive and the attempt it describes. */
+export interface PreviewResult extends BuiltArchive {
+  attempt: ArchiveAttempt;
+  /** False when the attempt is not in the ledger yet (its bundle_id is then all zeros). */
+  inLedger: boolean;
+}
+
+/** A pass that did nothing yet. */
+export function emptyPassResult(): PassResult {
+  return { optedOut: false, discovered: 0, sent: 0, failed: 0, skipped: 0, blocked: 0, errors: [] };
 }
 
 /** What the collector needs from outside. */
@@ -153,14 +175,7 @@ export class Collector {
 
   /** Runs one pass. Never throws: problems come back in the result. */
   async runPass(request: PassRequest = {}): Promise<PassResult> {
-    const result: PassResult = {
-      optedOut: false,
-      discovered: 0,
-      sent: 0,
-      failed: 0,
-      skipped: 0,
-      errors: [],
-    };
+    const result = emptyPassResult();
     const { sql, log } = this.#deps;
     try {
       const { state, global, error } = await this.reconcile();
@@ -180,6 +195,7 @@ export class Collector {
         const outcome = await this.#process(attempt, global);
         if (outcome?.kind === "sent") result.sent++;
         else if (outcome?.kind === "failed") result.failed++;
+        else if (outcome?.kind === "blocked") result.blocked++;
         else result.skipped++;
       }
     } catch (err) {
@@ -208,6 +224,8 @@ export class Collector {
         bytes: outcome.bytes,
         events: outcome.events,
       });
+    } else if (outcome.kind === "blocked") {
+      log.error("upload blocked by the tripwire", { ...fields, reason: outcome.reason });
     } else if (outcome.kind === "failed") {
       log.warn("upload failed", { ...fields, status: outcome.httpStatus, error: outcome.error });
     } else {
@@ -243,23 +261,12 @@ export class Collector {
     if (!token) {
       return { kind: "skipped", reason: `no ${TELEMETRY_REGISTRY} token in any pull secret` };
     }
-    const context: ArchiveContext = {
-      hmacKey: this.#hmacKey!,
-      versions: config.versions,
-      deploymentType: config.deploymentType,
-      deploymentVersion: config.deploymentVersion,
-      knownSecrets: [
-        ...(global?.secrets ?? []),
-        ...(config.triggerToken ? [config.triggerToken] : []),
-      ],
-      identity: global?.verdict.kind === "token"
-        ? { user: global.verdict.user, email: global.verdict.email }
-        : undefined,
-    };
+    const context = this.#context(global);
     let built;
     try {
       built = await buildArchive(tx, attempt, { context, cluster });
     } catch (err) {
+      if (err instanceof TripwireError) return { kind: "blocked", reason: err.message };
       return { kind: "failed", error: `could not build the archive: ${safeError(err)}` };
     }
     const result = await uploadArchive(built.archive, {
@@ -273,6 +280,50 @@ export class Collector {
     return result.ok
       ? { kind: "sent", requestId: result.requestId, httpStatus: result.status, ...sizes }
       : { kind: "failed", error: result.error, httpStatus: result.status, ...sizes };
+  }
+
+  #context(global: GlobalSecret): ArchiveContext {
+    const { config } = this.#deps;
+    return {
+      hmacKey: this.#hmacKey!,
+      versions: config.versions,
+      deploymentType: config.deploymentType,
+      deploymentVersion: config.deploymentVersion,
+      obfuscateNetworking: config.obfuscateNetworking,
+      knownSecrets: [
+        ...(global?.secrets ?? []).map((value) => ({ field: "PULL_SECRET_FILE", value })),
+        ...(config.triggerToken ? [{ field: "TRIGGER_TOKEN", value: config.triggerToken }] : []),
+      ],
+      identity: global?.verdict.kind === "token"
+        ? { user: global.verdict.user, email: global.verdict.email }
+        : undefined,
+    };
+  }
+
+  /**
+   * Builds the archive the upload path would send for the cluster's latest
+   * attempt, without sending it: the same code, the same rows, the same bytes.
+   * Refused (TripwireError) exactly when the upload would be.
+   */
+  async preview(clusterId: string): Promise<PreviewResult | undefined> {
+    await this.prepare();
+    const { sql } = this.#deps;
+    if (!isSafeClusterId(clusterId)) return undefined;
+    const cluster = await readCluster(sql, clusterId);
+    if (!cluster) return undefined;
+    const attempt = await latestAttempt(sql, clusterId);
+    const global = await this.#readGlobalSecret();
+    const archiveAttempt = attempt ?? {
+      clusterId,
+      endedAt: String(cluster.status_updated_at ?? ""),
+      clusterStatus: String(cluster.status ?? ""),
+      bundleId: "00000000-0000-0000-0000-000000000000",
+    };
+    const built = await buildArchive(sql, archiveAttempt, {
+      context: this.#context(global),
+      cluster,
+    });
+    return { ...built, attempt: archiveAttempt, inLedger: attempt !== undefined };
   }
 
   /** Records the run-time switch and applies it at once. */

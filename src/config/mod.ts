@@ -34,6 +34,8 @@ export interface Config {
   deploymentVersion: string;
   versions: Versions;
   logLevel: LogLevel;
+  /** `OBFUSCATE=networking`: pseudonymise hostnames, domains, IPs, MACs and serials. */
+  obfuscateNetworking: boolean;
 }
 
 /** Every setting the collector reads, with a one-line description for `--help`. */
@@ -53,6 +55,7 @@ export const SETTINGS: ReadonlyArray<[string, string]> = [
   ["DEPLOYMENT_TYPE, DEPLOYMENT_VERSION", "written to metadata.json (e.g. Podman, ACM)"],
   ["SELF_VERSION, AGENT_DOCKER_IMAGE, INSTALLER_IMAGE, CONTROLLER_IMAGE", "versions.json"],
   ["LOG_LEVEL", "debug, info (default), warn or error"],
+  ["OBFUSCATE", "networking: also pseudonymise hostnames, domains, IPs, MACs, serials"],
 ];
 
 /** Thrown when one or more settings are bad; `problems` names each. */
@@ -170,6 +173,18 @@ const schema = z.object({
   UPLOAD_TIMEOUT: duration("60s", { minMs: 100, maxMs: 3_600_000 }),
   DEPLOYMENT_TYPE: z.string().default(""),
   DEPLOYMENT_VERSION: z.string().default(""),
+  OBFUSCATE: z.preprocess(
+    (v) => (blankToUndefined(v) ?? "") as string,
+    z.string().transform((text, ctx) => {
+      const parts = text.split(",").map((p) => p.trim().toLowerCase()).filter(Boolean);
+      const unknown = parts.filter((p) => p !== "networking");
+      if (unknown.length > 0) {
+        ctx.addIssue({ code: "custom", message: "only 'networking' is supported" });
+        return z.NEVER;
+      }
+      return parts;
+    }),
+  ),
   LOG_LEVEL: z.preprocess(
     (v) => (blankToUndefined(v) ?? "info") as string,
     z.string().trim().toLowerCase().pipe(
@@ -249,5 +264,6 @@ export function loadConfig(env: Env): Config {
     deploymentVersion: parsed.DEPLOYMENT_VERSION,
     versions: readVersions(env),
     logLevel: parsed.LOG_LEVEL,
+    obfuscateNetworking: parsed.OBFUSCATE.includes("networking"),
   };
 }

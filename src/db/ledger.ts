@@ -45,6 +45,11 @@ const MIGRATIONS: string[] = [
   );
   CREATE INDEX attempts_pending ON assisted_telemetry.attempts (ended_at) WHERE state = 'pending';
   `,
+  `
+  ALTER TABLE assisted_telemetry.attempts DROP CONSTRAINT attempts_state_check;
+  ALTER TABLE assisted_telemetry.attempts ADD CONSTRAINT attempts_state_check
+    CHECK (state IN ('pending', 'sent', 'skipped', 'cancelled', 'blocked', 'abandoned'));
+  `,
 ];
 
 /**
@@ -154,7 +159,7 @@ export async function currentEnablement(
 }
 
 /** States a finished attempt can be in. */
-export type AttemptState = "pending" | "sent" | "skipped" | "cancelled";
+export type AttemptState = "pending" | "sent" | "skipped" | "cancelled" | "blocked" | "abandoned";
 
 /** One finished installation attempt. */
 export interface Attempt {
@@ -221,7 +226,8 @@ export type Outcome =
   | { kind: "sent"; requestId: string | null; httpStatus: number; bytes: number; events: number }
   | { kind: "failed"; error: string; httpStatus?: number; bytes?: number; events?: number }
   | { kind: "skipped"; reason: string }
-  | { kind: "cancelled"; reason: string };
+  | { kind: "cancelled"; reason: string }
+  | { kind: "blocked"; reason: string };
 
 /** Records an outcome on a claimed attempt, inside the claim's transaction. */
 export async function recordOutcome(
@@ -248,6 +254,7 @@ export async function recordOutcome(
       return;
     case "skipped":
     case "cancelled":
+    case "blocked":
       await tx`UPDATE assisted_telemetry.attempts SET state = ${outcome.kind},
         last_error = ${outcome.reason} WHERE ${key}`;
   }
@@ -278,6 +285,23 @@ export async function withClaim(
   });
 }
 
+/** The cluster's most recent attempt in the ledger, whatever its state. */
+export async function latestAttempt(sql: Sql, clusterId: string): Promise<Attempt | undefined> {
+  const [r] = await sql`
+    SELECT cluster_id, ended_at::text AS ended_at, cluster_status, bundle_id::text AS bundle_id, tries
+    FROM assisted_telemetry.attempts WHERE cluster_id = ${clusterId}
+    ORDER BY ended_at DESC LIMIT 1`;
+  return r
+    ? {
+      clusterId: r.cluster_id,
+      endedAt: r.ended_at,
+      clusterStatus: r.cluster_status,
+      bundleId: r.bundle_id,
+      tries: r.tries,
+    }
+    : undefined;
+}
+
 /** A row of the ledger, for `/v1/status`. */
 export interface LedgerRow {
   cluster_id: string;
@@ -299,7 +323,14 @@ export async function ledgerSummary(
   sql: Sql,
   options: { limit?: number } = {},
 ): Promise<{ counts: Record<string, number>; recent: LedgerRow[] }> {
-  const counts: Record<string, number> = { pending: 0, sent: 0, skipped: 0, cancelled: 0 };
+  const counts: Record<string, number> = {
+    pending: 0,
+    sent: 0,
+    skipped: 0,
+    cancelled: 0,
+    blocked: 0,
+    abandoned: 0,
+  };
   for (
     const r
       of await sql`SELECT state, count(*)::int AS n FROM assisted_telemetry.attempts GROUP BY state`

@@ -16,6 +16,7 @@ import { TextScrubber } from "./text.ts";
 
 export { CLUSTER, EVENT, HOST, INFRA_ENV } from "./policy.ts";
 export { TextScrubber } from "./text.ts";
+export { NetworkObfuscator } from "./network.ts";
 export { importHmacKey, userId } from "./pseudonym.ts";
 
 /** A database row, keyed by column name. */
@@ -51,7 +52,8 @@ export class Sanitizer {
     if (typeof raw !== "string" || raw === "") return raw;
     switch (rule.treatment) {
       case "keep":
-        return raw;
+      case "network":
+        return await this.scrubber.value(raw);
       case "text":
         return await this.scrubber.text(raw);
       case "json":

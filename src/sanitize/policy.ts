@@ -8,7 +8,8 @@ import type { Encoding } from "./encode.ts";
 
 /** What happens to a listed value before it is written. */
 export type Treatment =
-  | "keep" // written as stored
+  | "keep" // written as stored (still scrubbed as text, as a second line of defence)
+  | "network" // kept, or pseudonymised under OBFUSCATE=networking
   | "text" // free text: credentials removed, e-mail addresses hashed
   | "json" // JSON in a text column: secret keys redacted, strings scrubbed
   | "userId" // user_name becomes the scraper's FNV-1a user_id
@@ -90,12 +91,12 @@ export const CLUSTER: EntityPolicy = {
     rule("control_plane_count", "int"),
     rule("hyperthreading", "string"),
     rule("network_type", "stringPtr"),
-    rule("base_dns_domain", "string"),
-    rule("api_vip_dns_name", "stringPtr"),
-    rule("cluster_network_cidr", "string"),
+    rule("base_dns_domain", "string", "network"),
+    rule("api_vip_dns_name", "stringPtr", "network"),
+    rule("cluster_network_cidr", "string", "network"),
     rule("cluster_network_host_prefix", "int"),
-    rule("service_network_cidr", "string"),
-    rule("machine_network_cidr", "string"),
+    rule("service_network_cidr", "string", "network"),
+    rule("machine_network_cidr", "string", "network"),
     rule("http_proxy", "string", "proxy"),
     rule("https_proxy", "string", "proxy"),
     rule("install_config_overrides", "string", "keyPaths"),
@@ -186,7 +187,7 @@ export const HOST: EntityPolicy = {
     rule("role", "string"),
     rule("suggested_role", "string"),
     rule("bootstrap", "bool"),
-    rule("requested_hostname", "string"),
+    rule("requested_hostname", "string", "network"),
     rule("discovery_agent_version", "string"),
     rule("installer_version", "string"),
     rule("installation_disk_path", "string"),

@@ -6,7 +6,8 @@ import { CLUSTER, type EntityPolicy, EVENT, HOST, INFRA_ENV } from "./policy.ts"
 import type { Treatment } from "./policy.ts";
 
 const TREATMENT_TEXT: Record<Treatment, string> = {
-  keep: "as stored",
+  keep: "as stored (scrubbed like free text as a second line of defence)",
+  network: "as stored; pseudonymised (stable within the archive) under `OBFUSCATE=networking`",
   text: "free text: credentials and tokens removed, e-mail addresses hashed",
   json: "JSON: secret-named keys redacted, strings scrubbed as free text",
   userId: "`user_name` → FNV-1a 128 `user_id` (as the SaaS scraper)",
@@ -52,4 +53,19 @@ export function whatLeavesTable(): string {
   ].join("\n");
 }
 
-if (import.meta.main) console.log(whatLeavesTable());
+const BEGIN = "<!-- what-leaves:begin -->\n";
+const END = "<!-- what-leaves:end -->";
+
+/** Replaces the table between the markers of a README text. */
+export function withTable(readme: string): string {
+  const start = readme.indexOf(BEGIN);
+  const end = readme.indexOf(END);
+  if (start < 0 || end < start) throw new Error("what-leaves markers not found");
+  return readme.slice(0, start + BEGIN.length) + whatLeavesTable() + "\n" + readme.slice(end);
+}
+
+if (import.meta.main) {
+  const path = Deno.args[0];
+  if (path) await Deno.writeTextFile(path, withTable(await Deno.readTextFile(path)));
+  else console.log(whatLeavesTable());
+}

@@ -4,10 +4,18 @@
  * their keyed hash. Patterns run in an order where an earlier one can never
  * expose what a later one hides (URL credentials before e-mail addresses).
  */
+import type { NetworkObfuscator } from "./network.ts";
 import { emailHmac } from "./pseudonym.ts";
 
 /** Marker left where a secret was. */
 export const REDACTED = "[REDACTED]";
+
+/** Shorter values are too common to treat as secrets without false alarms. */
+export const MIN_SECRET = 6;
+
+/** UUIDs and short words that no secret pattern can match. */
+const PLAIN_ID =
+  /^(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[A-Za-z0-9_.-]{0,11})$/i;
 
 const SECRET_PARAM =
   "api[_-]?key|apikey|access[_-]?token|refresh[_-]?token|id[_-]?token|token|auth|authorization|" +
@@ -65,16 +73,24 @@ export class TextScrubber {
   readonly #emails = new Map<string, string>();
   /** Known secret values (pull-secret auths, tokens): removed wherever they appear. */
   readonly #known: string[];
+  /** Set under OBFUSCATE=networking. */
+  readonly network?: NetworkObfuscator;
 
-  constructor(key: CryptoKey, options: { knownSecrets?: Iterable<string> } = {}) {
+  constructor(
+    key: CryptoKey,
+    options: { knownSecrets?: Iterable<string>; network?: NetworkObfuscator } = {},
+  ) {
     this.#key = key;
-    this.#known = [...(options.knownSecrets ?? [])].filter((s) => s.length >= 6)
+    this.#known = [...(options.knownSecrets ?? [])].filter((s) => s.length >= MIN_SECRET)
       .sort((a, b) => b.length - a.length);
+    this.network = options.network;
   }
 
   /** Adds secret values learnt from a row (for example a cluster's own pull secret). */
   addKnownSecrets(values: Iterable<string>): void {
-    for (const v of values) if (v.length >= 6 && !this.#known.includes(v)) this.#known.push(v);
+    for (const v of values) {
+      if (v.length >= MIN_SECRET && !this.#known.includes(v)) this.#known.push(v);
+    }
     this.#known.sort((a, b) => b.length - a.length);
   }
 
@@ -95,10 +111,20 @@ export class TextScrubber {
       if (out.includes(secret)) out = out.split(secret).join(REDACTED);
     }
     out = removeSecrets(out);
-    if (!out.includes("@")) return out;
-    const found = new Set(out.match(EMAIL) ?? []);
-    for (const address of found) out = out.split(address).join(await this.email(address));
-    return out;
+    if (out.includes("@")) {
+      const found = new Set(out.match(EMAIL) ?? []);
+      for (const address of found) out = out.split(address).join(await this.email(address));
+    }
+    return this.network ? this.network.text(out) : out;
+  }
+
+  /**
+   * Scrubs a value kept as stored (ids, statuses, names): the same as free
+   * text, as a second line of defence, with a fast path for identifiers.
+   */
+  async value(value: string): Promise<string> {
+    if (!this.network && PLAIN_ID.test(value) && !this.#known.includes(value)) return value;
+    return await this.text(value);
   }
 
   /**

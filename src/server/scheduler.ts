@@ -3,7 +3,7 @@
  * queues exactly one more (requests merge), so a burst of triggers never
  * turns into a burst of passes.
  */
-import type { PassRequest, PassResult } from "../collect/mod.ts";
+import { emptyPassResult, type PassRequest, type PassResult } from "../collect/mod.ts";
 
 /** What the scheduler is doing, for `/v1/status`. */
 export interface SchedulerState {
@@ -49,14 +49,7 @@ export class PassScheduler {
           result = await this.#run(next);
         } catch (err) {
           // A pass reports its own problems; this only keeps a bug from wedging the loop.
-          result = {
-            optedOut: false,
-            discovered: 0,
-            sent: 0,
-            failed: 0,
-            skipped: 0,
-            errors: [String(err)],
-          };
+          result = { ...emptyPassResult(), errors: [String(err)] };
         }
         this.#last = { ...result, finished_at: new Date().toISOString() };
         next = this.#queued;

@@ -1,0 +1,125 @@
+/**
+ * Every secret value the collector can know from what it read, with the
+ * field it came from: fed to the scrubber (so free text loses them) and to
+ * the tripwire (so an archive holding one is never sent).
+ */
+import { MIN_SECRET } from "../sanitize/text.ts";
+import { pullSecretSecrets } from "./pull_secret.ts";
+
+/** A secret value and where it came from; the field may be logged, the value never. */
+export interface KnownSecret {
+  field: string;
+  value: string;
+}
+
+type Row = Record<string, unknown>;
+
+function str(value: unknown): string | undefined {
+  return typeof value === "string" && value !== "" ? value : undefined;
+}
+
+function urlPassword(value: unknown): string[] {
+  const text = str(value);
+  if (!text) return [];
+  const m = /^[a-z][a-z0-9+.-]*:\/\/([^/?#@]*)@/i.exec(text.trim());
+  if (!m) return [];
+  const [user, ...rest] = m[1].split(":");
+  const password = rest.join(":");
+  const out = [password, decodeSafe(password)];
+  if (!password) out.push(user, decodeSafe(user));
+  return out;
+}
+
+function decodeSafe(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}
+
+function jsonStrings(value: unknown, keys?: RegExp): string[] {
+  const text = str(value);
+  if (!text) return [];
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return keys ? [] : [text];
+  }
+  const out: string[] = [];
+  const walk = (v: unknown, key: string, depth: number) => {
+    if (depth > 16) return;
+    if (typeof v === "string" && (!keys || keys.test(key))) out.push(v);
+    else if (Array.isArray(v)) v.forEach((item) => walk(item, key, depth + 1));
+    else if (v && typeof v === "object") {
+      for (const [k, child] of Object.entries(v)) walk(child, k, depth + 1);
+    }
+  };
+  walk(parsed, "", 0);
+  return out;
+}
+
+/** Collects the secrets of the rows of one archive. */
+export class SecretRegistry {
+  readonly #secrets = new Map<string, string>();
+
+  /** Adds values under `field`, ignoring ones too short to scan for. */
+  add(field: string, values: Iterable<string | undefined>): void {
+    for (const value of values) {
+      if (value && value.length >= MIN_SECRET && !this.#secrets.has(value)) {
+        this.#secrets.set(value, field);
+      }
+    }
+  }
+
+  /** The secrets of a cluster row. */
+  addCluster(row: Row): void {
+    this.add("clusters.pull_secret", pullSecretSecrets(str(row.pull_secret)));
+    this.add("clusters.http_proxy", urlPassword(row.http_proxy));
+    this.add("clusters.https_proxy", urlPassword(row.https_proxy));
+  }
+
+  /** The secrets of a host row. */
+  addHost(row: Row): void {
+    this.add("hosts.fencing_credentials.password", jsonStrings(row.fencing_credentials, /pass/i));
+    this.add("hosts.ignition_endpoint_token", [str(row.ignition_endpoint_token)]);
+    this.add(
+      "hosts.ignition_endpoint_http_headers",
+      jsonStrings(row.ignition_endpoint_http_headers),
+    );
+  }
+
+  /** The secrets of an infra env row. */
+  addInfraEnv(row: Row): void {
+    this.add("infra_envs.pull_secret", pullSecretSecrets(str(row.pull_secret)));
+    this.add("infra_envs.image_token_key", [str(row.image_token_key)]);
+    this.add("infra_envs.proxy_http_proxy", urlPassword(row.proxy_http_proxy));
+    this.add("infra_envs.proxy_https_proxy", urlPassword(row.proxy_https_proxy));
+  }
+
+  /** Every value, for the scrubber. */
+  values(): string[] {
+    return [...this.#secrets.keys()];
+  }
+
+  /** The field of the first secret found in `text`, raw or JSON-escaped, or undefined. */
+  findIn(text: string): string | undefined {
+    for (const [value, field] of this.#secrets) {
+      if (text.includes(value) || text.includes(JSON.stringify(value).slice(1, -1))) return field;
+    }
+    return undefined;
+  }
+}
+
+/** Thrown when an archive would carry a known secret; names the field, never the value. */
+export class TripwireError extends Error {
+  readonly field: string;
+  readonly file: string;
+  constructor(field: string, file: string) {
+    super(`tripwire: a value of ${field} was found in ${file}; the archive was not sent`);
+    this.name = "TripwireError";
+    this.field = field;
+    this.file = file;
+  }
+}
