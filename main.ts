@@ -10,7 +10,8 @@
  */
 import { parseArgs } from "node:util";
 import { type Config, ConfigError, DEFAULT_PORT, loadConfig, SETTINGS } from "./src/config/mod.ts";
-import { Collector, type PassResult } from "./src/collect/mod.ts";
+import { Collector, type PassResult, safeError } from "./src/collect/mod.ts";
+import { renderPreview } from "./src/collect/preview.ts";
 import { connect } from "./src/db/mod.ts";
 import { createLogger, type Logger } from "./src/log/mod.ts";
 import { createReceiver, ReceiverStore } from "./src/receiver/mod.ts";
@@ -38,6 +39,9 @@ Commands:
   once               run one pass and exit: 0 sent or skipped, 1 failed, 2 bad config
   opt-out            turn collection off now; pending attempts are cancelled
   opt-in             turn it on again; only attempts that end from now on are sent
+  preview <cluster-id> [--out FILE.tgz]
+                     show the archive that would be sent for the cluster's latest
+                     attempt, without sending it; --out also writes the archive
   receive [--dir D] [--port P] [--hostname H]
                      a local ingress receiver (default ./received, port ${RECEIVER_PORT},
                      127.0.0.1); RECEIVER_TOKEN, if set, is the only token accepted
@@ -51,6 +55,8 @@ loopback caller when TRIGGER_TOKEN is unset):
   POST /v1/trigger   start a pass now (202); optional body {"cluster_id": "..."}
   POST /v1/opt-out   as the opt-out command
   POST /v1/opt-in    as the opt-in command
+  GET  /v1/clusters/{id}/preview
+                     the archive preview would write (application/gzip)
 
 Settings (environment):
 ${SETTINGS.map(([name, text]) => `  ${name.padEnd(width)}  ${text}`).join("\n")}
@@ -81,6 +87,37 @@ async function runOnce(config: Config, log: Logger): Promise<number> {
     const result = await new Collector({ sql, config, log }).runPass();
     console.log(JSON.stringify(result));
     return passExitCode(result);
+  } finally {
+    await sql.end({ timeout: 5 });
+  }
+}
+
+async function runPreview(config: Config, log: Logger, args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    options: { out: { type: "string" } },
+    allowPositionals: true,
+  });
+  if (positionals.length !== 1) {
+    console.error("error: usage: preview <cluster-id> [--out FILE.tgz]");
+    return EXIT.config;
+  }
+  const sql = connect(config.databaseUrl);
+  try {
+    const preview = await new Collector({ sql, config, log }).preview(positionals[0]);
+    if (!preview) {
+      console.error(`error: no cluster ${positionals[0]} (or it is soft-deleted)`);
+      return EXIT.failed;
+    }
+    console.log(await renderPreview(preview));
+    if (values.out) {
+      await Deno.writeFile(values.out, preview.archive);
+      console.log(`\nwrote ${values.out}`);
+    }
+    return EXIT.ok;
+  } catch (err) {
+    console.error(`error: ${safeError(err)}`);
+    return EXIT.failed;
   } finally {
     await sql.end({ timeout: 5 });
   }
@@ -186,7 +223,7 @@ export async function main(args: string[]): Promise<number> {
     const known = ["debug", "info", "warn", "error"] as const;
     return await runReceiver(rest, createLogger(known.find((l) => l === level) ?? "info"));
   }
-  if (!["serve", "once", "opt-out", "opt-in"].includes(command)) {
+  if (!["serve", "once", "opt-out", "opt-in", "preview"].includes(command)) {
     console.error(`error: unknown command '${command}'; see --help`);
     return EXIT.config;
   }
@@ -197,6 +234,8 @@ export async function main(args: string[]): Promise<number> {
       return await runServe(config, log);
     case "once":
       return await runOnce(config, log);
+    case "preview":
+      return await runPreview(config, log, rest);
     default:
       return await runOptSwitch(config, log, command === "opt-out");
   }

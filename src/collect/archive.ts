@@ -45,6 +45,8 @@ export interface BuiltArchive {
   eventCount: number;
   hostCount: number;
   files: Array<{ name: string; bytes: number }>;
+  /** Secret values met while building: never written, used to scrub diagnostics. */
+  knownSecrets: string[];
 }
 
 function inventoryFacts(text: unknown): { hostname?: unknown; serials: unknown[] } {
@@ -193,5 +195,6 @@ export async function buildArchive(
     eventCount,
     hostCount: hosts.length,
     files: files.map((f) => ({ name: f.name, bytes: f.data.byteLength })),
+    knownSecrets: secrets.values(),
   };
 }

@@ -24,7 +24,7 @@ import {
 } from "../db/ledger.ts";
 import { errorMessage, type Logger } from "../log/mod.ts";
 import { importHmacKey } from "../sanitize/mod.ts";
-import { removeSecrets } from "../sanitize/text.ts";
+import { redactForLog } from "../sanitize/text.ts";
 import { uploadArchive } from "../upload/mod.ts";
 import {
   type ArchiveAttempt,
@@ -96,7 +96,7 @@ export const REASONS = {
 
 /** An error message safe for logs and the ledger: credentials and tokens removed. */
 export function safeError(err: unknown): string {
-  return removeSecrets(errorMessage(err)).slice(0, 500);
+  return redactForLog(errorMessage(err)).slice(0, 500);
 }
 
 /** The collector: one per process, shared by the timer, the trigger and the CLI. */
@@ -279,7 +279,12 @@ export class Collector {
     const sizes = { bytes: built.archive.byteLength, events: built.eventCount };
     return result.ok
       ? { kind: "sent", requestId: result.requestId, httpStatus: result.status, ...sizes }
-      : { kind: "failed", error: result.error, httpStatus: result.status, ...sizes };
+      : {
+        kind: "failed",
+        error: redactForLog(result.error, built.knownSecrets),
+        httpStatus: result.status,
+        ...sizes,
+      };
   }
 
   #context(global: GlobalSecret): ArchiveContext {

@@ -67,6 +67,18 @@ export function removeSecrets(text: string): string {
   return out.replace(BASE64_BLOB, (blob) => (isCredentialBlob(blob) ? REDACTED : blob));
 }
 
+/**
+ * For diagnostics (logs, the ledger's last error): secrets and known values
+ * removed, e-mail addresses masked. Synchronous, so any error path can use it.
+ */
+export function redactForLog(text: string, known: Iterable<string> = []): string {
+  let out = text;
+  for (const secret of [...known].sort((a, b) => b.length - a.length)) {
+    if (secret.length >= MIN_SECRET && out.includes(secret)) out = out.split(secret).join(REDACTED);
+  }
+  return removeSecrets(out).replace(EMAIL, "[EMAIL]");
+}
+
 /** Scrubs text and JSON-in-text, hashing e-mail addresses under one key. */
 export class TextScrubber {
   readonly #key: CryptoKey;

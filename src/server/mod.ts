@@ -6,6 +6,7 @@ import { Hono } from "hono";
 import { z } from "zod";
 import type { Collector } from "../collect/mod.ts";
 import { safeError } from "../collect/mod.ts";
+import { TripwireError } from "../collect/secrets.ts";
 import type { Sql } from "../db/mod.ts";
 import { ping } from "../db/mod.ts";
 import type { Logger } from "../log/mod.ts";
@@ -98,6 +99,22 @@ export function createApp(deps: ServerDeps): Hono<{ Bindings: ServerEnv }> {
       return c.json({ runtime_opted_out: optedOut, collection: state }, 200);
     });
   }
+
+  app.get("/v1/clusters/:id/preview", async (c) => {
+    let preview;
+    try {
+      preview = await collector.preview(c.req.param("id"));
+    } catch (err) {
+      if (err instanceof TripwireError) return c.json({ error: err.message }, 409);
+      throw err;
+    }
+    if (!preview) return c.json({ error: "no such cluster" }, 404);
+    return c.body(preview.archive as Uint8Array<ArrayBuffer>, 200, {
+      "content-type": "application/gzip",
+      "content-disposition": `attachment; filename="${preview.attempt.clusterId}.tgz"`,
+      "x-bundle-id": preview.attempt.bundleId,
+    });
+  });
 
   app.get("/v1/status", async (c) => {
     let ledger: Record<string, unknown>;

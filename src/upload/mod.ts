@@ -4,6 +4,7 @@
  * and the User-Agent the gateway keys pull-secret auth on. TLS is verified
  * by fetch; nothing here can turn it off.
  */
+import { redactForLog } from "../sanitize/text.ts";
 import { VERSION } from "../version.ts";
 
 /** Content type ingress parses the service and category from. */
@@ -91,7 +92,7 @@ export async function uploadArchive(
     ok: false,
     status: response.status,
     error: `HTTP ${response.status}${
-      body ? `: ${printable(body.split(token).join("[REDACTED]"))}` : ""
+      body ? `: ${printable(redactForLog(body, [token]))}` : ""
     }`,
   };
 }

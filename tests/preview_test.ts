@@ -1,0 +1,103 @@
+import assert from "node:assert/strict";
+import { seedCluster } from "../src/demo/fixtures.ts";
+import { createApp, PassScheduler } from "../src/server/mod.ts";
+import { memoryLogger } from "./support/setup.ts";
+import { scenario } from "./support/scenario.ts";
+
+const MAIN = new URL("../main.ts", import.meta.url).pathname;
+
+Deno.test("preview is byte for byte the archive the upload path sent", async () => {
+  await scenario(async ({ db, receiver, collector }) => {
+    const { collector: c, sql } = collector({ OBFUSCATE: "networking" });
+    await c.reconcile();
+    const id = crypto.randomUUID();
+    await seedCluster(db.sql, id, { hosts: 5, events: 300 });
+    assert.equal((await c.runPass()).sent, 1);
+    const [upload] = await receiver.store.list();
+    const sent = (await receiver.store.archive(upload.request_id))!;
+
+    const preview = await c.preview(id);
+    assert.ok(preview?.inLedger);
+    assert.deepEqual(preview.archive, sent);
+
+    const app = createApp({
+      collector: c,
+      scheduler: new PassScheduler((r) => c.runPass(r)),
+      sql,
+      log: memoryLogger().log,
+    });
+    const res = await app.fetch(new Request(`http://collector/v1/clusters/${id}/preview`), {
+      peer: "127.0.0.1",
+    });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get("content-type"), "application/gzip");
+    assert.deepEqual(new Uint8Array(await res.arrayBuffer()), sent);
+    assert.equal(
+      (await app.fetch(new Request(`http://collector/v1/clusters/nope/preview`), {
+        peer: "127.0.0.1",
+      })).status,
+      404,
+    );
+    assert.equal(
+      (await app.fetch(new Request(`http://collector/v1/clusters/${id}/preview`), {
+        peer: "10.9.9.9",
+      })).status,
+      403,
+    );
+
+    const out = await Deno.makeTempFile({ suffix: ".tgz" });
+    try {
+      const cli = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", MAIN, "preview", id, "--out", out],
+        env: {
+          DATABASE_URL: db.url,
+          DATA_UPLOAD_ENDPOINT: receiver.endpoint,
+          OBFUSCATE: "networking",
+          NO_COLOR: "1",
+        },
+        clearEnv: true,
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const listing = new TextDecoder().decode(cli.stdout);
+      assert.equal(cli.code, 0, new TextDecoder().decode(cli.stderr));
+      assert.match(listing, new RegExp(`${id}/events\\.json`));
+      assert.match(listing, /300 events/);
+      assert.match(listing, /295 more not shown/);
+      assert.deepEqual(await Deno.readFile(out), sent);
+    } finally {
+      await Deno.remove(out);
+    }
+    assert.equal(receiver.requests, 1, "preview never sends");
+  });
+});
+
+Deno.test("OBFUSCATE=networking: names, domain, addresses become stable pseudonyms", async () => {
+  await scenario(async ({ db, collector }) => {
+    const { collector: c } = collector({ OBFUSCATE: "networking" });
+    await c.reconcile();
+    const id = crypto.randomUUID();
+    await seedCluster(db.sql, id, { hosts: 4, events: 20 });
+    await db
+      .sql`UPDATE clusters SET status_info = 'api at 192.168.122.5 (52:54:00:12:34:56) on node-1.customer.example' WHERE id = ${id}`;
+    const preview = (await c.preview(id))!;
+    const { unpackArchive } = await import("../src/bundle/mod.ts");
+    const files = Object.fromEntries(
+      (await unpackArchive(preview.archive)).map((f) => [f.name, new TextDecoder().decode(f.data)]),
+    );
+    const text = Object.values(files).join("\n");
+    assert.ok(!text.includes("customer.example"), "domain left");
+    assert.doesNotMatch(text, /\b192\.168\.\d+\.\d+\b/);
+    assert.doesNotMatch(text, /52:54:00/);
+    const cluster = JSON.parse(files[`${id}/events/cluster.json`]);
+    assert.equal(cluster.base_dns_domain, "domain-1.obfuscated");
+    assert.match(cluster.machine_network_cidr, /^ipv4-\d+\/24$/);
+    assert.match(cluster.status_info, /^api at ipv4-\d+ \(mac-\d+\) on host-\d+$/);
+    const hosts = JSON.parse(files[`${id}/events/hosts.json`]);
+    const names = hosts.map((h: { requested_hostname: string }) => h.requested_hostname);
+    assert.equal(new Set(names).size, 4);
+    assert.ok(names.every((n: string) => /^host-\d+$/.test(n)));
+    const again = (await c.preview(id))!;
+    assert.deepEqual(again.archive, preview.archive, "stable for the same rows");
+  });
+});

@@ -1,0 +1,42 @@
+import assert from "node:assert/strict";
+import { seedCluster } from "../src/demo/fixtures.ts";
+import { TripwireError } from "../src/collect/secrets.ts";
+import { scenario } from "./support/scenario.ts";
+
+Deno.test("tripwire: a known secret that slips into an archive blocks it, naming the field only", async () => {
+  const token = "tripwireToken-0123456789abcdef";
+  await scenario(async ({ db, receiver, collector, ledger }) => {
+    // An operator pasted the trigger token into DEPLOYMENT_VERSION: config values are not rows.
+    const { collector: c, lines } = collector({ TRIGGER_TOKEN: token, DEPLOYMENT_VERSION: token });
+    await c.reconcile();
+    const id = crypto.randomUUID();
+    await seedCluster(db.sql, id);
+    const result = await c.runPass();
+    assert.deepEqual([result.blocked, result.sent], [1, 0]);
+    assert.equal(receiver.requests, 0);
+    const [row] = await ledger();
+    assert.equal(row.state, "blocked");
+    assert.match(String(row.last_error), /TRIGGER_TOKEN.*metadata\.json/);
+    assert.ok(!String(row.last_error).includes(token));
+    assert.ok(
+      lines.some((l) => l.includes("blocked by the tripwire") && l.includes("TRIGGER_TOKEN")),
+    );
+    assert.ok(!lines.join("\n").includes(token));
+    await assert.rejects(c.preview(id), TripwireError);
+    assert.equal((await c.runPass()).blocked, 0, "a blocked attempt is not retried");
+  });
+});
+
+Deno.test("tripwire: a BMC password equal to a number that is kept blocks the upload", async () => {
+  await scenario(async ({ db, receiver, collector, ledger }) => {
+    const { collector: c } = collector();
+    await c.reconcile();
+    const id = crypto.randomUUID();
+    await seedCluster(db.sql, id);
+    await db
+      .sql`UPDATE hosts SET fencing_credentials = '{"username":"root","password":"1234567890"}' WHERE cluster_id = ${id}`;
+    assert.equal((await c.runPass()).blocked, 1);
+    assert.equal(receiver.requests, 0);
+    assert.match(String((await ledger())[0].last_error), /hosts\.fencing_credentials\.password/);
+  });
+});
