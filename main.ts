@@ -137,19 +137,22 @@ async function runOptSwitch(config: Config, log: Logger, optedOut: boolean): Pro
   }
 }
 
-/** Grace given to a pass in flight after SIGTERM. */
-const SHUTDOWN_GRACE_MS = 30_000;
+/** Time the upload in flight gets to finish after SIGTERM (Kubernetes allows 30 s in all). */
+const SHUTDOWN_GRACE_MS = 20_000;
 
 async function runServe(config: Config, log: Logger): Promise<number> {
-  const sql = connect(config.databaseUrl);
+  const sql = connect(config.databaseUrl, { max: config.uploadConcurrency + 3 });
   const collector = new Collector({ sql, config, log });
-  const scheduler = new PassScheduler((request) => collector.runPass(request));
+  const stop = new AbortController();
   const abort = new AbortController();
+  const scheduler = new PassScheduler((request) =>
+    collector.runPass(request, { stop: stop.signal, abort: abort.signal })
+  );
   const server = serve(
     createApp({ collector, scheduler, sql, log, triggerToken: config.triggerToken }),
     {
       port: config.port,
-      signal: abort.signal,
+      signal: stop.signal,
       onListen: (port) => log.info("listening", { port, version: VERSION }),
     },
   );
@@ -163,13 +166,18 @@ async function runServe(config: Config, log: Logger): Promise<number> {
   await stopped.promise;
   log.info("shutting down");
   scheduler.stopTimer();
-  abort.abort();
+  stop.abort();
   const grace = new Promise((resolve) => setTimeout(resolve, SHUTDOWN_GRACE_MS, "timeout"));
   const outcome = await Promise.race([scheduler.idle().then(() => "idle"), grace]);
+  abort.abort();
   if (outcome === "timeout") {
-    log.warn("pass still running at shutdown; its claim rolls back and is retried later");
+    log.warn(
+      "upload still running at shutdown: aborted; its claim rolls back and is retried later",
+    );
+    await Promise.race([scheduler.idle(), new Promise((resolve) => setTimeout(resolve, 5_000))]);
   }
   await server.finished.catch(() => {});
+  collector.close();
   await sql.end({ timeout: 5 });
   return EXIT.ok;
 }

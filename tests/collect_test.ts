@@ -256,7 +256,7 @@ Deno.test("a cluster whose own pull secret opts out is skipped, and stays skippe
 Deno.test("a refused upload is recorded and retried with the same bundle_id", async () => {
   const bundles: string[] = [];
   await scenario(async ({ db, receiver, collector, ledger }) => {
-    const { collector: c } = collector();
+    const { collector: c } = collector({ UPLOAD_RETRY_INITIAL: "20ms", UPLOAD_RETRY_MAX: "20ms" });
     await c.reconcile();
     await seedCluster(db.sql, crypto.randomUUID());
     const failed = await c.runPass();
@@ -265,6 +265,7 @@ Deno.test("a refused upload is recorded and retried with the same bundle_id", as
     assert.deepEqual([row.state, row.tries, row.last_http_status], ["pending", 1, 500]);
     assert.match(String(row.last_error), /^HTTP 500: staging failed/);
     assert.ok(String(row.last_error).length <= 540);
+    await new Promise((r) => setTimeout(r, 30));
     const ok = await c.runPass();
     assert.equal(ok.sent, 1);
     [row] = await ledger();

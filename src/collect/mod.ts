@@ -25,7 +25,10 @@ import {
 import { errorMessage, type Logger } from "../log/mod.ts";
 import { importHmacKey } from "../sanitize/mod.ts";
 import { redactForLog } from "../sanitize/text.ts";
-import { uploadArchive } from "../upload/mod.ts";
+import { uploadArchive, type UploadResult } from "../upload/mod.ts";
+import { backoffMs, classify } from "../upload/policy.ts";
+import pLimit from "p-limit";
+import pThrottle from "p-throttle";
 import {
   type ArchiveAttempt,
   type ArchiveContext,
@@ -79,8 +82,24 @@ export interface CollectorDeps {
   sql: Sql;
   config: Config;
   log: Logger;
-  /** For tests that count requests; defaults to global fetch. */
-  fetch?: typeof fetch;
+}
+
+/** Uploads to the endpoint are paused: after 401/403, or a 429/503 with Retry-After. */
+export interface Pause {
+  kind: "auth" | "rate";
+  /** Epoch milliseconds. */
+  until: number;
+  reason: string;
+  /** The global pull secret's token when the pause began; a new one ends an auth pause. */
+  token?: string;
+}
+
+/** Options for one pass. */
+export interface PassOptions {
+  /** Shutdown began: start no further upload. */
+  stop?: AbortSignal;
+  /** Shutdown deadline: abort the upload in flight; its claim rolls back. */
+  abort?: AbortSignal;
 }
 
 /** The global pull secret as read on this pass: absent, or a verdict. */
@@ -104,9 +123,55 @@ export class Collector {
   readonly #deps: CollectorDeps;
   #hmacKey?: CryptoKey;
   #loggedReason?: string;
+  #pause?: Pause;
+  readonly #client: Deno.HttpClient;
+  readonly #throttledUpload: typeof uploadArchive;
 
   constructor(deps: CollectorDeps) {
     this.#deps = deps;
+    // Proxies come from HTTPS_PROXY/NO_PROXY, which Deno's client reads itself.
+    this.#client = Deno.createHttpClient({
+      caCerts: deps.config.uploadCaPem ? [deps.config.uploadCaPem] : [],
+    });
+    this.#throttledUpload = pThrottle({
+      limit: deps.config.uploadsPerMinute,
+      interval: 60_000,
+      strict: true,
+    })(uploadArchive);
+  }
+
+  /** Releases the HTTP client. */
+  close(): void {
+    this.#client.close();
+  }
+
+  /** The current pause of all uploads, if any. */
+  get pause(): Pause | undefined {
+    return this.#pause && this.#pause.until > Date.now() ? this.#pause : undefined;
+  }
+
+  #startPause(pause: Pause): void {
+    if (this.#pause && this.#pause.until >= pause.until) return;
+    this.#pause = pause;
+    this.#deps.log.warn("uploads paused", {
+      kind: pause.kind,
+      until: new Date(pause.until).toISOString(),
+      reason: pause.reason,
+    });
+  }
+
+  /** An auth pause ends early when the global pull secret's token changes. */
+  #checkPause(global: GlobalSecret): Pause | undefined {
+    const pause = this.pause;
+    if (
+      pause?.kind === "auth" && global?.verdict.kind === "token" &&
+      global.verdict.token !== pause.token
+    ) {
+      this.#pause = undefined;
+      this.#deps.log.info("pull secret changed; uploads resume");
+      return undefined;
+    }
+    return pause;
   }
 
   /** Creates or migrates the ledger and loads the installation key. Retried until it works. */
@@ -174,9 +239,9 @@ export class Collector {
   }
 
   /** Runs one pass. Never throws: problems come back in the result. */
-  async runPass(request: PassRequest = {}): Promise<PassResult> {
+  async runPass(request: PassRequest = {}, options: PassOptions = {}): Promise<PassResult> {
     const result = emptyPassResult();
-    const { sql, log } = this.#deps;
+    const { sql, log, config } = this.#deps;
     try {
       const { state, global, error } = await this.reconcile();
       if (error || !state) {
@@ -190,14 +255,20 @@ export class Collector {
         return result;
       }
       result.discovered = await discoverAttempts(sql, state.since, { clusters: request.clusters });
+      if (this.#checkPause(global)) return result;
       const due = await dueAttempts(sql, state.since, { clusters: request.clusters });
-      for (const attempt of due) {
-        const outcome = await this.#process(attempt, global);
-        if (outcome?.kind === "sent") result.sent++;
-        else if (outcome?.kind === "failed") result.failed++;
-        else if (outcome?.kind === "blocked") result.blocked++;
-        else result.skipped++;
-      }
+      const limit = pLimit(config.uploadConcurrency);
+      await Promise.all(due.map((attempt) =>
+        limit(async () => {
+          // A pause or a shutdown that began during this pass stops what has not started.
+          if (options.stop?.aborted || this.pause) return;
+          const outcome = await this.#process(attempt, global, options.abort);
+          if (outcome?.kind === "sent") result.sent++;
+          else if (outcome?.kind === "failed" || outcome?.kind === "abandoned") result.failed++;
+          else if (outcome?.kind === "blocked") result.blocked++;
+          else result.skipped++;
+        })
+      ));
     } catch (err) {
       const message = safeError(err);
       result.errors.push(message);
@@ -206,14 +277,22 @@ export class Collector {
     return result;
   }
 
-  async #process(attempt: Attempt, global: GlobalSecret): Promise<Outcome | undefined> {
+  async #process(
+    attempt: Attempt,
+    global: GlobalSecret,
+    signal?: AbortSignal,
+  ): Promise<Outcome | undefined> {
     const { sql, log } = this.#deps;
     const fields = {
       cluster_id: attempt.clusterId,
       attempt: attempt.endedAt,
       bundle_id: attempt.bundleId,
     };
-    const outcome = await withClaim(sql, attempt, (tx) => this.#attempt(tx, attempt, global));
+    const outcome = await withClaim(
+      sql,
+      attempt,
+      (tx, claimed) => this.#attempt(tx, claimed, global, signal),
+    );
     if (outcome === undefined) {
       log.debug("attempt claimed by another collector", fields);
     } else if (outcome.kind === "sent") {
@@ -227,14 +306,72 @@ export class Collector {
     } else if (outcome.kind === "blocked") {
       log.error("upload blocked by the tripwire", { ...fields, reason: outcome.reason });
     } else if (outcome.kind === "failed") {
-      log.warn("upload failed", { ...fields, status: outcome.httpStatus, error: outcome.error });
+      log.warn("upload failed; will retry", {
+        ...fields,
+        status: outcome.httpStatus,
+        error: outcome.error,
+        retry_in_ms: outcome.retryInMs,
+      });
+    } else if (outcome.kind === "abandoned") {
+      log.error("upload abandoned", {
+        ...fields,
+        status: outcome.httpStatus,
+        error: outcome.error,
+      });
     } else {
       log.info(`attempt ${outcome.kind}`, { ...fields, reason: outcome.reason });
     }
     return outcome;
   }
 
-  async #attempt(tx: TransactionSql, attempt: Attempt, global: GlobalSecret): Promise<Outcome> {
+  /** Turns an upload's answer into the ledger's outcome, pausing everything when asked to. */
+  #decide(
+    attempt: Attempt,
+    result: UploadResult,
+    extra: { bytes: number; events: number; error: string; global: GlobalSecret },
+  ): Outcome {
+    const { retry } = this.#deps.config;
+    const verdict = classify(result);
+    const tries = attempt.tries + 1;
+    const sizes = { bytes: extra.bytes, events: extra.events };
+    if (result.ok) {
+      return { kind: "sent", requestId: result.requestId, httpStatus: result.status, ...sizes };
+    }
+    const base = { error: extra.error, httpStatus: result.status, ...sizes };
+    if (verdict.kind === "permanent" || verdict.kind === "too-large") {
+      return { kind: "abandoned", ...base, error: `permanent: ${extra.error}` };
+    }
+    if (tries >= retry.maxAttempts) {
+      return { kind: "abandoned", ...base, error: `gave up after ${tries} tries: ${extra.error}` };
+    }
+    if (verdict.kind === "auth") {
+      this.#startPause({
+        kind: "auth",
+        until: Date.now() + retry.authPauseMs,
+        reason: `HTTP ${result.status}: the pull secret's token was refused`,
+        token: extra.global?.verdict.kind === "token" ? extra.global.verdict.token : undefined,
+      });
+      return { kind: "failed", ...base, retryInMs: retry.authPauseMs };
+    }
+    if (verdict.kind === "transient" && verdict.pauseAllMs !== undefined) {
+      this.#startPause({
+        kind: "rate",
+        until: Date.now() + verdict.pauseAllMs,
+        reason: `HTTP ${result.status} with Retry-After`,
+      });
+    }
+    const delay = verdict.kind === "transient" && verdict.retryAfterMs !== undefined
+      ? Math.max(verdict.retryAfterMs, backoffMs(tries, retry) / 2)
+      : backoffMs(tries, retry);
+    return { kind: "failed", ...base, retryInMs: delay };
+  }
+
+  async #attempt(
+    tx: TransactionSql,
+    attempt: Attempt,
+    global: GlobalSecret,
+    signal?: AbortSignal,
+  ): Promise<Outcome> {
     const { config } = this.#deps;
     // An opt-out that raced this claim waits on our row lock; honour it here.
     const [latest] =
@@ -267,24 +404,31 @@ export class Collector {
       built = await buildArchive(tx, attempt, { context, cluster });
     } catch (err) {
       if (err instanceof TripwireError) return { kind: "blocked", reason: err.message };
-      return { kind: "failed", error: `could not build the archive: ${safeError(err)}` };
+      const error = `could not build the archive: ${safeError(err)}`;
+      return this.#decide(attempt, { ok: false, error }, { bytes: 0, events: 0, error, global });
     }
-    const result = await uploadArchive(built.archive, {
+    if (this.pause) {
+      return { kind: "failed", error: "uploads paused", retryInMs: this.pause.until - Date.now() };
+    }
+    const result = await this.#throttledUpload(built.archive, {
       endpoint: config.uploadEndpoint,
       token,
       clusterId: attempt.clusterId,
       timeoutMs: config.uploadTimeoutMs,
-      fetch: this.#deps.fetch,
+      connectTimeoutMs: config.connectTimeoutMs,
+      client: this.#client,
+      signal,
     });
-    const sizes = { bytes: built.archive.byteLength, events: built.eventCount };
-    return result.ok
-      ? { kind: "sent", requestId: result.requestId, httpStatus: result.status, ...sizes }
-      : {
-        kind: "failed",
-        error: redactForLog(result.error, built.knownSecrets),
-        httpStatus: result.status,
-        ...sizes,
-      };
+    if (signal?.aborted && !result.ok) {
+      // Shutdown: roll the claim back so nothing about this try is recorded.
+      throw new Error("shutdown during upload");
+    }
+    return this.#decide(attempt, result, {
+      bytes: built.archive.byteLength,
+      events: built.eventCount,
+      error: result.ok ? "" : redactForLog(result.error, built.knownSecrets),
+      global,
+    });
   }
 
   #context(global: GlobalSecret): ArchiveContext {
@@ -347,9 +491,22 @@ export class Collector {
       loadInstallation(this.#deps.sql),
       ledgerSummary(this.#deps.sql),
     ]);
+    const pause = this.pause;
+    const { retry } = this.#deps.config;
     return {
       collection: enablement ?? null,
       runtime_opted_out: installation.runtimeOptedOut,
+      uploads_paused: pause
+        ? { kind: pause.kind, until: new Date(pause.until).toISOString(), reason: pause.reason }
+        : null,
+      retry_policy: {
+        initial_ms: retry.initialMs,
+        max_ms: retry.maxMs,
+        max_attempts: retry.maxAttempts,
+        auth_pause_ms: retry.authPauseMs,
+        concurrency: this.#deps.config.uploadConcurrency,
+        per_minute: this.#deps.config.uploadsPerMinute,
+      },
       attempts: ledger.counts,
       recent: ledger.recent,
     };

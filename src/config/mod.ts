@@ -36,6 +36,13 @@ export interface Config {
   logLevel: LogLevel;
   /** `OBFUSCATE=networking`: pseudonymise hostnames, domains, IPs, MACs and serials. */
   obfuscateNetworking: boolean;
+  retry: { initialMs: number; maxMs: number; maxAttempts: number; authPauseMs: number };
+  uploadConcurrency: number;
+  uploadsPerMinute: number;
+  connectTimeoutMs: number;
+  /** PEM text of UPLOAD_CA_FILE, read at start. */
+  uploadCaPem?: string;
+  uploadCaFile?: string;
 }
 
 /** Every setting the collector reads, with a one-line description for `--help`. */
@@ -52,6 +59,15 @@ export const SETTINGS: ReadonlyArray<[string, string]> = [
   ["TRIGGER_TOKEN", "bearer token for /v1/*; unset: /v1/* answers loopback only"],
   ["SCAN_INTERVAL", "time between passes, e.g. 30s or 5m (default 5m)"],
   ["UPLOAD_TIMEOUT", "total time allowed for one upload (default 60s)"],
+  ["UPLOAD_CONNECT_TIMEOUT", "time allowed to reach the endpoint or proxy (default 10s)"],
+  ["UPLOAD_RETRY_INITIAL", "first retry delay, doubled each try, with jitter (default 1m)"],
+  ["UPLOAD_RETRY_MAX", "longest retry delay (default 6h)"],
+  ["UPLOAD_MAX_ATTEMPTS", "tries before an attempt is abandoned (default 12)"],
+  ["UPLOAD_AUTH_PAUSE", "pause of all uploads after a 401 or 403 (default 1h)"],
+  ["UPLOAD_CONCURRENCY", "uploads in flight at most (default 1)"],
+  ["UPLOAD_RATE_PER_MINUTE", "uploads started per minute at most (default 10)"],
+  ["UPLOAD_CA_FILE", "extra CA bundle (PEM) for TLS-intercepting proxies"],
+  ["HTTPS_PROXY, NO_PROXY", "proxy for uploads, and hosts that bypass it"],
   ["DEPLOYMENT_TYPE, DEPLOYMENT_VERSION", "written to metadata.json (e.g. Podman, ACM)"],
   ["SELF_VERSION, AGENT_DOCKER_IMAGE, INSTALLER_IMAGE, CONTROLLER_IMAGE", "versions.json"],
   ["LOG_LEVEL", "debug, info (default), warn or error"],
@@ -103,6 +119,16 @@ function duration(fallback: string, bounds: { minMs: number; maxMs: number }) {
       }
       return ms;
     }),
+  );
+}
+
+function wholeNumber(fallback: string, min: number, max: number) {
+  return z.preprocess(
+    (v) => blankToUndefined(v) ?? fallback,
+    z.coerce.number().int(`must be a whole number from ${min} to ${max}`).min(
+      min,
+      `must be a whole number from ${min} to ${max}`,
+    ).max(max, `must be a whole number from ${min} to ${max}`),
   );
 }
 
@@ -171,6 +197,14 @@ const schema = z.object({
   ),
   SCAN_INTERVAL: duration("5m", { minMs: 1000, maxMs: 24 * 3_600_000 }),
   UPLOAD_TIMEOUT: duration("60s", { minMs: 100, maxMs: 3_600_000 }),
+  UPLOAD_CONNECT_TIMEOUT: duration("10s", { minMs: 50, maxMs: 600_000 }),
+  UPLOAD_RETRY_INITIAL: duration("1m", { minMs: 10, maxMs: 24 * 3_600_000 }),
+  UPLOAD_RETRY_MAX: duration("6h", { minMs: 10, maxMs: 7 * 24 * 3_600_000 }),
+  UPLOAD_AUTH_PAUSE: duration("1h", { minMs: 10, maxMs: 7 * 24 * 3_600_000 }),
+  UPLOAD_MAX_ATTEMPTS: wholeNumber("12", 1, 1000),
+  UPLOAD_CONCURRENCY: wholeNumber("1", 1, 16),
+  UPLOAD_RATE_PER_MINUTE: wholeNumber("10", 1, 600),
+  UPLOAD_CA_FILE: optionalText,
   DEPLOYMENT_TYPE: z.string().default(""),
   DEPLOYMENT_VERSION: z.string().default(""),
   OBFUSCATE: z.preprocess(
@@ -239,6 +273,22 @@ function databaseUrl(env: Env, problems: string[]): string {
   return `postgres://${user}${pass}@${host}:${port}/${encodeURIComponent(get("DB_NAME")!)}`;
 }
 
+function readCaFile(path: string | undefined, problems: string[]): string | undefined {
+  if (!path?.trim()) return undefined;
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(path.trim());
+  } catch (err) {
+    problems.push(`UPLOAD_CA_FILE: cannot be read (${(err as Error).name})`);
+    return undefined;
+  }
+  if (!text.includes("-----BEGIN CERTIFICATE-----")) {
+    problems.push("UPLOAD_CA_FILE: holds no PEM certificate");
+    return undefined;
+  }
+  return text;
+}
+
 /**
  * Validates the environment. Throws a {@linkcode ConfigError} naming every bad
  * setting at once, so an operator fixes them in one go.
@@ -249,6 +299,10 @@ export function loadConfig(env: Env): Config {
     ? []
     : result.error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`);
   const url = databaseUrl(env, problems);
+  const caPem = readCaFile(env.UPLOAD_CA_FILE, problems);
+  if (result.success && result.data.UPLOAD_RETRY_INITIAL > result.data.UPLOAD_RETRY_MAX) {
+    problems.push("UPLOAD_RETRY_INITIAL: must not exceed UPLOAD_RETRY_MAX");
+  }
   if (!result.success || problems.length > 0) throw new ConfigError(problems);
   const parsed = result.data;
   return {
@@ -265,5 +319,16 @@ export function loadConfig(env: Env): Config {
     versions: readVersions(env),
     logLevel: parsed.LOG_LEVEL,
     obfuscateNetworking: parsed.OBFUSCATE.includes("networking"),
+    retry: {
+      initialMs: parsed.UPLOAD_RETRY_INITIAL,
+      maxMs: parsed.UPLOAD_RETRY_MAX,
+      maxAttempts: parsed.UPLOAD_MAX_ATTEMPTS,
+      authPauseMs: parsed.UPLOAD_AUTH_PAUSE,
+    },
+    uploadConcurrency: parsed.UPLOAD_CONCURRENCY,
+    uploadsPerMinute: parsed.UPLOAD_RATE_PER_MINUTE,
+    connectTimeoutMs: parsed.UPLOAD_CONNECT_TIMEOUT,
+    uploadCaPem: caPem,
+    uploadCaFile: parsed.UPLOAD_CA_FILE,
   };
 }

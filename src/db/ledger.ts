@@ -50,6 +50,9 @@ const MIGRATIONS: string[] = [
   ALTER TABLE assisted_telemetry.attempts ADD CONSTRAINT attempts_state_check
     CHECK (state IN ('pending', 'sent', 'skipped', 'cancelled', 'blocked', 'abandoned'));
   `,
+  `
+  ALTER TABLE assisted_telemetry.attempts ADD COLUMN next_attempt_at timestamptz;
+  `,
 ];
 
 /**
@@ -210,6 +213,7 @@ export async function dueAttempts(
     SELECT cluster_id, ended_at::text AS ended_at, cluster_status, bundle_id::text AS bundle_id, tries
     FROM assisted_telemetry.attempts
     WHERE state = 'pending' AND ended_at >= ${since}::text::timestamptz
+      AND (next_attempt_at IS NULL OR next_attempt_at <= clock_timestamp())
       ${clusters ? sql`AND cluster_id IN ${sql(clusters as string[])}` : sql``}
     ORDER BY ended_at, cluster_id`;
   return rows.map((r) => ({
@@ -224,7 +228,16 @@ export async function dueAttempts(
 /** What became of one try at an attempt. */
 export type Outcome =
   | { kind: "sent"; requestId: string | null; httpStatus: number; bytes: number; events: number }
-  | { kind: "failed"; error: string; httpStatus?: number; bytes?: number; events?: number }
+  | {
+    kind: "failed";
+    error: string;
+    /** When to try again, from now. */
+    retryInMs: number;
+    httpStatus?: number;
+    bytes?: number;
+    events?: number;
+  }
+  | { kind: "abandoned"; error: string; httpStatus?: number; bytes?: number; events?: number }
   | { kind: "skipped"; reason: string }
   | { kind: "cancelled"; reason: string }
   | { kind: "blocked"; reason: string };
@@ -246,10 +259,17 @@ export async function recordOutcome(
         WHERE ${key}`;
       return;
     case "failed":
+    case "abandoned":
       await tx`UPDATE assisted_telemetry.attempts SET tries = tries + 1,
+        state = ${outcome.kind === "failed" ? "pending" : "abandoned"},
         last_error = ${outcome.error}, last_http_status = ${outcome.httpStatus ?? null},
         bytes = ${outcome.bytes ?? null}, event_count = ${outcome.events ?? null},
-        last_try_at = clock_timestamp()
+        last_try_at = clock_timestamp(),
+        next_attempt_at = ${
+        outcome.kind === "failed"
+          ? tx`clock_timestamp() + ${outcome.retryInMs} * interval '1 millisecond'`
+          : tx`NULL`
+      }
         WHERE ${key}`;
       return;
     case "skipped":
@@ -270,16 +290,16 @@ export async function recordOutcome(
 export async function withClaim(
   sql: Sql,
   attempt: Attempt,
-  work: (tx: TransactionSql) => Promise<Outcome>,
+  work: (tx: TransactionSql, claimed: Attempt) => Promise<Outcome>,
 ): Promise<Outcome | undefined> {
   return await sql.begin(async (tx) => {
     const [row] = await tx`
-      SELECT 1 FROM assisted_telemetry.attempts
+      SELECT tries FROM assisted_telemetry.attempts
       WHERE cluster_id = ${attempt.clusterId} AND ended_at = ${attempt.endedAt}::text::timestamptz
         AND state = 'pending'
       FOR UPDATE SKIP LOCKED`;
     if (!row) return undefined;
-    const outcome = await work(tx);
+    const outcome = await work(tx, { ...attempt, tries: row.tries });
     await recordOutcome(tx, attempt, outcome);
     return outcome;
   });
@@ -316,6 +336,7 @@ export interface LedgerRow {
   bytes: number | null;
   event_count: number | null;
   sent_at: string | null;
+  next_attempt_at: string | null;
 }
 
 /** Counts by state and the most recent attempts. */
@@ -340,6 +361,7 @@ export async function ledgerSummary(
   const recent = await sql<LedgerRow[]>`
     SELECT cluster_id, ended_at::text AS ended_at, cluster_status, bundle_id::text AS bundle_id,
            state, tries, last_error, last_http_status, request_id,
+           next_attempt_at::text AS next_attempt_at,
            bytes::float8 AS bytes, event_count::float8 AS event_count, sent_at::text AS sent_at
     FROM assisted_telemetry.attempts ORDER BY ended_at DESC, cluster_id LIMIT ${
     options.limit ?? 50

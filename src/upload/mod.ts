@@ -13,7 +13,7 @@ export const CONTENT_TYPE = "application/vnd.redhat.assisted-installer.events+ta
 /** What the endpoint answered. */
 export type UploadResult =
   | { ok: true; status: number; requestId: string | null }
-  | { ok: false; status?: number; error: string };
+  | { ok: false; status?: number; error: string; retryAfter?: string | null };
 
 /** Options for {@linkcode uploadArchive}. */
 export interface UploadOptions {
@@ -21,9 +21,14 @@ export interface UploadOptions {
   /** The raw `cloud.openshift.com` auth string. */
   token: string;
   clusterId: string;
+  /** Total time for the request, body and answer. */
   timeoutMs: number;
-  /** Substitutable only so tests can count requests; defaults to global fetch. */
-  fetch?: typeof fetch;
+  /** Time to reach the endpoint (or the proxy) at all; checked first. */
+  connectTimeoutMs?: number;
+  /** Client with extra CAs; proxies come from HTTPS_PROXY/NO_PROXY either way. */
+  client?: Deno.HttpClient;
+  /** Aborts the request (shutdown). */
+  signal?: AbortSignal;
 }
 
 const MAX_ERROR_BODY = 512;
@@ -35,6 +40,61 @@ export function userAgent(clusterId: string): string {
 
 function printable(text: string): string {
   return text.replace(/[^\x20-\x7e]+/g, " ").trim().slice(0, MAX_ERROR_BODY);
+}
+
+/** The host and port a connection goes to first: the proxy when one applies, else the endpoint. */
+export function firstHop(
+  endpoint: string,
+  env: Record<string, string | undefined> = Deno.env.toObject(),
+): {
+  hostname: string;
+  port: number;
+} {
+  const url = new URL(endpoint);
+  const proxy = url.protocol === "https:"
+    ? env.HTTPS_PROXY ?? env.https_proxy ?? env.ALL_PROXY ?? env.all_proxy
+    : env.HTTP_PROXY ?? env.http_proxy ?? env.ALL_PROXY ?? env.all_proxy;
+  const target = proxy && !bypassesProxy(url.hostname, env.NO_PROXY ?? env.no_proxy)
+    ? new URL(proxy)
+    : url;
+  const port = Number(target.port) || (target.protocol === "https:" ? 443 : 80);
+  return { hostname: target.hostname.replace(/^\[|\]$/g, ""), port };
+}
+
+/** NO_PROXY matching: `*`, exact hosts, and domain suffixes (`.corp` or `corp`). */
+export function bypassesProxy(hostname: string, noProxy: string | undefined): boolean {
+  if (!noProxy) return false;
+  const host = hostname.toLowerCase().replace(/^\[|\]$/g, "");
+  return noProxy.split(",").map((e) => e.trim().toLowerCase().replace(/:\d+$/, "")).filter(Boolean)
+    .some(
+      (entry) =>
+        entry === "*" || host === entry.replace(/^\./, "") ||
+        host.endsWith(entry.startsWith(".") ? entry : `.${entry}`),
+    );
+}
+
+/**
+ * Opens and closes a TCP connection to the first hop within `timeoutMs`, so
+ * an unreachable network fails fast instead of using the whole upload
+ * timeout. Returns a reason, or undefined when the hop answered.
+ */
+export async function probeConnect(
+  endpoint: string,
+  timeoutMs: number,
+): Promise<string | undefined> {
+  const hop = firstHop(endpoint);
+  const signal = AbortSignal.timeout(timeoutMs);
+  try {
+    const conn = await Deno.connect({ hostname: hop.hostname, port: hop.port, signal });
+    conn.close();
+    return undefined;
+  } catch (err) {
+    return signal.aborted
+      ? `could not connect to ${hop.hostname}:${hop.port} within ${timeoutMs} ms`
+      : `could not connect to ${hop.hostname}:${hop.port}: ${
+        printable(String((err as Error)?.message ?? err))
+      }`;
+  }
 }
 
 /** Sends one archive. Never throws: every failure comes back as a result. */
@@ -50,19 +110,26 @@ export async function uploadArchive(
     new Blob([archive as Uint8Array<ArrayBuffer>], { type: CONTENT_TYPE }),
     "events.tgz",
   );
+  if (options.connectTimeoutMs) {
+    const unreachable = await probeConnect(options.endpoint, options.connectTimeoutMs);
+    if (unreachable) return { ok: false, error: `request failed: ${unreachable}` };
+  }
+  const timeout = AbortSignal.timeout(options.timeoutMs);
   let response: Response;
   try {
-    response = await (options.fetch ?? fetch)(options.endpoint, {
+    response = await fetch(options.endpoint, {
       method: "POST",
       body: form,
       headers: { Authorization: `Bearer ${token}`, "User-Agent": userAgent(options.clusterId) },
-      signal: AbortSignal.timeout(options.timeoutMs),
+      signal: options.signal ? AbortSignal.any([timeout, options.signal]) : timeout,
       redirect: "error",
+      client: options.client,
     });
   } catch (err) {
-    const name = (err as Error)?.name;
-    const reason = name === "TimeoutError"
+    const reason = timeout.aborted
       ? `timed out after ${options.timeoutMs} ms`
+      : options.signal?.aborted
+      ? "aborted at shutdown"
       : printable(String((err as Error)?.message ?? err));
     return { ok: false, error: `request failed: ${reason}` };
   }
@@ -91,8 +158,7 @@ export async function uploadArchive(
   return {
     ok: false,
     status: response.status,
-    error: `HTTP ${response.status}${
-      body ? `: ${printable(redactForLog(body, [token]))}` : ""
-    }`,
+    retryAfter: response.headers.get("retry-after"),
+    error: `HTTP ${response.status}${body ? `: ${printable(redactForLog(body, [token]))}` : ""}`,
   };
 }

@@ -24,12 +24,19 @@ export function testConfig(
 /** A collector with its own pool; `close` ends the pool. */
 export function testCollector(
   config: Config,
-  options: { fetch?: typeof fetch } = {},
 ): { collector: Collector; sql: Sql; lines: string[]; close(): Promise<void> } {
   const sql = connect(config.databaseUrl);
   const { log, lines } = memoryLogger();
-  const collector = new Collector({ sql, config, log, fetch: options.fetch });
-  return { collector, sql, lines, close: () => sql.end({ timeout: 5 }) };
+  const collector = new Collector({ sql, config, log });
+  return {
+    collector,
+    sql,
+    lines,
+    close: async () => {
+      collector.close();
+      await sql.end({ timeout: 5 });
+    },
+  };
 }
 
 /** The files of every upload the receiver kept, by request id. */
