@@ -140,7 +140,27 @@ async function runOptSwitch(config: Config, log: Logger, optedOut: boolean): Pro
 /** Time the upload in flight gets to finish after SIGTERM (Kubernetes allows 30 s in all). */
 const SHUTDOWN_GRACE_MS = 20_000;
 
+/**
+ * Keeps the service alive through errors thrown outside any request or pass:
+ * postgres.js can throw from a timer when the database drops a socket
+ * (porsager/postgres#1208); the query involved has already failed and is
+ * retried by the next pass.
+ */
+function keepAlive(log: Logger): void {
+  globalThis.addEventListener("error", (event) => {
+    event.preventDefault();
+    log.error("uncaught error (service continues)", {
+      error: safeError(event.error ?? event.message),
+    });
+  });
+  globalThis.addEventListener("unhandledrejection", (event) => {
+    event.preventDefault();
+    log.error("unhandled rejection (service continues)", { error: safeError(event.reason) });
+  });
+}
+
 async function runServe(config: Config, log: Logger): Promise<number> {
+  keepAlive(log);
   const sql = connect(config.databaseUrl, { max: config.uploadConcurrency + 3 });
   const collector = new Collector({ sql, config, log });
   const stop = new AbortController();

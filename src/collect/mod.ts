@@ -82,6 +82,8 @@ export interface CollectorDeps {
   sql: Sql;
   config: Config;
   log: Logger;
+  /** The window of UPLOAD_RATE_PER_MINUTE; shorter only in tests. */
+  rateWindowMs?: number;
 }
 
 /** Uploads to the endpoint are paused: after 401/403, or a 429/503 with Retry-After. */
@@ -135,7 +137,7 @@ export class Collector {
     });
     this.#throttledUpload = pThrottle({
       limit: deps.config.uploadsPerMinute,
-      interval: 60_000,
+      interval: deps.rateWindowMs ?? 60_000,
       strict: true,
     })(uploadArchive);
   }

@@ -13,6 +13,10 @@ export interface ThrowawayPostgres {
   stop(): Promise<void>;
   /** The same, synchronously, for exit handlers. */
   stopSync(): void;
+  /** Stops the server but keeps its data (an outage). */
+  pause(): Promise<void>;
+  /** Starts it again on the same port. */
+  resume(): Promise<void>;
 }
 
 /** Options for {@linkcode startThrowawayPostgres}. */
@@ -110,9 +114,18 @@ export async function startThrowawayPostgres(
     ...options.settings,
   };
   const opts = Object.entries(settings).map(([k, v]) => `-c ${k}=${v}`).join(" ");
-  await run([`${bin}/pg_ctl`, "-D", data, "-o", opts, "-l", `${dir}/server.log`, "-w", "start"], {
-    asPostgres: true,
-  });
+  const startArgv = [
+    `${bin}/pg_ctl`,
+    "-D",
+    data,
+    "-o",
+    opts,
+    "-l",
+    `${dir}/server.log`,
+    "-w",
+    "start",
+  ];
+  await run(startArgv, { asPostgres: true });
   let stopped = false;
   const stopArgv = [`${bin}/pg_ctl`, "-D", data, "-m", "immediate", "-w", "stop"];
   return {
@@ -123,6 +136,14 @@ export async function startThrowawayPostgres(
       stopped = true;
       await run(stopArgv, { asPostgres: true }).catch(() => {});
       await Deno.remove(dir, { recursive: true }).catch(() => {});
+    },
+    async pause() {
+      await run([`${bin}/pg_ctl`, "-D", data, "-m", "immediate", "-w", "stop"], {
+        asPostgres: true,
+      });
+    },
+    async resume() {
+      await run(startArgv, { asPostgres: true });
     },
     stopSync() {
       if (stopped) return;

@@ -7,6 +7,8 @@ export interface TestReceiver {
   store: ReceiverStore;
   /** Requests seen, accepted or not. */
   requests: number;
+  /** The real receiver's handler, for scripted answers that still store. */
+  handle(request: Request): Promise<Response>;
   close(): Promise<void>;
 }
 
@@ -14,6 +16,7 @@ export interface TestReceiver {
 export type Answer = (
   n: number,
   request: Request,
+  closing: Promise<void>,
 ) => Response | undefined | Promise<Response | undefined>;
 
 /** Starts a receiver; `answer` can override the response to script faults. */
@@ -25,6 +28,8 @@ export async function startReceiver(
   await store.open();
   const app = createReceiver(store, { token: options.token, maxBytes: options.maxBytes });
   const state = { requests: 0 };
+  // Answers that hang forever are released when the receiver closes, so shutdown can finish.
+  const closing = Promise.withResolvers<void>();
   const ready = Promise.withResolvers<number>();
   const server = Deno.serve({
     port: 0,
@@ -32,7 +37,7 @@ export async function startReceiver(
     onListen: ({ port }) => ready.resolve(port),
   }, async (req) => {
     state.requests++;
-    return (await options.answer?.(state.requests, req)) ?? await app.fetch(req);
+    return (await options.answer?.(state.requests, req, closing.promise)) ?? await app.fetch(req);
   });
   const port = await ready.promise;
   return {
@@ -41,7 +46,9 @@ export async function startReceiver(
     get requests() {
       return state.requests;
     },
+    handle: async (request) => await app.fetch(request),
     async close() {
+      closing.resolve();
       await server.shutdown();
       await Deno.remove(dir, { recursive: true }).catch(() => {});
     },

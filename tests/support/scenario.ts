@@ -10,7 +10,10 @@ export interface Scenario {
   db: TestDatabase;
   receiver: TestReceiver;
   /** A new collector with these extra settings; closed with the scenario. */
-  collector(env?: Record<string, string>): { collector: Collector; sql: Sql; lines: string[] };
+  collector(
+    env?: Record<string, string>,
+    options?: { rateWindowMs?: number },
+  ): { collector: Collector; sql: Sql; lines: string[] };
   /** Writes a pull secret file and returns its path. */
   secretFile(text: string): Promise<string>;
   /** Rows of the ledger, oldest first. */
@@ -30,8 +33,8 @@ export async function scenario(
     await body({
       db,
       receiver,
-      collector(env = {}) {
-        const c = testCollector(testConfig(db.url, receiver.endpoint, env));
+      collector(env = {}, options = {}) {
+        const c = testCollector(testConfig(db.url, receiver.endpoint, env), options);
         closers.push(c.close);
         return c;
       },

@@ -24,10 +24,11 @@ export function testConfig(
 /** A collector with its own pool; `close` ends the pool. */
 export function testCollector(
   config: Config,
+  options: { rateWindowMs?: number } = {},
 ): { collector: Collector; sql: Sql; lines: string[]; close(): Promise<void> } {
-  const sql = connect(config.databaseUrl);
+  const sql = connect(config.databaseUrl, { max: config.uploadConcurrency + 3 });
   const { log, lines } = memoryLogger();
-  const collector = new Collector({ sql, config, log });
+  const collector = new Collector({ sql, config, log, rateWindowMs: options.rateWindowMs });
   return {
     collector,
     sql,
