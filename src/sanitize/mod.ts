@@ -46,41 +46,52 @@ export class Sanitizer {
     this.scrubber = scrubber;
   }
 
-  async #treat(rule: FieldRule, raw: unknown): Promise<unknown> {
+  #treat(rule: FieldRule, raw: unknown): unknown {
     if (rule.treatment === "userId") return userId(typeof raw === "string" ? raw : null);
     if (rule.treatment === "presence") return typeof raw === "string" && raw.trim() !== "";
     if (typeof raw !== "string" || raw === "") return raw;
+    const s = this.scrubber;
     switch (rule.treatment) {
       case "keep":
       case "network":
-        return await this.scrubber.value(raw);
+        return s.valueSync(raw);
       case "text":
-        return await this.scrubber.text(raw);
+        return s.textSync(raw);
       case "json":
-        return await this.scrubber.jsonText(raw);
+        return s.jsonTextSync(raw);
       case "proxy":
         return reduceProxy(raw);
       case "keyPaths":
-        return await this.scrubber.text(reduceKeyPaths(raw));
+        return s.textSync(reduceKeyPaths(raw));
       case "args":
         return reduceArgs(raw);
       case "kernelArgs":
         return reduceKernelArgs(raw);
       case "inventory":
-        return await this.scrubber.jsonText(reduceInventory(raw));
+        return s.jsonTextSync(reduceInventory(raw));
     }
+  }
+
+  /** Builds one output object from a row by `policy`, once `prepare` has seen the row. */
+  applySync(policy: EntityPolicy, row: Row): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    for (const path of policy.objects) setPath(out, path, {});
+    for (const rule of policy.fields) {
+      const value = encodeValue(this.#treat(rule, row[rule.column] ?? null), rule.encoding);
+      if (value !== ABSENT) setPath(out, rule.key, value);
+    }
+    return out;
+  }
+
+  /** Hashes the e-mail addresses of these rows ahead of the synchronous work. */
+  async prepare(rows: Iterable<Row>): Promise<void> {
+    for (const row of rows) await this.scrubber.prepare(Object.values(row));
   }
 
   /** Builds one output object from a row by `policy`. */
   async apply(policy: EntityPolicy, row: Row): Promise<Record<string, unknown>> {
-    const out: Record<string, unknown> = {};
-    for (const path of policy.objects) setPath(out, path, {});
-    for (const rule of policy.fields) {
-      const raw = row[rule.column];
-      const value = encodeValue(await this.#treat(rule, raw ?? null), rule.encoding);
-      if (value !== ABSENT) setPath(out, rule.key, value);
-    }
-    return out;
+    await this.prepare([row]);
+    return this.applySync(policy, row);
   }
 
   /**
@@ -114,5 +125,10 @@ export class Sanitizer {
   /** One entry of `events.json`. */
   async event(row: Row): Promise<Record<string, unknown>> {
     return await this.apply(EVENT, row);
+  }
+
+  /** One entry of `events.json`, once `prepare` has seen the row. */
+  eventSync(row: Row): Record<string, unknown> {
+    return this.applySync(EVENT, row);
   }
 }
