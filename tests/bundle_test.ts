@@ -33,3 +33,46 @@ Deno.test("system tar reads the archive as 0644 files with zero mtime", async ()
     await Deno.remove(path);
   }
 });
+
+import { packStreamingArchive, parseCompressor } from "../src/bundle/mod.ts";
+
+for (const spec of ["zlib:6", "zlib:1"]) {
+  Deno.test(`a streamed entry makes one valid gzip member (${spec}) that system tar reads`, async () => {
+    const compressor = parseCompressor(spec)!;
+    const body = Array.from({ length: 3000 }, (_, i) => `{"n":${i},"m":"event ${i}"}`).join(",");
+    const bytes = new TextEncoder().encode(`[${body}]`);
+    const archive = await packStreamingArchive([files[0]], {
+      name: "c1/events.json",
+      async produce(write) {
+        for (let at = 0; at < bytes.length; at += 777) await write(bytes.subarray(at, at + 777));
+      },
+    }, {
+      after: () => [{
+        name: "c1/metadata.json",
+        data: new TextEncoder().encode('{"event_count":3000}'),
+      }],
+      compressor,
+    });
+    const back = await unpackArchive(archive);
+    assert.deepEqual(back.map((f) => f.name), [
+      "c1/events/cluster.json",
+      "c1/events.json",
+      "c1/metadata.json",
+    ]);
+    assert.equal(new TextDecoder().decode(back[1].data), `[${body}]`);
+    const path = await Deno.makeTempFile({ suffix: ".tgz" });
+    try {
+      await Deno.writeFile(path, archive);
+      const gz = await new Deno.Command("gzip", { args: ["-t", path] }).output();
+      assert.ok(gz.success, "gzip -t");
+      const out = await new Deno.Command("tar", {
+        args: ["-xOzf", path, "c1/events.json"],
+        stdout: "piped",
+      }).output();
+      assert.ok(out.success);
+      assert.equal(JSON.parse(new TextDecoder().decode(out.stdout)).length, 3000);
+    } finally {
+      await Deno.remove(path);
+    }
+  });
+}

@@ -118,7 +118,7 @@ Deno.test("an attempt is abandoned after UPLOAD_MAX_ATTEMPTS, visible in status,
   }, { answer: () => new Response("bad gateway", { status: 502 }) });
 });
 
-for (const status of [400, 413, 415]) {
+for (const status of [400, 415]) {
   Deno.test(`HTTP ${status} is permanent: recorded once, not retried`, async () => {
     await scenario(async ({ db, receiver, collector, ledger }) => {
       const { collector: c } = collector(FAST);
@@ -161,6 +161,47 @@ for (const status of [401, 403]) {
     }, { answer: firstAnswers(1, () => new Response("expired", { status })) });
   });
 }
+
+Deno.test("HTTP 413 makes the next try smaller, cut as UPLOAD_MAX_BYTES cuts", async () => {
+  let received: Uint8Array | undefined;
+  await scenario(async ({ db, receiver, collector, ledger }) => {
+    const { collector: c } = collector(FAST);
+    await c.reconcile();
+    await seedCluster(db.sql, crypto.randomUUID(), { events: 400 });
+    assert.equal((await c.runPass()).failed, 1);
+    const [row] = await ledger();
+    assert.equal(row.last_http_status, 413);
+    assert.equal((await c.runPass()).sent, 1);
+    assert.equal(receiver.requests, 2);
+    const { unpackArchive } = await import("../src/bundle/mod.ts");
+    const [upload] = await receiver.store.list();
+    received = (await receiver.store.archive(upload.request_id))!;
+    const meta = JSON.parse(
+      new TextDecoder().decode(
+        (await unpackArchive(received)).find((f) => f.name.endsWith("metadata.json"))!.data,
+      ),
+    );
+    assert.equal(meta.reduction.reason, "the endpoint answered 413");
+    assert.equal(meta.reduction.metrics_events_dropped, 40);
+    assert.ok(received.byteLength <= meta.reduction.limit_bytes);
+  }, { answer: firstAnswers(1, () => new Response("too large", { status: 413 })) });
+});
+
+Deno.test("an endpoint that always answers 413 gets a bounded number of ever smaller tries", async () => {
+  await scenario(async ({ db, receiver, collector, ledger }) => {
+    const { collector: c } = collector({ ...FAST, UPLOAD_MAX_ATTEMPTS: "20" });
+    await c.reconcile();
+    await seedCluster(db.sql, crypto.randomUUID(), { events: 200 });
+    for (let i = 0; i < 40; i++) {
+      await c.runPass();
+      if ((await ledger())[0]?.state !== "pending") break;
+    }
+    const [row] = await ledger();
+    assert.equal(row.state, "abandoned");
+    assert.match(String(row.last_error), /permanent: archive of \d+ bytes cannot be reduced/);
+    assert.ok(receiver.requests < 20, `${receiver.requests} requests`);
+  }, { answer: () => new Response("too large", { status: 413 }) });
+});
 
 Deno.test("429 and 503 with Retry-After pause all uploads to the endpoint until it passes", async () => {
   await scenario(async ({ db, receiver, collector, ledger }) => {

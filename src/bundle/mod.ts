@@ -2,9 +2,17 @@
  * Packs archive files into a tar.gz: regular files only, mode 0644, zero
  * mtime, and a gzip header without a timestamp, so the same rows always give
  * the same bytes (the preview relies on it).
+ *
+ * One entry (events.json) can be streamed: its bytes are compressed as they
+ * are produced, so memory holds the compressed output, never the whole file.
+ * A tar header must state the size before the content, so the archive is
+ * compressed in three independent deflate segments (before, streamed, after),
+ * each ending on a byte boundary, and joined into one gzip member whose CRC is
+ * combined from the segments' (the technique pigz uses for parallel gzip).
  */
-import { gzip } from "fflate";
-import { packTar, unpackTar } from "modern-tar";
+import zlib from "node:zlib";
+import { createTarPacker, packTar, unpackTar } from "modern-tar";
+import { crc32Combine } from "./crc32.ts";
 
 /** One file of the archive. */
 export interface ArchiveFile {
@@ -13,33 +21,180 @@ export interface ArchiveFile {
   data: Uint8Array;
 }
 
-/** Gzip level: 6, gzip's own default, balancing CPU against the customer's uplink. */
-const LEVEL = 6;
+/**
+ * The deflate implementation and level. Only node:zlib can end a segment on a
+ * byte boundary without ending the stream (Z_SYNC_FLUSH), which streaming
+ * needs; fflate and CompressionStream are measured against it in the
+ * benchmark (see README).
+ */
+export interface Compressor {
+  kind: "zlib";
+  level: number;
+}
 
-function gzipAsync(data: Uint8Array): Promise<Uint8Array> {
-  // fflate's async API compresses in a worker, keeping the event loop free.
-  return new Promise((resolve, reject) =>
-    gzip(data, { level: LEVEL, mtime: 0 }, (err, out) => (err ? reject(err) : resolve(out)))
+/** node:zlib at gzip's default level: the fastest that meets the goal (see README). */
+export const DEFAULT_COMPRESSOR: Compressor = { kind: "zlib", level: 6 };
+
+/** Parses `zlib:6` (levels 1-9). */
+export function parseCompressor(text: string): Compressor | undefined {
+  const m = /^zlib:([1-9])$/.exec(text.trim());
+  return m ? { kind: "zlib", level: Number(m[1]) } : undefined;
+}
+
+interface Segment {
+  write(chunk: Uint8Array): Promise<void>;
+  /** Ends the segment; `final` marks the deflate stream's last block. */
+  end(): Promise<Uint8Array[]>;
+}
+
+function zlibSegment(level: number, final: boolean): Segment {
+  const deflate = zlib.createDeflateRaw({
+    level,
+    finishFlush: final ? zlib.constants.Z_FINISH : zlib.constants.Z_SYNC_FLUSH,
+  });
+  const out: Uint8Array[] = [];
+  deflate.on("data", (chunk: Uint8Array) => out.push(chunk));
+  const ended = new Promise<void>((resolve, reject) => {
+    deflate.on("end", resolve);
+    deflate.on("error", reject);
+  });
+  return {
+    write: (chunk) =>
+      new Promise((resolve, reject) =>
+        deflate.write(chunk, (err) => (err ? reject(err) : resolve()))
+      ),
+    async end() {
+      deflate.end();
+      await ended;
+      return out;
+    },
+  };
+}
+
+function segment(compressor: Compressor, final: boolean): Segment {
+  return zlibSegment(compressor.level, final);
+}
+
+const TAR_END = 1024;
+const HEADER_DEFAULTS = {
+  type: "file" as const,
+  mode: 0o644,
+  mtime: new Date(0),
+  uid: 0,
+  gid: 0,
+  uname: "",
+  gname: "",
+};
+
+/** Tar bytes of `files`; without the end-of-archive blocks unless `last`. */
+async function tarOf(files: readonly ArchiveFile[], last: boolean): Promise<Uint8Array> {
+  const tar = await packTar(files.map((f) => ({
+    header: { ...HEADER_DEFAULTS, name: f.name, size: f.data.byteLength },
+    body: f.data,
+  })));
+  return last ? tar : tar.subarray(0, tar.byteLength - TAR_END);
+}
+
+/** The 512-byte tar header of a file of `size` bytes. */
+async function tarHeader(name: string, size: number): Promise<Uint8Array> {
+  const { readable, controller } = createTarPacker();
+  const reader = readable.getReader();
+  controller.add({ ...HEADER_DEFAULTS, name, size });
+  const { value } = await reader.read();
+  reader.releaseLock();
+  if (!value || value.byteLength !== 512) throw new Error("unexpected tar header");
+  return value;
+}
+
+function concat(chunks: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.byteLength, 0));
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.byteLength;
+  }
+  return out;
+}
+
+/** gzip member header: deflate, no name, mtime 0, Unix. */
+const GZIP_HEADER = new Uint8Array([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3]);
+
+function trailer(crc: number, length: number): Uint8Array {
+  const out = new Uint8Array(8);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, crc, true);
+  view.setUint32(4, length % 2 ** 32, true);
+  return out;
+}
+
+async function compressWhole(
+  data: Uint8Array,
+  compressor: Compressor,
+  final: boolean,
+): Promise<Uint8Array[]> {
+  const s = segment(compressor, final);
+  await s.write(data);
+  return await s.end();
+}
+
+/** A streamed entry: `produce` writes its bytes through `write`, in order. */
+export interface StreamedFile {
+  name: string;
+  produce(write: (chunk: Uint8Array) => Promise<void>): Promise<void>;
+}
+
+/**
+ * Builds `before` + the streamed file + `after()` as one tar.gz. `after` is
+ * called once the stream is done, so it can describe what was streamed.
+ */
+export async function packStreamingArchive(
+  before: readonly ArchiveFile[],
+  streamed: StreamedFile,
+  options: {
+    after: () => readonly ArchiveFile[] | Promise<readonly ArchiveFile[]>;
+    compressor?: Compressor;
+  },
+): Promise<Uint8Array> {
+  const compressor = options.compressor ?? DEFAULT_COMPRESSOR;
+  const middle = segment(compressor, false);
+  let crcMiddle = 0;
+  let lengthMiddle = 0;
+  await streamed.produce(async (chunk) => {
+    if (chunk.byteLength === 0) return;
+    crcMiddle = zlib.crc32(chunk, crcMiddle);
+    lengthMiddle += chunk.byteLength;
+    await middle.write(chunk);
+  });
+  const middleParts = await middle.end();
+
+  const head = concat([await tarOf(before, false), await tarHeader(streamed.name, lengthMiddle)]);
+  const padding = new Uint8Array((512 - (lengthMiddle % 512)) % 512);
+  const tail = concat([padding, await tarOf(await options.after(), true)]);
+  const crc = crc32Combine(
+    crc32Combine(zlib.crc32(head), crcMiddle, lengthMiddle),
+    zlib.crc32(tail),
+    tail.byteLength,
   );
+  return concat([
+    GZIP_HEADER,
+    ...await compressWhole(head, compressor, false),
+    ...middleParts,
+    ...await compressWhole(tail, compressor, true),
+    trailer(crc, head.byteLength + lengthMiddle + tail.byteLength),
+  ]);
 }
 
 /** Builds the tar.gz of `files`, in the given order. */
-export async function packArchive(files: readonly ArchiveFile[]): Promise<Uint8Array> {
-  const tar = await packTar(files.map((f) => ({
-    header: {
-      name: f.name,
-      size: f.data.byteLength,
-      type: "file" as const,
-      mode: 0o644,
-      mtime: new Date(0),
-      uid: 0,
-      gid: 0,
-      uname: "",
-      gname: "",
-    },
-    body: f.data,
-  })));
-  return await gzipAsync(tar);
+export async function packArchive(
+  files: readonly ArchiveFile[],
+  options: { compressor?: Compressor } = {},
+): Promise<Uint8Array> {
+  const tar = await tarOf(files, true);
+  return concat([
+    GZIP_HEADER,
+    ...await compressWhole(tar, options.compressor ?? DEFAULT_COMPRESSOR, true),
+    trailer(zlib.crc32(tar), tar.byteLength),
+  ]);
 }
 
 /** Reads a tar.gz back into its files (the receiver and the tests use it). */

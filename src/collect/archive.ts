@@ -4,8 +4,16 @@
  */
 import type { Versions } from "../config/mod.ts";
 import type { Queryable } from "../db/mod.ts";
-import { forEachEventBatch, readHosts, readInfraEnv, type Row } from "../db/assisted.ts";
-import { type ArchiveFile, packArchive } from "../bundle/mod.ts";
+import {
+  type EventCut,
+  forEachEventBatch,
+  lastDroppedInfoTime,
+  NO_CUT,
+  readHosts,
+  readInfraEnv,
+  type Row,
+} from "../db/assisted.ts";
+import { type ArchiveFile, type Compressor, packStreamingArchive } from "../bundle/mod.ts";
 import {
   type IdentityFallback,
   NetworkObfuscator,
@@ -27,6 +35,7 @@ export interface ArchiveContext {
   knownSecrets: readonly KnownSecret[];
   /** Pseudonymise network identifiers (`OBFUSCATE=networking`). */
   obfuscateNetworking?: boolean;
+  compressor?: Compressor;
   /** Identity from the global pull secret, preferred as upstream prefers the hub's. */
   identity?: IdentityFallback;
 }
@@ -47,6 +56,8 @@ export interface BuiltArchive {
   files: Array<{ name: string; bytes: number }>;
   /** Secret values met while building: never written, used to scrub diagnostics. */
   knownSecrets: string[];
+  /** Events were cut to fit the size limit (metadata.json says how). */
+  reduced: boolean;
 }
 
 function inventoryFacts(text: unknown): { hostname?: unknown; serials: unknown[] } {
@@ -88,45 +99,38 @@ function json(value: unknown): Uint8Array {
   return encoder.encode(JSON.stringify(value));
 }
 
-function concat(chunks: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.byteLength, 0));
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.byteLength;
+/** Thrown when even the smallest allowed archive is over the limit. */
+export class ArchiveTooLargeError extends Error {
+  constructor(bytes: number, limit: number) {
+    super(
+      `archive of ${bytes} bytes cannot be reduced below ${limit} bytes without dropping warnings or errors`,
+    );
+    this.name = "ArchiveTooLargeError";
   }
-  return out;
 }
 
-async function eventsFile(
-  sql: Queryable,
-  clusterId: string,
-  sanitizer: Sanitizer,
-): Promise<[Uint8Array, number]> {
-  const chunks: Uint8Array[] = [encoder.encode("[")];
-  let count = 0;
-  await forEachEventBatch(sql, clusterId, async (rows) => {
-    const parts: string[] = [];
-    for (const row of rows) {
-      parts.push(JSON.stringify(await sanitizer.event(row as unknown as Row)));
-    }
-    chunks.push(encoder.encode((count > 0 ? "," : "") + parts.join(",")));
-    count += rows.length;
-  });
-  chunks.push(encoder.encode("]"));
-  return [concat(chunks), count];
+/** Counts of one build, to plan a cut. */
+interface EventCounts {
+  total: number;
+  metrics: number;
+  info: number;
 }
 
-/**
- * Builds the archive for `attempt` from the cluster `row` already read.
- * Deterministic: the same rows and context give the same bytes.
- */
-export async function buildArchive(
+/** What the rows of one attempt give, before any cut. */
+interface Gathered {
+  id: string;
+  files: ArchiveFile[];
+  hostCount: number;
+  sanitizer: Sanitizer;
+  secrets: SecretRegistry;
+}
+
+async function gather(
   sql: Queryable,
   attempt: ArchiveAttempt,
-  options: { context: ArchiveContext; cluster: Row },
-): Promise<BuiltArchive> {
-  const { context, cluster } = options;
+  context: ArchiveContext,
+  cluster: Row,
+): Promise<Gathered> {
   const id = attempt.clusterId;
   if (!isSafeClusterId(id)) throw new Error("cluster id is not a plain identifier");
   const hosts = await readHosts(sql, id);
@@ -164,37 +168,138 @@ export async function buildArchive(
       data: json(await sanitizer.infraEnv(infraEnv)),
     });
   }
-  const [events, eventCount] = await eventsFile(sql, id, sanitizer);
-  files.push({ name: `${id}/events.json`, data: events });
   files.push({ name: `${id}/versions.json`, data: json(context.versions) });
-  files.push({
-    name: `${id}/metadata.json`,
-    data: json({
-      ...context.versions,
-      "deployment-type": context.deploymentType,
-      "deployment-version": context.deploymentVersion,
-      "git-ref": "<unknown>",
-      bundle_id: attempt.bundleId,
-      cluster_id: id,
-      attempt_status: attempt.clusterStatus,
-      attempt_ended_at: formatTime(attempt.endedAt),
-      collector: "assisted-telemetry-collector",
-      collector_version: VERSION,
-      event_count: eventCount,
-      host_count: hosts.length,
-    }),
-  });
-  // Last line of defence: no known secret may leave, whatever a rule missed.
+  return { id, files, hostCount: hosts.length, sanitizer, secrets };
+}
+
+/** Refuses an archive part that holds a known secret. */
+function tripwire(secrets: SecretRegistry, text: string, file: string): void {
+  const field = secrets.findIn(text);
+  if (field) throw new TripwireError(field, file);
+}
+
+/** One build of the archive with events cut by `cut`. */
+async function buildWith(
+  sql: Queryable,
+  attempt: ArchiveAttempt,
+  g: Gathered,
+  options: { context: ArchiveContext; cut: EventCut; reduction?: Record<string, unknown> },
+): Promise<
+  { archive: Uint8Array; counts: EventCounts; eventsBytes: number; metadata: ArchiveFile }
+> {
   const decoder = new TextDecoder();
-  for (const file of files) {
-    const field = secrets.findIn(decoder.decode(file.data));
-    if (field) throw new TripwireError(field, file.name.slice(id.length + 1));
+  for (const file of g.files) {
+    tripwire(g.secrets, decoder.decode(file.data), file.name.slice(g.id.length + 1));
+  }
+  const counts: EventCounts = { total: 0, metrics: 0, info: 0 };
+  let eventsBytes = 0;
+  let metadata: ArchiveFile | undefined;
+  const archive = await packStreamingArchive(g.files, {
+    name: `${g.id}/events.json`,
+    async produce(write) {
+      await write(encoder.encode("["));
+      await forEachEventBatch(sql, g.id, async (rows) => {
+        await g.sanitizer.prepare(rows as unknown as Row[]);
+        const parts: string[] = [];
+        for (const row of rows) {
+          parts.push(JSON.stringify(g.sanitizer.eventSync(row as unknown as Row)));
+          if (row.category === "metrics") counts.metrics++;
+          else if (row.severity === "info") counts.info++;
+        }
+        const text = (counts.total > 0 ? "," : "") + parts.join(",");
+        tripwire(g.secrets, text, "events.json");
+        counts.total += rows.length;
+        const bytes = encoder.encode(text);
+        eventsBytes += bytes.byteLength;
+        await write(bytes);
+      }, { cut: options.cut });
+      await write(encoder.encode("]"));
+      eventsBytes += 2;
+    },
+  }, {
+    compressor: options.context.compressor,
+    after() {
+      const { context } = options;
+      const text = JSON.stringify({
+        ...context.versions,
+        "deployment-type": context.deploymentType,
+        "deployment-version": context.deploymentVersion,
+        "git-ref": "<unknown>",
+        bundle_id: attempt.bundleId,
+        cluster_id: g.id,
+        attempt_status: attempt.clusterStatus,
+        attempt_ended_at: formatTime(attempt.endedAt),
+        collector: "assisted-telemetry-collector",
+        collector_version: VERSION,
+        event_count: counts.total,
+        host_count: g.hostCount,
+        ...(options.reduction ? { reduction: options.reduction } : {}),
+      });
+      tripwire(g.secrets, text, "metadata.json");
+      metadata = { name: `${g.id}/metadata.json`, data: encoder.encode(text) };
+      return [metadata];
+    },
+  });
+  return { archive, counts, eventsBytes, metadata: metadata! };
+}
+
+/** The most reduction rounds before giving up. */
+const MAX_ROUNDS = 8;
+
+/**
+ * Builds the archive for `attempt` from the cluster `row` already read.
+ * Deterministic: the same rows and context give the same bytes. When the
+ * archive is over `maxBytes`, events are cut in a fixed order, metrics
+ * first, then the oldest info events, never warnings or errors, and
+ * `metadata.json` records exactly what was cut.
+ */
+export async function buildArchive(
+  sql: Queryable,
+  attempt: ArchiveAttempt,
+  options: { context: ArchiveContext; cluster: Row; maxBytes?: number; limitReason?: string },
+): Promise<BuiltArchive> {
+  const { context } = options;
+  const maxBytes = options.maxBytes ?? Number.POSITIVE_INFINITY;
+  const g = await gather(sql, attempt, context, options.cluster);
+  let cut: EventCut = NO_CUT;
+  let built = await buildWith(sql, attempt, g, { context, cut });
+  const full = built.counts;
+  for (let round = 0; built.archive.byteLength > maxBytes; round++) {
+    if (round >= MAX_ROUNDS) throw new ArchiveTooLargeError(built.archive.byteLength, maxBytes);
+    if (!cut.dropMetrics && full.metrics > 0) {
+      cut = { ...cut, dropMetrics: true };
+    } else {
+      if (cut.dropOldestInfo >= full.info) {
+        throw new ArchiveTooLargeError(built.archive.byteLength, maxBytes);
+      }
+      const perEvent = built.archive.byteLength / Math.max(1, built.counts.total);
+      const excess = built.archive.byteLength - maxBytes * 0.97;
+      const more = Math.max(1, Math.ceil((excess / perEvent) * 1.1));
+      cut = { ...cut, dropOldestInfo: Math.min(full.info, cut.dropOldestInfo + more) };
+    }
+    const reduction = {
+      reason: options.limitReason ?? "over UPLOAD_MAX_BYTES",
+      limit_bytes: maxBytes,
+      events_before: full.total,
+      events_sent: full.total - (cut.dropMetrics ? full.metrics : 0) - cut.dropOldestInfo,
+      metrics_events_dropped: cut.dropMetrics ? full.metrics : 0,
+      info_events_dropped: cut.dropOldestInfo,
+      info_events_dropped_through: formatTime(await lastDroppedInfoTime(sql, g.id, cut)),
+      kept: "every warning, error and critical event",
+    };
+    built = await buildWith(sql, attempt, g, { context, cut, reduction });
   }
   return {
-    archive: await packArchive(files),
-    eventCount,
-    hostCount: hosts.length,
-    files: files.map((f) => ({ name: f.name, bytes: f.data.byteLength })),
-    knownSecrets: secrets.values(),
+    archive: built.archive,
+    eventCount: built.counts.total,
+    hostCount: g.hostCount,
+    files: [
+      ...g.files,
+      { name: `${g.id}/events.json`, data: new Uint8Array(built.eventsBytes) },
+      built.metadata,
+    ]
+      .map((f) => ({ name: f.name, bytes: f.data.byteLength })),
+    knownSecrets: g.secrets.values(),
+    reduced: cut !== NO_CUT,
   };
 }

@@ -32,6 +32,7 @@ import pThrottle from "p-throttle";
 import {
   type ArchiveAttempt,
   type ArchiveContext,
+  ArchiveTooLargeError,
   buildArchive,
   type BuiltArchive,
   isSafeClusterId,
@@ -340,11 +341,20 @@ export class Collector {
       return { kind: "sent", requestId: result.requestId, httpStatus: result.status, ...sizes };
     }
     const base = { error: extra.error, httpStatus: result.status, ...sizes };
-    if (verdict.kind === "permanent" || verdict.kind === "too-large") {
+    if (verdict.kind === "permanent") {
       return { kind: "abandoned", ...base, error: `permanent: ${extra.error}` };
     }
     if (tries >= retry.maxAttempts) {
       return { kind: "abandoned", ...base, error: `gave up after ${tries} tries: ${extra.error}` };
+    }
+    if (verdict.kind === "too-large") {
+      // Rebuild smaller, by the same cut as UPLOAD_MAX_BYTES, on the next pass.
+      return {
+        kind: "failed",
+        ...base,
+        retryInMs: 0,
+        sizeLimit: Math.floor(extra.bytes * 0.8),
+      };
     }
     if (verdict.kind === "auth") {
       this.#startPause({
@@ -403,9 +413,12 @@ export class Collector {
     const context = this.#context(global);
     let built;
     try {
-      built = await buildArchive(tx, attempt, { context, cluster });
+      built = await buildArchive(tx, attempt, { context, cluster, ...this.#limit(attempt) });
     } catch (err) {
       if (err instanceof TripwireError) return { kind: "blocked", reason: err.message };
+      if (err instanceof ArchiveTooLargeError) {
+        return { kind: "abandoned", error: `permanent: ${err.message}` };
+      }
       const error = `could not build the archive: ${safeError(err)}`;
       return this.#decide(attempt, { ok: false, error }, { bytes: 0, events: 0, error, global });
     }
@@ -433,6 +446,14 @@ export class Collector {
     });
   }
 
+  /** The size limit of an attempt: UPLOAD_MAX_BYTES, or lower after a 413. */
+  #limit(attempt: { sizeLimit?: number | null }): { maxBytes: number; limitReason: string } {
+    const max = this.#deps.config.uploadMaxBytes;
+    return attempt.sizeLimit && attempt.sizeLimit < max
+      ? { maxBytes: attempt.sizeLimit, limitReason: "the endpoint answered 413" }
+      : { maxBytes: max, limitReason: "over UPLOAD_MAX_BYTES" };
+  }
+
   #context(global: GlobalSecret): ArchiveContext {
     const { config } = this.#deps;
     return {
@@ -441,6 +462,7 @@ export class Collector {
       deploymentType: config.deploymentType,
       deploymentVersion: config.deploymentVersion,
       obfuscateNetworking: config.obfuscateNetworking,
+      compressor: { kind: "zlib", level: config.gzipLevel },
       knownSecrets: [
         ...(global?.secrets ?? []).map((value) => ({ field: "PULL_SECRET_FILE", value })),
         ...(config.triggerToken ? [{ field: "TRIGGER_TOKEN", value: config.triggerToken }] : []),

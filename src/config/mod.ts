@@ -43,6 +43,9 @@ export interface Config {
   /** PEM text of UPLOAD_CA_FILE, read at start. */
   uploadCaPem?: string;
   uploadCaFile?: string;
+  /** Largest archive sent; larger ones are cut (UPLOAD_MAX_BYTES). */
+  uploadMaxBytes: number;
+  gzipLevel: number;
 }
 
 /** Every setting the collector reads, with a one-line description for `--help`. */
@@ -67,6 +70,11 @@ export const SETTINGS: ReadonlyArray<[string, string]> = [
   ["UPLOAD_CONCURRENCY", "uploads in flight at most (default 1)"],
   ["UPLOAD_RATE_PER_MINUTE", "uploads started per minute at most (default 10)"],
   ["UPLOAD_CA_FILE", "extra CA bundle (PEM) for TLS-intercepting proxies"],
+  [
+    "UPLOAD_MAX_BYTES",
+    "largest archive; larger ones lose metrics, then oldest info events (100 MiB)",
+  ],
+  ["ARCHIVE_GZIP_LEVEL", "gzip level 1-9 (default 6)"],
   ["HTTPS_PROXY, NO_PROXY", "proxy for uploads, and hosts that bypass it"],
   ["DEPLOYMENT_TYPE, DEPLOYMENT_VERSION", "written to metadata.json (e.g. Podman, ACM)"],
   ["SELF_VERSION, AGENT_DOCKER_IMAGE, INSTALLER_IMAGE, CONTROLLER_IMAGE", "versions.json"],
@@ -205,6 +213,8 @@ const schema = z.object({
   UPLOAD_CONCURRENCY: wholeNumber("1", 1, 16),
   UPLOAD_RATE_PER_MINUTE: wholeNumber("10", 1, 600),
   UPLOAD_CA_FILE: optionalText,
+  UPLOAD_MAX_BYTES: wholeNumber(String(100 * 1024 * 1024), 1024, 100 * 1024 * 1024),
+  ARCHIVE_GZIP_LEVEL: wholeNumber("6", 1, 9),
   DEPLOYMENT_TYPE: z.string().default(""),
   DEPLOYMENT_VERSION: z.string().default(""),
   OBFUSCATE: z.preprocess(
@@ -330,5 +340,7 @@ export function loadConfig(env: Env): Config {
     connectTimeoutMs: parsed.UPLOAD_CONNECT_TIMEOUT,
     uploadCaPem: caPem,
     uploadCaFile: parsed.UPLOAD_CA_FILE,
+    uploadMaxBytes: parsed.UPLOAD_MAX_BYTES,
+    gzipLevel: parsed.ARCHIVE_GZIP_LEVEL,
   };
 }

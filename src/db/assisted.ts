@@ -59,22 +59,55 @@ export interface EventRow {
   request_id: string | null;
 }
 
+/** Events left out to fit the size limit: metrics first, then the oldest info events. */
+export interface EventCut {
+  dropMetrics: boolean;
+  /** How many of the oldest `info` user events to leave out. */
+  dropOldestInfo: number;
+}
+
+/** No cut: every event. */
+export const NO_CUT: EventCut = { dropMetrics: false, dropOldestInfo: 0 };
+
 /**
  * Streams the cluster's events as the reference selects them: categories
  * `user` and `metrics`, not soft-deleted, ordered by `event_time` (then id,
- * so equal times keep a stable order), in batches.
+ * so equal times keep a stable order), in batches, less what `cut` leaves out.
  */
 export async function forEachEventBatch(
   sql: Queryable,
   clusterId: string,
   onBatch: (rows: EventRow[]) => Promise<void>,
-  options: { batchSize?: number } = {},
+  options: { batchSize?: number; cut?: EventCut } = {},
 ): Promise<void> {
+  const cut = options.cut ?? NO_CUT;
   const cursor = sql<EventRow[]>`
+    WITH dropped AS (
+      SELECT id FROM events
+      WHERE cluster_id = ${clusterId} AND category = 'user' AND severity = 'info' AND deleted_at IS NULL
+      ORDER BY event_time, id LIMIT ${cut.dropOldestInfo}
+    )
     SELECT cluster_id, host_id, infra_env_id, category, name, severity,
            event_time::text AS event_time, message, props, request_id
-    FROM events
-    WHERE cluster_id = ${clusterId} AND category IN ('user', 'metrics') AND deleted_at IS NULL
-    ORDER BY event_time, id`.cursor(options.batchSize ?? 2000);
+    FROM events e
+    WHERE e.cluster_id = ${clusterId} AND e.category IN ('user', 'metrics') AND e.deleted_at IS NULL
+      ${cut.dropMetrics ? sql`AND e.category <> 'metrics'` : sql``}
+      ${cut.dropOldestInfo > 0 ? sql`AND e.id NOT IN (SELECT id FROM dropped)` : sql``}
+    ORDER BY e.event_time, e.id`.cursor(options.batchSize ?? 2000);
   for await (const rows of cursor) await onBatch(rows);
+}
+
+/** The event_time of the newest info event that `cut` leaves out, for the record. */
+export async function lastDroppedInfoTime(
+  sql: Queryable,
+  clusterId: string,
+  cut: EventCut,
+): Promise<string | null> {
+  if (cut.dropOldestInfo === 0) return null;
+  const [r] = await sql`
+    SELECT max(event_time)::text AS t FROM (
+      SELECT event_time FROM events
+      WHERE cluster_id = ${clusterId} AND category = 'user' AND severity = 'info' AND deleted_at IS NULL
+      ORDER BY event_time, id LIMIT ${cut.dropOldestInfo}) d`;
+  return r?.t ?? null;
 }

@@ -53,6 +53,9 @@ const MIGRATIONS: string[] = [
   `
   ALTER TABLE assisted_telemetry.attempts ADD COLUMN next_attempt_at timestamptz;
   `,
+  `
+  ALTER TABLE assisted_telemetry.attempts ADD COLUMN size_limit bigint;
+  `,
 ];
 
 /**
@@ -172,6 +175,8 @@ export interface Attempt {
   clusterStatus: string;
   bundleId: string;
   tries: number;
+  /** Set after a 413: the archive must stay under this many bytes. */
+  sizeLimit?: number | null;
 }
 
 /** Restricts a pass to these clusters; undefined means all. */
@@ -210,7 +215,8 @@ export async function dueAttempts(
 ): Promise<Attempt[]> {
   const clusters = options.clusters;
   const rows = await sql`
-    SELECT cluster_id, ended_at::text AS ended_at, cluster_status, bundle_id::text AS bundle_id, tries
+    SELECT cluster_id, ended_at::text AS ended_at, cluster_status, bundle_id::text AS bundle_id, tries,
+           size_limit::float8 AS size_limit
     FROM assisted_telemetry.attempts
     WHERE state = 'pending' AND ended_at >= ${since}::text::timestamptz
       AND (next_attempt_at IS NULL OR next_attempt_at <= clock_timestamp())
@@ -222,6 +228,7 @@ export async function dueAttempts(
     clusterStatus: r.cluster_status,
     bundleId: r.bundle_id,
     tries: r.tries,
+    sizeLimit: r.size_limit,
   }));
 }
 
@@ -236,6 +243,8 @@ export type Outcome =
     httpStatus?: number;
     bytes?: number;
     events?: number;
+    /** After a 413: the next try must stay under this many bytes. */
+    sizeLimit?: number;
   }
   | { kind: "abandoned"; error: string; httpStatus?: number; bytes?: number; events?: number }
   | { kind: "skipped"; reason: string }
@@ -265,6 +274,9 @@ export async function recordOutcome(
         last_error = ${outcome.error}, last_http_status = ${outcome.httpStatus ?? null},
         bytes = ${outcome.bytes ?? null}, event_count = ${outcome.events ?? null},
         last_try_at = clock_timestamp(),
+        size_limit = ${
+        outcome.kind === "failed" && outcome.sizeLimit ? outcome.sizeLimit : tx`size_limit`
+      },
         next_attempt_at = ${
         outcome.kind === "failed"
           ? tx`clock_timestamp() + ${outcome.retryInMs} * interval '1 millisecond'`
@@ -294,12 +306,12 @@ export async function withClaim(
 ): Promise<Outcome | undefined> {
   return await sql.begin(async (tx) => {
     const [row] = await tx`
-      SELECT tries FROM assisted_telemetry.attempts
+      SELECT tries, size_limit::float8 AS size_limit FROM assisted_telemetry.attempts
       WHERE cluster_id = ${attempt.clusterId} AND ended_at = ${attempt.endedAt}::text::timestamptz
         AND state = 'pending'
       FOR UPDATE SKIP LOCKED`;
     if (!row) return undefined;
-    const outcome = await work(tx, { ...attempt, tries: row.tries });
+    const outcome = await work(tx, { ...attempt, tries: row.tries, sizeLimit: row.size_limit });
     await recordOutcome(tx, attempt, outcome);
     return outcome;
   });
@@ -308,7 +320,8 @@ export async function withClaim(
 /** The cluster's most recent attempt in the ledger, whatever its state. */
 export async function latestAttempt(sql: Sql, clusterId: string): Promise<Attempt | undefined> {
   const [r] = await sql`
-    SELECT cluster_id, ended_at::text AS ended_at, cluster_status, bundle_id::text AS bundle_id, tries
+    SELECT cluster_id, ended_at::text AS ended_at, cluster_status, bundle_id::text AS bundle_id, tries,
+           size_limit::float8 AS size_limit
     FROM assisted_telemetry.attempts WHERE cluster_id = ${clusterId}
     ORDER BY ended_at DESC LIMIT 1`;
   return r
@@ -318,6 +331,7 @@ export async function latestAttempt(sql: Sql, clusterId: string): Promise<Attemp
       clusterStatus: r.cluster_status,
       bundleId: r.bundle_id,
       tries: r.tries,
+      sizeLimit: r.size_limit,
     }
     : undefined;
 }
