@@ -32,6 +32,11 @@ Deno.test("the request is exactly the ingress contract's", async () => {
     assert.equal(seen!.headers.get("user-agent"), "assisted-installer-operator/0.1.0 cluster/c1");
     assert.equal(userAgent("c1"), seen!.headers.get("user-agent"));
     assert.match(seen!.headers.get("content-type")!, /^multipart\/form-data; boundary=/);
+    assert.ok(
+      Number(seen!.headers.get("content-length")) > archive.byteLength,
+      "a length, not chunked",
+    );
+    assert.equal(seen!.headers.get("transfer-encoding"), null);
     assert.equal(seen!.file.name, "events.tgz");
     assert.equal(seen!.file.type, CONTENT_TYPE);
     assert.deepEqual(new Uint8Array(await seen!.file.arrayBuffer()), archive);

@@ -13,6 +13,7 @@
 import zlib from "node:zlib";
 import { createTarPacker, packTar, unpackTar } from "modern-tar";
 import { crc32Combine } from "./crc32.ts";
+import type { FromWorker, ToWorker } from "./segment_worker.ts";
 
 /** One file of the archive. */
 export interface ArchiveFile {
@@ -143,6 +144,75 @@ export interface StreamedFile {
   produce(write: (chunk: Uint8Array) => Promise<void>): Promise<void>;
 }
 
+/** Thrown when the streamed bytes hold a pattern the caller asked to watch for. */
+export class PatternFoundError extends Error {
+  /** The label of the pattern found. */
+  readonly field: string;
+  constructor(field: string) {
+    super(`pattern of ${field} found`);
+    this.name = "PatternFoundError";
+    this.field = field;
+  }
+}
+
+/** Chunks handed to the worker and not yet compressed, at most. */
+const IN_FLIGHT = 4;
+
+/** The streamed segment, compressed, checksummed and scanned in a worker. */
+function workerSegment(level: number, patterns: Array<{ bytes: Uint8Array; field: string }>) {
+  const worker = new Worker(new URL("./segment_worker.ts", import.meta.url), { type: "module" });
+  let inFlight = 0;
+  let waiting: (() => void) | undefined;
+  let failure: Error | undefined;
+  const done = Promise.withResolvers<{ parts: Uint8Array[]; crc: number; length: number }>();
+  done.promise.catch(() => {});
+  const fail = (err: Error) => {
+    failure ??= err;
+    waiting?.();
+    done.reject(failure);
+  };
+  worker.onmessage = (event: MessageEvent<FromWorker>) => {
+    const m = event.data;
+    if (m.type === "ack") {
+      inFlight--;
+      waiting?.();
+    } else if (m.type === "hit") fail(new PatternFoundError(m.field));
+    else if (m.type === "error") fail(new Error(`compression failed: ${m.message}`));
+    else done.resolve(m);
+  };
+  worker.onerror = (event) => {
+    event.preventDefault();
+    fail(new Error(`compression worker failed: ${event.message}`));
+  };
+  worker.postMessage({ type: "start", level, patterns } satisfies ToWorker);
+  return {
+    async write(chunk: Uint8Array): Promise<void> {
+      while (inFlight >= IN_FLIGHT && !failure) {
+        await new Promise<void>((resolve) => (waiting = resolve));
+      }
+      if (failure) throw failure;
+      inFlight++;
+      const own = chunk.byteOffset === 0 && chunk.byteLength === chunk.buffer.byteLength
+        ? chunk
+        : chunk.slice();
+      worker.postMessage({ type: "chunk", chunk: own } satisfies ToWorker, [
+        own.buffer as ArrayBuffer,
+      ]);
+    },
+    async end(): Promise<{ parts: Uint8Array[]; crc: number; length: number }> {
+      if (!failure) worker.postMessage({ type: "end" } satisfies ToWorker);
+      try {
+        return await done.promise;
+      } finally {
+        worker.terminate();
+      }
+    },
+    abort(): void {
+      worker.terminate();
+    },
+  };
+}
+
 /**
  * Builds `before` + the streamed file + `after()` as one tar.gz. `after` is
  * called once the stream is done, so it can describe what was streamed.
@@ -153,19 +223,21 @@ export async function packStreamingArchive(
   options: {
     after: () => readonly ArchiveFile[] | Promise<readonly ArchiveFile[]>;
     compressor?: Compressor;
+    /** Patterns that must not appear in the streamed bytes (PatternFoundError). */
+    forbidden?: Array<{ bytes: Uint8Array; field: string }>;
   },
 ): Promise<Uint8Array> {
   const compressor = options.compressor ?? DEFAULT_COMPRESSOR;
-  const middle = segment(compressor, false);
-  let crcMiddle = 0;
-  let lengthMiddle = 0;
-  await streamed.produce(async (chunk) => {
-    if (chunk.byteLength === 0) return;
-    crcMiddle = zlib.crc32(chunk, crcMiddle);
-    lengthMiddle += chunk.byteLength;
-    await middle.write(chunk);
-  });
-  const middleParts = await middle.end();
+  const middle = workerSegment(compressor.level, options.forbidden ?? []);
+  try {
+    await streamed.produce(async (chunk) => {
+      if (chunk.byteLength > 0) await middle.write(chunk);
+    });
+  } catch (err) {
+    middle.abort();
+    throw err;
+  }
+  const { parts: middleParts, crc: crcMiddle, length: lengthMiddle } = await middle.end();
 
   const head = concat([await tarOf(before, false), await tarHeader(streamed.name, lengthMiddle)]);
   const padding = new Uint8Array((512 - (lengthMiddle % 512)) % 512);

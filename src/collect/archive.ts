@@ -13,7 +13,12 @@ import {
   readInfraEnv,
   type Row,
 } from "../db/assisted.ts";
-import { type ArchiveFile, type Compressor, packStreamingArchive } from "../bundle/mod.ts";
+import {
+  type ArchiveFile,
+  type Compressor,
+  packStreamingArchive,
+  PatternFoundError,
+} from "../bundle/mod.ts";
 import {
   type IdentityFallback,
   NetworkObfuscator,
@@ -194,52 +199,59 @@ async function buildWith(
   const counts: EventCounts = { total: 0, metrics: 0, info: 0 };
   let eventsBytes = 0;
   let metadata: ArchiveFile | undefined;
-  const archive = await packStreamingArchive(g.files, {
-    name: `${g.id}/events.json`,
-    async produce(write) {
-      await write(encoder.encode("["));
-      await forEachEventBatch(sql, g.id, async (rows) => {
-        await g.sanitizer.prepare(rows as unknown as Row[]);
-        const parts: string[] = [];
-        for (const row of rows) {
-          parts.push(JSON.stringify(g.sanitizer.eventSync(row as unknown as Row)));
-          if (row.category === "metrics") counts.metrics++;
-          else if (row.severity === "info") counts.info++;
-        }
-        const text = (counts.total > 0 ? "," : "") + parts.join(",");
-        tripwire(g.secrets, text, "events.json");
-        counts.total += rows.length;
-        const bytes = encoder.encode(text);
-        eventsBytes += bytes.byteLength;
-        await write(bytes);
-      }, { cut: options.cut });
-      await write(encoder.encode("]"));
-      eventsBytes += 2;
-    },
-  }, {
-    compressor: options.context.compressor,
-    after() {
-      const { context } = options;
-      const text = JSON.stringify({
-        ...context.versions,
-        "deployment-type": context.deploymentType,
-        "deployment-version": context.deploymentVersion,
-        "git-ref": "<unknown>",
-        bundle_id: attempt.bundleId,
-        cluster_id: g.id,
-        attempt_status: attempt.clusterStatus,
-        attempt_ended_at: formatTime(attempt.endedAt),
-        collector: "assisted-telemetry-collector",
-        collector_version: VERSION,
-        event_count: counts.total,
-        host_count: g.hostCount,
-        ...(options.reduction ? { reduction: options.reduction } : {}),
-      });
-      tripwire(g.secrets, text, "metadata.json");
-      metadata = { name: `${g.id}/metadata.json`, data: encoder.encode(text) };
-      return [metadata];
-    },
-  });
+  let archive: Uint8Array;
+  try {
+    archive = await packStreamingArchive(g.files, {
+      name: `${g.id}/events.json`,
+      async produce(write) {
+        await write(encoder.encode("["));
+        await forEachEventBatch(sql, g.id, async (rows) => {
+          await g.sanitizer.prepare(rows as unknown as Row[]);
+          const parts: string[] = [];
+          for (const row of rows) {
+            parts.push(JSON.stringify(g.sanitizer.eventSync(row as unknown as Row)));
+            if (row.category === "metrics") counts.metrics++;
+            else if (row.severity === "info") counts.info++;
+          }
+          const text = (counts.total > 0 ? "," : "") + parts.join(",");
+          counts.total += rows.length;
+          const bytes = encoder.encode(text);
+          eventsBytes += bytes.byteLength;
+          await write(bytes);
+        }, { cut: options.cut });
+        await write(encoder.encode("]"));
+        eventsBytes += 2;
+      },
+    }, {
+      compressor: options.context.compressor,
+      forbidden: g.secrets.patterns(),
+      after() {
+        const { context } = options;
+        const text = JSON.stringify({
+          ...context.versions,
+          "deployment-type": context.deploymentType,
+          "deployment-version": context.deploymentVersion,
+          "git-ref": "<unknown>",
+          bundle_id: attempt.bundleId,
+          cluster_id: g.id,
+          attempt_status: attempt.clusterStatus,
+          attempt_ended_at: formatTime(attempt.endedAt),
+          collector: "assisted-telemetry-collector",
+          collector_version: VERSION,
+          event_count: counts.total,
+          host_count: g.hostCount,
+          ...(options.reduction ? { reduction: options.reduction } : {}),
+        });
+        tripwire(g.secrets, text, "metadata.json");
+        metadata = { name: `${g.id}/metadata.json`, data: encoder.encode(text) };
+        return [metadata];
+      },
+    });
+  } catch (err) {
+    // The worker's scan of the streamed bytes is the tripwire for events.json.
+    if (err instanceof PatternFoundError) throw new TripwireError(err.field, "events.json");
+    throw err;
+  }
   return { archive, counts, eventsBytes, metadata: metadata! };
 }
 

@@ -4,6 +4,7 @@
  * the tripwire (so an archive holding one is never sent).
  */
 import { MIN_SECRET } from "../sanitize/text.ts";
+import { SecretScanner } from "../sanitize/scanner.ts";
 import { pullSecretSecrets } from "./pull_secret.ts";
 
 /** A secret value and where it came from; the field may be logged, the value never. */
@@ -63,12 +64,14 @@ function jsonStrings(value: unknown, keys?: RegExp): string[] {
 /** Collects the secrets of the rows of one archive. */
 export class SecretRegistry {
   readonly #secrets = new Map<string, string>();
+  readonly #scanner = new SecretScanner();
 
   /** Adds values under `field`, ignoring ones too short to scan for. */
   add(field: string, values: Iterable<string | undefined>): void {
     for (const value of values) {
       if (value && value.length >= MIN_SECRET && !this.#secrets.has(value)) {
         this.#secrets.set(value, field);
+        this.#scanner.add(value, field);
       }
     }
   }
@@ -105,10 +108,12 @@ export class SecretRegistry {
 
   /** The field of the first secret found in `text`, raw or JSON-escaped, or undefined. */
   findIn(text: string): string | undefined {
-    for (const [value, field] of this.#secrets) {
-      if (text.includes(value) || text.includes(JSON.stringify(value).slice(1, -1))) return field;
-    }
-    return undefined;
+    return this.#scanner.find(text);
+  }
+
+  /** The patterns, as bytes, for scanning off the main thread. */
+  patterns(): Array<{ bytes: Uint8Array; field: string }> {
+    return this.#scanner.patterns();
   }
 }
 

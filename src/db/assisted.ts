@@ -93,8 +93,23 @@ export async function forEachEventBatch(
     WHERE e.cluster_id = ${clusterId} AND e.category IN ('user', 'metrics') AND e.deleted_at IS NULL
       ${cut.dropMetrics ? sql`AND e.category <> 'metrics'` : sql``}
       ${cut.dropOldestInfo > 0 ? sql`AND e.id NOT IN (SELECT id FROM dropped)` : sql``}
-    ORDER BY e.event_time, e.id`.cursor(options.batchSize ?? 2000);
-  for await (const rows of cursor) await onBatch(rows);
+    ORDER BY e.event_time, e.id`.cursor(options.batchSize ?? 5000);
+  // Ask for the next batch before handling this one, so the database works
+  // while this process sanitises and compresses.
+  const batches = cursor[Symbol.asyncIterator]();
+  let next = batches.next();
+  for (;;) {
+    const { value, done } = await next;
+    if (done) break;
+    next = batches.next();
+    try {
+      await onBatch(value);
+    } catch (err) {
+      await batches.return?.();
+      await next.catch(() => {});
+      throw err;
+    }
+  }
 }
 
 /** The event_time of the newest info event that `cut` leaves out, for the record. */

@@ -28,8 +28,15 @@ export interface IdentityFallback {
   email?: string;
 }
 
+const PATHS = new Map<string, string[]>();
+
 function setPath(target: Record<string, unknown>, path: string, value: unknown): void {
-  const parts = path.split(".");
+  let parts = PATHS.get(path);
+  if (!parts) PATHS.set(path, parts = path.split("."));
+  if (parts.length === 1) {
+    target[path] = value;
+    return;
+  }
   let node = target;
   for (const part of parts.slice(0, -1)) {
     if (typeof node[part] !== "object" || node[part] === null) node[part] = {};

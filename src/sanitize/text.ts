@@ -6,12 +6,18 @@
  */
 import type { NetworkObfuscator } from "./network.ts";
 import { emailHmac } from "./pseudonym.ts";
+import { SecretScanner } from "./scanner.ts";
 
 /** Marker left where a secret was. */
 export const REDACTED = "[REDACTED]";
 
+/** Memoised scrubbing results kept at most (then the memo starts over). */
+const MEMO_LIMIT = 50_000;
+
 /** Shorter values are too common to treat as secrets without false alarms. */
 export const MIN_SECRET = 6;
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** UUIDs and short words that no secret pattern can match. */
 const PLAIN_ID =
@@ -93,8 +99,10 @@ export function redactForLog(text: string, known: Iterable<string> = []): string
 export class TextScrubber {
   readonly #key: CryptoKey;
   readonly #emails = new Map<string, string>();
+  readonly #memo = new Map<string, string>();
+  readonly #knownSet = new Set<string>();
   /** Known secret values (pull-secret auths, tokens): removed wherever they appear. */
-  readonly #known: string[];
+  readonly #known = new SecretScanner();
   /** Set under OBFUSCATE=networking. */
   readonly network?: NetworkObfuscator;
 
@@ -103,17 +111,19 @@ export class TextScrubber {
     options: { knownSecrets?: Iterable<string>; network?: NetworkObfuscator } = {},
   ) {
     this.#key = key;
-    this.#known = [...(options.knownSecrets ?? [])].filter((s) => s.length >= MIN_SECRET)
-      .sort((a, b) => b.length - a.length);
     this.network = options.network;
+    this.addKnownSecrets(options.knownSecrets ?? []);
   }
 
   /** Adds secret values learnt from a row (for example a cluster's own pull secret). */
   addKnownSecrets(values: Iterable<string>): void {
     for (const v of values) {
-      if (v.length >= MIN_SECRET && !this.#known.includes(v)) this.#known.push(v);
+      if (v.length >= MIN_SECRET && !this.#knownSet.has(v)) {
+        this.#known.add(v, "known");
+        this.#knownSet.add(v);
+      }
     }
-    this.#known.sort((a, b) => b.length - a.length);
+    this.#memo.clear();
   }
 
   /**
@@ -141,12 +151,18 @@ export class TextScrubber {
     return this.#emails.get(address) ?? "[EMAIL]";
   }
 
-  /** Scrubs free text (after `prepare`). */
+  /** Scrubs free text (after `prepare`). Results are memoised: event texts repeat a lot. */
   textSync(value: string): string {
-    let out = value;
-    for (const secret of this.#known) {
-      if (out.includes(secret)) out = out.split(secret).join(REDACTED);
-    }
+    let out = this.#memo.get(value);
+    if (out !== undefined) return out;
+    out = this.#scrub(value);
+    if (this.#memo.size >= MEMO_LIMIT) this.#memo.clear();
+    this.#memo.set(value, out);
+    return out;
+  }
+
+  #scrub(value: string): string {
+    let out = this.#known.redact(value, REDACTED);
     out = removeSecrets(out);
     if (out.includes("@")) out = out.replace(EMAIL, (address) => this.#email(address));
     return this.network ? this.network.text(out) : out;
@@ -163,7 +179,16 @@ export class TextScrubber {
    * text, as a second line of defence, with a fast path for identifiers.
    */
   valueSync(value: string): string {
-    if (!this.network && PLAIN_ID.test(value) && !this.#known.includes(value)) return value;
+    if (!this.network && value.length === 36 && UUID.test(value) && !this.#knownSet.has(value)) {
+      return value;
+    }
+    const memo = this.#memo.get(value);
+    if (memo !== undefined) return memo;
+    if (!this.network && PLAIN_ID.test(value) && !this.#knownSet.has(value)) {
+      if (this.#memo.size >= MEMO_LIMIT) this.#memo.clear();
+      this.#memo.set(value, value);
+      return value;
+    }
     return this.textSync(value);
   }
 

@@ -33,6 +33,44 @@ export interface UploadOptions {
 
 const MAX_ERROR_BODY = 512;
 
+/**
+ * The multipart/form-data body with one part, `file` named `events.tgz`, as
+ * a stream over the archive itself: a 100 MiB archive is never copied into a
+ * FormData or a Blob on its way out.
+ */
+export function multipart(
+  archive: Uint8Array,
+): { body: ReadableStream<Uint8Array>; contentType: string; length: number } {
+  const boundary = `----assisted-telemetry-${crypto.randomUUID()}`;
+  const encoder = new TextEncoder();
+  const head = encoder.encode(
+    `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="events.tgz"\r\n` +
+      `Content-Type: ${CONTENT_TYPE}\r\n\r\n`,
+  );
+  const tail = encoder.encode(`\r\n--${boundary}--\r\n`);
+  const pieces = [head, archive, tail];
+  const CHUNK = 1 << 20;
+  let piece = 0;
+  let offset = 0;
+  const body = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (piece >= pieces.length) return controller.close();
+      const current = pieces[piece];
+      controller.enqueue(current.subarray(offset, offset + CHUNK));
+      offset += CHUNK;
+      if (offset >= current.byteLength) {
+        piece++;
+        offset = 0;
+      }
+    },
+  });
+  return {
+    body,
+    contentType: `multipart/form-data; boundary=${boundary}`,
+    length: head.byteLength + archive.byteLength + tail.byteLength,
+  };
+}
+
 /** The User-Agent ingress expects: `assisted-installer-operator/<version> cluster/<id>`. */
 export function userAgent(clusterId: string): string {
   return `assisted-installer-operator/${VERSION} cluster/${clusterId}`;
@@ -104,12 +142,7 @@ export async function uploadArchive(
 ): Promise<UploadResult> {
   const token = options.token.trim();
   if (token === "" || /[\r\n]/.test(token)) return { ok: false, error: "unusable upload token" };
-  const form = new FormData();
-  form.append(
-    "file",
-    new Blob([archive as Uint8Array<ArrayBuffer>], { type: CONTENT_TYPE }),
-    "events.tgz",
-  );
+  const request = multipart(archive);
   if (options.connectTimeoutMs) {
     const unreachable = await probeConnect(options.endpoint, options.connectTimeoutMs);
     if (unreachable) return { ok: false, error: `request failed: ${unreachable}` };
@@ -119,8 +152,13 @@ export async function uploadArchive(
   try {
     response = await fetch(options.endpoint, {
       method: "POST",
-      body: form,
-      headers: { Authorization: `Bearer ${token}`, "User-Agent": userAgent(options.clusterId) },
+      body: request.body,
+      headers: {
+        Authorization: `Bearer ${token}`,
+        "User-Agent": userAgent(options.clusterId),
+        "Content-Type": request.contentType,
+        "Content-Length": String(request.length),
+      },
       signal: options.signal ? AbortSignal.any([timeout, options.signal]) : timeout,
       redirect: "error",
       client: options.client,

@@ -1,0 +1,66 @@
+/**
+ * Compresses the streamed entry off the main thread: deflate (ending on a
+ * byte boundary), CRC-32, and the tripwire's scan of the raw bytes, so the
+ * event loop stays free for health checks and the second core does the work.
+ */
+/// <reference lib="deno.worker" />
+import zlib from "node:zlib";
+import { ByteScanner } from "../sanitize/scanner.ts";
+
+/** Messages to the worker. */
+export type ToWorker =
+  | { type: "start"; level: number; patterns: Array<{ bytes: Uint8Array; field: string }> }
+  | { type: "chunk"; chunk: Uint8Array }
+  | { type: "end" };
+
+/** Messages from the worker. */
+export type FromWorker =
+  | { type: "ack" }
+  | { type: "hit"; field: string }
+  | { type: "error"; message: string }
+  | { type: "done"; parts: Uint8Array[]; crc: number; length: number };
+
+let deflate: zlib.DeflateRaw | undefined;
+let scanner: ByteScanner | undefined;
+const parts: Uint8Array[] = [];
+let crc = 0;
+let length = 0;
+let stopped = false;
+
+function post(message: FromWorker, transfer: Transferable[] = []): void {
+  self.postMessage(message, transfer);
+}
+
+self.onmessage = (event: MessageEvent<ToWorker>) => {
+  const message = event.data;
+  if (stopped) return;
+  try {
+    if (message.type === "start") {
+      scanner = new ByteScanner(message.patterns);
+      deflate = zlib.createDeflateRaw({
+        level: message.level,
+        finishFlush: zlib.constants.Z_SYNC_FLUSH,
+      });
+      deflate.on("data", (chunk: Uint8Array) => parts.push(chunk));
+      deflate.on(
+        "end",
+        () => post({ type: "done", parts, crc, length }, parts.map((p) => p.buffer as ArrayBuffer)),
+      );
+    } else if (message.type === "chunk") {
+      const field = scanner!.find(message.chunk);
+      if (field) {
+        stopped = true;
+        post({ type: "hit", field });
+        return;
+      }
+      crc = zlib.crc32(message.chunk, crc);
+      length += message.chunk.byteLength;
+      deflate!.write(message.chunk, () => post({ type: "ack" }));
+    } else {
+      deflate!.end();
+    }
+  } catch (err) {
+    stopped = true;
+    post({ type: "error", message: String((err as Error)?.message ?? err) });
+  }
+};

@@ -1,0 +1,251 @@
+/**
+ * `deno task bench [events]`: a 150-host cluster with N events (default
+ * 1,000,000) in a throwaway PostgreSQL, one collector pass into the local
+ * receiver, against the practical floor `psql \copy (… row_to_json …) | gzip -6`
+ * over the same rows. Prints a table; it is a benchmark, not a test.
+ */
+import zlib from "node:zlib";
+import { AsyncGzip, gzipSync } from "fflate";
+import { unpackArchive } from "../bundle/mod.ts";
+import { connect } from "../db/mod.ts";
+import { ASSISTED_SCHEMA_SQL } from "./assisted_schema.ts";
+import { seedCluster } from "./fixtures.ts";
+import { findPostgresBin, startThrowawayPostgres } from "./postgres.ts";
+import { createReceiver, ReceiverStore } from "../receiver/mod.ts";
+
+const MAIN = new URL("../../main.ts", import.meta.url).pathname;
+const events = Number(Deno.args[0] ?? 1_000_000);
+const HOSTS = 150;
+
+function mb(bytes: number): string {
+  return (bytes / 1e6).toFixed(1);
+}
+
+async function sh(
+  script: string,
+  env: Record<string, string> = {},
+): Promise<{ ms: number; out: string }> {
+  const t0 = performance.now();
+  const out = await new Deno.Command("bash", {
+    args: ["-o", "pipefail", "-c", script],
+    env,
+    stdout: "piped",
+    stderr: "piped",
+  })
+    .output();
+  if (!out.success) throw new Error(new TextDecoder().decode(out.stderr));
+  return { ms: performance.now() - t0, out: new TextDecoder().decode(out.stdout).trim() };
+}
+
+function peakRss(pid: number): number {
+  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
+  return Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024;
+}
+
+async function main(): Promise<void> {
+  const bin = findPostgresBin();
+  if (!bin) {
+    throw new Error("the benchmark needs PostgreSQL server binaries (apt-get install postgresql)");
+  }
+  console.log(
+    `machine: ${Deno.build.os} ${Deno.build.arch}, ${navigator.hardwareConcurrency} cores, Deno ${Deno.version.deno}`,
+  );
+  const pg = await startThrowawayPostgres({
+    settings: { shared_buffers: "256MB", work_mem: "64MB" },
+  });
+  const sql = connect(pg.url);
+  const dir = await Deno.makeTempDir({ prefix: "collector-bench-" });
+  try {
+    await sql.unsafe(ASSISTED_SCHEMA_SQL);
+    const store = new ReceiverStore(dir);
+    await store.open();
+    const ready = Promise.withResolvers<number>();
+    const receiver = Deno.serve({
+      port: 0,
+      hostname: "127.0.0.1",
+      onListen: ({ port }) => ready.resolve(port),
+    }, createReceiver(store).fetch);
+    const endpoint = `http://127.0.0.1:${await ready.promise}/api/ingress/v1/upload`;
+    const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const port = (probe.addr as Deno.NetAddr).port;
+    probe.close();
+    const env = {
+      DATABASE_URL: pg.url,
+      DATA_UPLOAD_ENDPOINT: endpoint,
+      PORT: String(port),
+      LOG_LEVEL: "warn",
+      SCAN_INTERVAL: "24h",
+      NO_COLOR: "1",
+    };
+
+    console.log(`seeding ${HOSTS} hosts and ${events.toLocaleString("en")} events…`);
+    const t0 = performance.now();
+    const id = crypto.randomUUID();
+    await seedCluster(sql, id, { hosts: HOSTS, events, cluster: { status: "installing" } });
+    await sql`VACUUM ANALYZE events`;
+    console.log(`  seeded in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+
+    // The floor: the database's own JSON and the gzip binary.
+    const columns =
+      "cluster_id, host_id, infra_env_id, category, name, severity, event_time, message, props, request_id";
+    const query =
+      `SELECT row_to_json(e) FROM (SELECT ${columns} FROM events WHERE cluster_id = '${id}' AND category IN ('user', 'metrics') AND deleted_at IS NULL ORDER BY event_time) e`;
+    const floor = await sh(
+      `${bin}/psql -X -q "$URL" -c "\\copy (${query}) TO STDOUT" | gzip -6 | wc -c`,
+      { URL: pg.url },
+    );
+    const floorBytes = Number(floor.out);
+
+    // The collector, as deployed: serve, triggered, while /healthz is probed.
+    const child = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--v8-flags=--max-semi-space-size=8",
+        "--allow-net",
+        "--allow-env",
+        "--allow-read",
+        MAIN,
+        "serve",
+      ],
+      env,
+      clearEnv: true,
+      stdout: "null",
+      stderr: "inherit",
+    }).spawn();
+    const base = `http://127.0.0.1:${port}`;
+    const get = (path: string) =>
+      fetch(base + path).then(async (r) => ({ status: r.status, body: await r.json() })).catch(
+        () => ({ status: 0, body: {} as Record<string, unknown> }),
+      );
+    while ((await get("/healthz")).status !== 200) await new Promise((r) => setTimeout(r, 50));
+    while (!(await get("/v1/status")).body.collection) await new Promise((r) => setTimeout(r, 50));
+    await sql`UPDATE clusters SET status = 'installed', status_updated_at = clock_timestamp() WHERE id = ${id}`;
+    const rssBefore = peakRss(child.pid);
+    const started = performance.now();
+    await fetch(`${base}/v1/trigger`, { method: "POST" }).then((r) => r.body?.cancel());
+    const latencies: number[] = [];
+    for (;;) {
+      const t = performance.now();
+      await get("/healthz");
+      latencies.push(performance.now() - t);
+      const { body } = await get("/v1/status");
+      const attempts = body.attempts as Record<string, number> | undefined;
+      if (
+        attempts && attempts.sent + attempts.abandoned + attempts.blocked >= 1 &&
+        !(body.pass as { running: boolean }).running
+      ) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const wall = performance.now() - started;
+    const rss = peakRss(child.pid);
+    child.kill("SIGTERM");
+    await child.status;
+    await receiver.shutdown();
+    latencies.sort((a, b) => a - b);
+    const p99 = latencies[Math.floor(latencies.length * 0.99)] ?? 0;
+
+    const [upload] = await store.list();
+    const archive = (await store.archive(upload.request_id))!;
+    const files = await unpackArchive(archive);
+    const eventsJson = files.find((f) => f.name.endsWith("/events.json"))!.data;
+    const sent = JSON.parse(new TextDecoder().decode(
+      files.find((f) => f.name.endsWith("/metadata.json"))!.data,
+    )).event_count;
+
+    console.log("\n| measure | collector | floor (psql \\copy … \\| gzip -6) |");
+    console.log("|---|---|---|");
+    console.log(`| events | ${sent.toLocaleString("en")} | ${events.toLocaleString("en")} |`);
+    console.log(
+      `| wall time | ${(wall / 1000).toFixed(2)} s | ${(floor.ms / 1000).toFixed(2)} s |`,
+    );
+    console.log(
+      `| events/s | ${Math.round(sent / (wall / 1000)).toLocaleString("en")} | ${
+        Math.round(events / (floor.ms / 1000)).toLocaleString("en")
+      } |`,
+    );
+    console.log(
+      `| MB/s (events.json, uncompressed) | ${
+        (eventsJson.byteLength / 1e6 / (wall / 1000)).toFixed(1)
+      } | — |`,
+    );
+    console.log(`| compressed size | ${mb(archive.byteLength)} MB | ${mb(floorBytes)} MB |`);
+    console.log(`| peak RSS | ${mb(rss)} MB (idle before the pass: ${mb(rssBefore)} MB) | — |`);
+    console.log(
+      `| /healthz p99 during the pass | ${p99.toFixed(1)} ms (${latencies.length} probes) | — |`,
+    );
+    console.log(`| time ratio collector / floor | **${(wall / floor.ms).toFixed(2)}×** | 1 |`);
+
+    // The compressors, over the same events.json.
+    console.log(
+      `\n| compressor (events.json, ${mb(eventsJson.byteLength)} MB) | time | MB/s | output |`,
+    );
+    console.log("|---|---|---|---|");
+    const row = async (name: string, f: () => Promise<number> | number) => {
+      const t = performance.now();
+      const size = await f();
+      const ms = performance.now() - t;
+      console.log(
+        `| ${name} | ${(ms / 1000).toFixed(2)} s | ${
+          (eventsJson.byteLength / 1e6 / (ms / 1000)).toFixed(0)
+        } | ${mb(size)} MB |`,
+      );
+    };
+    const chunks = Array.from(
+      { length: Math.ceil(eventsJson.byteLength / 655_360) },
+      (_, i) => eventsJson.subarray(i * 655_360, (i + 1) * 655_360),
+    );
+    for (const level of [6, 1]) {
+      await row(`node:zlib level ${level} (used)`, () =>
+        new Promise((resolve) => {
+          let n = 0;
+          const g = zlib.createGzip({ level });
+          g.on("data", (c: Uint8Array) => n += c.byteLength);
+          g.on("end", () => resolve(n));
+          for (const c of chunks) {
+            g.write(c);
+          }
+          g.end();
+        }));
+      await row(
+        `fflate gzipSync level ${level}`,
+        () => gzipSync(eventsJson, { level: level as 6 }).byteLength,
+      );
+      await row(`fflate AsyncGzip (worker) level ${level}`, () =>
+        new Promise((resolve) => {
+          let n = 0;
+          const g = new AsyncGzip({ level: level as 6 }, (_err, c, final) => {
+            n += c.byteLength;
+            if (final) {
+              resolve(n);
+            }
+          });
+          for (const c of chunks) g.push(c.slice());
+          g.push(new Uint8Array(0), true);
+        }));
+    }
+    await row("CompressionStream (gzip)", async () => {
+      let n = 0;
+      const stream = new Blob([eventsJson as Uint8Array<ArrayBuffer>]).stream().pipeThrough(
+        new CompressionStream("gzip"),
+      );
+      for await (const c of stream) n += c.byteLength;
+      return n;
+    });
+    const tmp = `${dir}/events.json`;
+    await Deno.writeFile(tmp, eventsJson);
+    for (const level of [6, 1]) {
+      const gz = await sh(`gzip -${level} -c "${tmp}" | wc -c`);
+      console.log(
+        `| gzip -${level} binary | ${(gz.ms / 1000).toFixed(2)} s | ${
+          (eventsJson.byteLength / 1e6 / (gz.ms / 1000)).toFixed(0)
+        } | ${mb(Number(gz.out))} MB |`,
+      );
+    }
+  } finally {
+    await sql.end({ timeout: 5 });
+    await pg.stop();
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+}
+
+if (import.meta.main) await main();
