@@ -8,6 +8,7 @@
  * ```
  * @module
  */
+import process from "node:process";
 import { parseArgs } from "node:util";
 import { type Config, ConfigError, DEFAULT_PORT, loadConfig, SETTINGS } from "./src/config/mod.ts";
 import { Collector, type PassResult, safeError } from "./src/collect/mod.ts";
@@ -81,13 +82,24 @@ function passExitCode(result: PassResult): number {
     : EXIT.ok;
 }
 
-async function runOnce(config: Config, log: Logger): Promise<number> {
-  const sql = connect(config.databaseUrl);
+/** The process's peak resident memory (getrusage's maxrss), for `once`'s report. */
+function peakRssBytes(): number | undefined {
   try {
-    const result = await new Collector({ sql, config, log }).runPass();
-    console.log(JSON.stringify(result));
+    return process.resourceUsage().maxRSS * 1024;
+  } catch {
+    return undefined;
+  }
+}
+
+async function runOnce(config: Config, log: Logger): Promise<number> {
+  const sql = connect(config.databaseUrl, { max: config.uploadConcurrency + 3 });
+  const collector = new Collector({ sql, config, log });
+  try {
+    const result = await collector.runPass();
+    console.log(JSON.stringify({ ...result, peak_rss_bytes: peakRssBytes() }));
     return passExitCode(result);
   } finally {
+    collector.close();
     await sql.end({ timeout: 5 });
   }
 }
@@ -111,7 +123,7 @@ async function runPreview(config: Config, log: Logger, args: string[]): Promise<
     }
     console.log(await renderPreview(preview));
     if (values.out) {
-      await Deno.writeFile(values.out, preview.archive);
+      await Deno.writeFile(values.out, preview.archive.stream());
       console.log(`\nwrote ${values.out}`);
     }
     return EXIT.ok;

@@ -41,10 +41,13 @@ for (const spec of ["zlib:6", "zlib:1"]) {
     const compressor = parseCompressor(spec)!;
     const body = Array.from({ length: 3000 }, (_, i) => `{"n":${i},"m":"event ${i}"}`).join(",");
     const bytes = new TextEncoder().encode(`[${body}]`);
-    const archive = await packStreamingArchive([files[0]], {
+    const { archive, streamedBytes } = await packStreamingArchive([files[0]], {
       name: "c1/events.json",
-      async produce(write) {
-        for (let at = 0; at < bytes.length; at += 777) await write(bytes.subarray(at, at + 777));
+      async produce(sink) {
+        await sink.text("[");
+        await sink.text(body.slice(0, 1000));
+        await sink.bytes(new TextEncoder().encode(body.slice(1000)));
+        await sink.text("]");
       },
     }, {
       after: () => [{
@@ -54,6 +57,7 @@ for (const spec of ["zlib:6", "zlib:1"]) {
       compressor,
     });
     const back = await unpackArchive(archive);
+    assert.equal(streamedBytes, bytes.byteLength);
     assert.deepEqual(back.map((f) => f.name), [
       "c1/events/cluster.json",
       "c1/events.json",
@@ -62,7 +66,7 @@ for (const spec of ["zlib:6", "zlib:1"]) {
     assert.equal(new TextDecoder().decode(back[1].data), `[${body}]`);
     const path = await Deno.makeTempFile({ suffix: ".tgz" });
     try {
-      await Deno.writeFile(path, archive);
+      await Deno.writeFile(path, archive.stream());
       const gz = await new Deno.Command("gzip", { args: ["-t", path] }).output();
       assert.ok(gz.success, "gzip -t");
       const out = await new Deno.Command("tar", {
@@ -76,3 +80,19 @@ for (const spec of ["zlib:6", "zlib:1"]) {
     }
   });
 }
+
+Deno.test("a stream far longer than the buffer pool arrives intact, byte for byte", async () => {
+  const piece = "é".repeat(1000) + "x".repeat(3000); // 5000 bytes, some of them two-byte
+  const { archive, streamedBytes } = await packStreamingArchive([], {
+    name: "c1/events.json",
+    async produce(sink) {
+      for (let i = 0; i < 4000; i++) await sink.text(piece + i);
+    },
+  }, { after: () => [] });
+  const [file] = await unpackArchive(archive);
+  const text = new TextDecoder().decode(file.data);
+  assert.equal(file.data.byteLength, streamedBytes);
+  assert.ok(streamedBytes > 20_000_000);
+  for (const i of [0, 1, 1999, 3999]) assert.ok(text.includes(piece + i));
+  assert.equal(text, Array.from({ length: 4000 }, (_, i) => piece + i).join(""));
+});

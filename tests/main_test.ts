@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { childEnv } from "./support/cli.ts";
 import { SETTINGS } from "../src/config/mod.ts";
 import { seedCluster } from "../src/demo/fixtures.ts";
 import { scenario } from "./support/scenario.ts";
@@ -8,7 +9,7 @@ const MAIN = new URL("../main.ts", import.meta.url).pathname;
 async function cli(args: string[], env: Record<string, string> = {}) {
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["run", "--allow-net", "--allow-env", "--allow-read", MAIN, ...args],
-    env: { NO_COLOR: "1", ...env },
+    env: childEnv(env),
     clearEnv: true,
     stdout: "piped",
     stderr: "piped",

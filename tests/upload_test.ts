@@ -3,10 +3,11 @@ import { CONTENT_TYPE, uploadArchive, userAgent } from "../src/upload/mod.ts";
 import { packArchive } from "../src/bundle/mod.ts";
 import { startReceiver } from "./support/receiver.ts";
 
-const archive = await packArchive([{
+const bytes = await packArchive([{
   name: "c1/metadata.json",
   data: new TextEncoder().encode('{"bundle_id":"u1"}'),
 }]);
+const archive = new Blob([bytes as Uint8Array<ArrayBuffer>]);
 
 Deno.test("the request is exactly the ingress contract's", async () => {
   let seen: { headers: Headers; file: File } | undefined;
@@ -33,13 +34,13 @@ Deno.test("the request is exactly the ingress contract's", async () => {
     assert.equal(userAgent("c1"), seen!.headers.get("user-agent"));
     assert.match(seen!.headers.get("content-type")!, /^multipart\/form-data; boundary=/);
     assert.ok(
-      Number(seen!.headers.get("content-length")) > archive.byteLength,
+      Number(seen!.headers.get("content-length")) > archive.size,
       "a length, not chunked",
     );
     assert.equal(seen!.headers.get("transfer-encoding"), null);
     assert.equal(seen!.file.name, "events.tgz");
     assert.equal(seen!.file.type, CONTENT_TYPE);
-    assert.deepEqual(new Uint8Array(await seen!.file.arrayBuffer()), archive);
+    assert.deepEqual(new Uint8Array(await seen!.file.arrayBuffer()), bytes);
   } finally {
     await r.close();
   }

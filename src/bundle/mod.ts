@@ -138,10 +138,21 @@ async function compressWhole(
   return await s.end();
 }
 
-/** A streamed entry: `produce` writes its bytes through `write`, in order. */
+/** Where a streamed entry's content goes, in order. */
+export interface StreamSink {
+  /**
+   * Appends text as UTF-8. Returns a promise only when the caller must wait
+   * for room (await it then); otherwise nothing, sparing a microtask per event.
+   */
+  text(value: string): Promise<void> | void;
+  /** Appends bytes. */
+  bytes(value: Uint8Array): Promise<void>;
+}
+
+/** A streamed entry: `produce` writes its content through the sink. */
 export interface StreamedFile {
   name: string;
-  produce(write: (chunk: Uint8Array) => Promise<void>): Promise<void>;
+  produce(sink: StreamSink): Promise<void>;
 }
 
 /** Thrown when the streamed bytes hold a pattern the caller asked to watch for. */
@@ -155,13 +166,21 @@ export class PatternFoundError extends Error {
   }
 }
 
-/** Chunks handed to the worker and not yet compressed, at most. */
-const IN_FLIGHT = 4;
+/**
+ * The streamed content travels to the worker in a few fixed buffers that come
+ * back once compressed, so uncompressed bytes in memory are bounded by
+ * POOL × BUFFER_BYTES however long the stream, and no garbage piles up.
+ */
+const BUFFER_BYTES = 1 << 21;
+const POOL = 4;
 
 /** The streamed segment, compressed, checksummed and scanned in a worker. */
 function workerSegment(level: number, patterns: Array<{ bytes: Uint8Array; field: string }>) {
   const worker = new Worker(new URL("./segment_worker.ts", import.meta.url), { type: "module" });
-  let inFlight = 0;
+  const free: Uint8Array[] = Array.from({ length: POOL }, () => new Uint8Array(BUFFER_BYTES));
+  const encoder = new TextEncoder();
+  let current: Uint8Array | undefined;
+  let used = 0;
   let waiting: (() => void) | undefined;
   let failure: Error | undefined;
   const done = Promise.withResolvers<{ parts: Uint8Array[]; crc: number; length: number }>();
@@ -174,7 +193,7 @@ function workerSegment(level: number, patterns: Array<{ bytes: Uint8Array; field
   worker.onmessage = (event: MessageEvent<FromWorker>) => {
     const m = event.data;
     if (m.type === "ack") {
-      inFlight--;
+      free.push(new Uint8Array(m.buffer));
       waiting?.();
     } else if (m.type === "hit") fail(new PatternFoundError(m.field));
     else if (m.type === "error") fail(new Error(`compression failed: ${m.message}`));
@@ -185,22 +204,49 @@ function workerSegment(level: number, patterns: Array<{ bytes: Uint8Array; field
     fail(new Error(`compression worker failed: ${event.message}`));
   };
   worker.postMessage({ type: "start", level, patterns } satisfies ToWorker);
-  return {
-    async write(chunk: Uint8Array): Promise<void> {
-      while (inFlight >= IN_FLIGHT && !failure) {
-        await new Promise<void>((resolve) => (waiting = resolve));
-      }
+
+  const send = () => {
+    if (!current || used === 0) return;
+    worker.postMessage({ type: "chunk", chunk: current, length: used } satisfies ToWorker, [
+      current.buffer as ArrayBuffer,
+    ]);
+    current = undefined;
+    used = 0;
+  };
+  const next = async () => {
+    send();
+    while (free.length === 0 && !failure) await new Promise<void>((resolve) => (waiting = resolve));
+    if (failure) throw failure;
+    current = free.pop()!;
+  };
+  const append = (value: string) => {
+    used += encoder.encodeInto(value, current!.subarray(used)).written;
+  };
+  const sink: StreamSink = {
+    text(value) {
       if (failure) throw failure;
-      inFlight++;
-      const own = chunk.byteOffset === 0 && chunk.byteLength === chunk.buffer.byteLength
-        ? chunk
-        : chunk.slice();
-      worker.postMessage({ type: "chunk", chunk: own } satisfies ToWorker, [
-        own.buffer as ArrayBuffer,
-      ]);
+      const worst = value.length * 3;
+      if (worst > BUFFER_BYTES) return sink.bytes(encoder.encode(value));
+      if (current && BUFFER_BYTES - used >= worst) return append(value);
+      return next().then(() => append(value));
     },
+    async bytes(value) {
+      for (let at = 0; at < value.byteLength;) {
+        if (!current || used === BUFFER_BYTES) await next();
+        const n = Math.min(value.byteLength - at, BUFFER_BYTES - used);
+        current!.set(value.subarray(at, at + n), used);
+        used += n;
+        at += n;
+      }
+    },
+  };
+  return {
+    sink,
     async end(): Promise<{ parts: Uint8Array[]; crc: number; length: number }> {
-      if (!failure) worker.postMessage({ type: "end" } satisfies ToWorker);
+      if (!failure) {
+        send();
+        worker.postMessage({ type: "end" } satisfies ToWorker);
+      }
       try {
         return await done.promise;
       } finally {
@@ -226,13 +272,11 @@ export async function packStreamingArchive(
     /** Patterns that must not appear in the streamed bytes (PatternFoundError). */
     forbidden?: Array<{ bytes: Uint8Array; field: string }>;
   },
-): Promise<Uint8Array> {
+): Promise<{ archive: Blob; streamedBytes: number }> {
   const compressor = options.compressor ?? DEFAULT_COMPRESSOR;
   const middle = workerSegment(compressor.level, options.forbidden ?? []);
   try {
-    await streamed.produce(async (chunk) => {
-      if (chunk.byteLength > 0) await middle.write(chunk);
-    });
+    await streamed.produce(middle.sink);
   } catch (err) {
     middle.abort();
     throw err;
@@ -247,13 +291,16 @@ export async function packStreamingArchive(
     zlib.crc32(tail),
     tail.byteLength,
   );
-  return concat([
+  // A Blob of the parts: one copy, after which the parts can go; the upload
+  // and the receiver read it without copying again.
+  const archive = new Blob([
     GZIP_HEADER,
     ...await compressWhole(head, compressor, false),
     ...middleParts,
     ...await compressWhole(tail, compressor, true),
     trailer(crc, head.byteLength + lengthMiddle + tail.byteLength),
-  ]);
+  ] as Uint8Array<ArrayBuffer>[]);
+  return { archive, streamedBytes: lengthMiddle };
 }
 
 /** Builds the tar.gz of `files`, in the given order. */
@@ -270,9 +317,9 @@ export async function packArchive(
 }
 
 /** Reads a tar.gz back into its files (the receiver and the tests use it). */
-export async function unpackArchive(archive: Uint8Array): Promise<ArchiveFile[]> {
-  const stream = new Blob([archive as Uint8Array<ArrayBuffer>]).stream()
-    .pipeThrough(new DecompressionStream("gzip"));
+export async function unpackArchive(archive: Uint8Array | Blob): Promise<ArchiveFile[]> {
+  const blob = archive instanceof Blob ? archive : new Blob([archive as Uint8Array<ArrayBuffer>]);
+  const stream = blob.stream().pipeThrough(new DecompressionStream("gzip"));
   const entries = await unpackTar(stream);
   return entries.filter((e) => e.header.type === "file" && e.data).map((e) => ({
     name: e.header.name,

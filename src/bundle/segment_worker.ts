@@ -10,12 +10,12 @@ import { ByteScanner } from "../sanitize/scanner.ts";
 /** Messages to the worker. */
 export type ToWorker =
   | { type: "start"; level: number; patterns: Array<{ bytes: Uint8Array; field: string }> }
-  | { type: "chunk"; chunk: Uint8Array }
+  | { type: "chunk"; chunk: Uint8Array; length: number }
   | { type: "end" };
 
 /** Messages from the worker. */
 export type FromWorker =
-  | { type: "ack" }
+  | { type: "ack"; buffer: ArrayBuffer }
   | { type: "hit"; field: string }
   | { type: "error"; message: string }
   | { type: "done"; parts: Uint8Array[]; crc: number; length: number };
@@ -41,21 +41,25 @@ self.onmessage = (event: MessageEvent<ToWorker>) => {
         level: message.level,
         finishFlush: zlib.constants.Z_SYNC_FLUSH,
       });
-      deflate.on("data", (chunk: Uint8Array) => parts.push(chunk));
+      // Copy out of zlib's pooled buffers (Buffer#slice would not), which are far larger than each chunk.
+      deflate.on("data", (chunk: Uint8Array) => parts.push(new Uint8Array(chunk)));
       deflate.on(
         "end",
         () => post({ type: "done", parts, crc, length }, parts.map((p) => p.buffer as ArrayBuffer)),
       );
     } else if (message.type === "chunk") {
-      const field = scanner!.find(message.chunk);
+      const view = message.chunk.subarray(0, message.length);
+      const field = scanner!.find(view);
       if (field) {
         stopped = true;
         post({ type: "hit", field });
         return;
       }
-      crc = zlib.crc32(message.chunk, crc);
-      length += message.chunk.byteLength;
-      deflate!.write(message.chunk, () => post({ type: "ack" }));
+      crc = zlib.crc32(view, crc);
+      length += view.byteLength;
+      // Once compressed, the buffer goes back to be filled again.
+      const buffer = message.chunk.buffer as ArrayBuffer;
+      deflate!.write(view, () => post({ type: "ack", buffer }, [buffer]));
     } else {
       deflate!.end();
     }

@@ -55,7 +55,7 @@ export interface ArchiveAttempt {
 
 /** A built archive and what went into it. */
 export interface BuiltArchive {
-  archive: Uint8Array;
+  archive: Blob;
   eventCount: number;
   hostCount: number;
   files: Array<{ name: string; bytes: number }>;
@@ -190,7 +190,7 @@ async function buildWith(
   g: Gathered,
   options: { context: ArchiveContext; cut: EventCut; reduction?: Record<string, unknown> },
 ): Promise<
-  { archive: Uint8Array; counts: EventCounts; eventsBytes: number; metadata: ArchiveFile }
+  { archive: Blob; counts: EventCounts; eventsBytes: number; metadata: ArchiveFile }
 > {
   const decoder = new TextDecoder();
   for (const file of g.files) {
@@ -199,28 +199,25 @@ async function buildWith(
   const counts: EventCounts = { total: 0, metrics: 0, info: 0 };
   let eventsBytes = 0;
   let metadata: ArchiveFile | undefined;
-  let archive: Uint8Array;
+  let archive: Blob;
   try {
-    archive = await packStreamingArchive(g.files, {
+    ({ archive, streamedBytes: eventsBytes } = await packStreamingArchive(g.files, {
       name: `${g.id}/events.json`,
-      async produce(write) {
-        await write(encoder.encode("["));
+      async produce(sink) {
+        await sink.text("[");
         await forEachEventBatch(sql, g.id, async (rows) => {
           await g.sanitizer.prepare(rows as unknown as Row[]);
-          const parts: string[] = [];
           for (const row of rows) {
-            parts.push(JSON.stringify(g.sanitizer.eventSync(row as unknown as Row)));
+            const text = (counts.total > 0 ? "," : "") +
+              JSON.stringify(g.sanitizer.eventSync(row as unknown as Row));
+            counts.total++;
             if (row.category === "metrics") counts.metrics++;
             else if (row.severity === "info") counts.info++;
+            const wait = sink.text(text);
+            if (wait) await wait;
           }
-          const text = (counts.total > 0 ? "," : "") + parts.join(",");
-          counts.total += rows.length;
-          const bytes = encoder.encode(text);
-          eventsBytes += bytes.byteLength;
-          await write(bytes);
         }, { cut: options.cut });
-        await write(encoder.encode("]"));
-        eventsBytes += 2;
+        await sink.text("]");
       },
     }, {
       compressor: options.context.compressor,
@@ -246,7 +243,7 @@ async function buildWith(
         metadata = { name: `${g.id}/metadata.json`, data: encoder.encode(text) };
         return [metadata];
       },
-    });
+    }));
   } catch (err) {
     // The worker's scan of the streamed bytes is the tripwire for events.json.
     if (err instanceof PatternFoundError) throw new TripwireError(err.field, "events.json");
@@ -276,16 +273,16 @@ export async function buildArchive(
   let cut: EventCut = NO_CUT;
   let built = await buildWith(sql, attempt, g, { context, cut });
   const full = built.counts;
-  for (let round = 0; built.archive.byteLength > maxBytes; round++) {
-    if (round >= MAX_ROUNDS) throw new ArchiveTooLargeError(built.archive.byteLength, maxBytes);
+  for (let round = 0; built.archive.size > maxBytes; round++) {
+    if (round >= MAX_ROUNDS) throw new ArchiveTooLargeError(built.archive.size, maxBytes);
     if (!cut.dropMetrics && full.metrics > 0) {
       cut = { ...cut, dropMetrics: true };
     } else {
       if (cut.dropOldestInfo >= full.info) {
-        throw new ArchiveTooLargeError(built.archive.byteLength, maxBytes);
+        throw new ArchiveTooLargeError(built.archive.size, maxBytes);
       }
-      const perEvent = built.archive.byteLength / Math.max(1, built.counts.total);
-      const excess = built.archive.byteLength - maxBytes * 0.97;
+      const perEvent = built.archive.size / Math.max(1, built.counts.total);
+      const excess = built.archive.size - maxBytes * 0.97;
       const more = Math.max(1, Math.ceil((excess / perEvent) * 1.1));
       cut = { ...cut, dropOldestInfo: Math.min(full.info, cut.dropOldestInfo + more) };
     }

@@ -439,7 +439,7 @@ export class Collector {
       throw new Error("shutdown during upload");
     }
     return this.#decide(attempt, result, {
-      bytes: built.archive.byteLength,
+      bytes: built.archive.size,
       events: built.eventCount,
       error: result.ok ? "" : redactForLog(result.error, built.knownSecrets),
       global,

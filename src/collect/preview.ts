@@ -18,7 +18,7 @@ export async function renderPreview(preview: PreviewResult): Promise<string> {
       preview.inLedger ? "" : " (not in the ledger yet)"
     }`,
     `  bundle_id: ${attempt.bundleId}`,
-    `  ${preview.archive.byteLength} bytes compressed, ${preview.hostCount} hosts, ${preview.eventCount} events`,
+    `  ${preview.archive.size} bytes compressed, ${preview.hostCount} hosts, ${preview.eventCount} events`,
     "",
     ...preview.files.map((f) => `  ${String(f.bytes).padStart(10)}  ${f.name}`),
   ];

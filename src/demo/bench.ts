@@ -107,7 +107,11 @@ async function main(): Promise<void> {
         MAIN,
         "serve",
       ],
-      env,
+      env: {
+        ...env,
+        HOME: Deno.env.get("HOME") ?? "/root",
+        ...(Deno.env.get("DENO_DIR") ? { DENO_DIR: Deno.env.get("DENO_DIR")! } : {}),
+      },
       clearEnv: true,
       stdout: "null",
       stderr: "inherit",

@@ -28,15 +28,12 @@ export interface IdentityFallback {
   email?: string;
 }
 
-const PATHS = new Map<string, string[]>();
-
 function setPath(target: Record<string, unknown>, path: string, value: unknown): void {
-  let parts = PATHS.get(path);
-  if (!parts) PATHS.set(path, parts = path.split("."));
-  if (parts.length === 1) {
+  if (!path.includes(".")) {
     target[path] = value;
     return;
   }
+  const parts = path.split(".");
   let node = target;
   for (const part of parts.slice(0, -1)) {
     if (typeof node[part] !== "object" || node[part] === null) node[part] = {};

@@ -112,7 +112,12 @@ export class ByteScanner {
 
   /** The field of a secret found in `chunk` (or across the previous chunk's end), or undefined. */
   find(chunk: Uint8Array): string | undefined {
-    const data = this.#tail.length ? new Uint8Array([...this.#tail, ...chunk]) : chunk;
+    let data = chunk;
+    if (this.#tail.length > 0) {
+      data = new Uint8Array(this.#tail.length + chunk.length);
+      data.set(this.#tail);
+      data.set(chunk, this.#tail.length);
+    }
     let found: string | undefined;
     this.#index.scan(data.length, (at) => data[at], (start, pattern, label) => {
       if (start + pattern.length > data.length) return false;

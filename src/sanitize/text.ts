@@ -17,7 +17,19 @@ const MEMO_LIMIT = 50_000;
 /** Shorter values are too common to treat as secrets without false alarms. */
 export const MIN_SECRET = 6;
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** A canonical UUID, checked by hand: this runs for every id of every event. */
+function isUuid(value: string): boolean {
+  if (value.length !== 36) return false;
+  for (let i = 0; i < 36; i++) {
+    const c = value.charCodeAt(i);
+    if (i === 8 || i === 13 || i === 18 || i === 23) {
+      if (c !== 45) return false;
+    } else if (!((c >= 48 && c <= 57) || (c >= 97 && c <= 102) || (c >= 65 && c <= 70))) {
+      return false;
+    }
+  }
+  return true;
+}
 
 /** UUIDs and short words that no secret pattern can match. */
 const PLAIN_ID =
@@ -101,6 +113,7 @@ export class TextScrubber {
   readonly #emails = new Map<string, string>();
   readonly #memo = new Map<string, string>();
   readonly #knownSet = new Set<string>();
+  #knownUuids = 0;
   /** Known secret values (pull-secret auths, tokens): removed wherever they appear. */
   readonly #known = new SecretScanner();
   /** Set under OBFUSCATE=networking. */
@@ -121,6 +134,7 @@ export class TextScrubber {
       if (v.length >= MIN_SECRET && !this.#knownSet.has(v)) {
         this.#known.add(v, "known");
         this.#knownSet.add(v);
+        if (isUuid(v)) this.#knownUuids++;
       }
     }
     this.#memo.clear();
@@ -179,7 +193,7 @@ export class TextScrubber {
    * text, as a second line of defence, with a fast path for identifiers.
    */
   valueSync(value: string): string {
-    if (!this.network && value.length === 36 && UUID.test(value) && !this.#knownSet.has(value)) {
+    if (!this.network && isUuid(value) && (this.#knownUuids === 0 || !this.#knownSet.has(value))) {
       return value;
     }
     const memo = this.#memo.get(value);

@@ -109,7 +109,7 @@ export function createApp(deps: ServerDeps): Hono<{ Bindings: ServerEnv }> {
       throw err;
     }
     if (!preview) return c.json({ error: "no such cluster" }, 404);
-    return c.body(preview.archive as Uint8Array<ArrayBuffer>, 200, {
+    return c.body(await preview.archive.arrayBuffer(), 200, {
       "content-type": "application/gzip",
       "content-disposition": `attachment; filename="${preview.attempt.clusterId}.tgz"`,
       "x-bundle-id": preview.attempt.bundleId,

@@ -34,40 +34,20 @@ export interface UploadOptions {
 const MAX_ERROR_BODY = 512;
 
 /**
- * The multipart/form-data body with one part, `file` named `events.tgz`, as
- * a stream over the archive itself: a 100 MiB archive is never copied into a
- * FormData or a Blob on its way out.
+ * The multipart/form-data body with one part, `file` named `events.tgz`. A
+ * Blob of the three pieces has a size, so the request carries a
+ * Content-Length (not chunked encoding), and the archive is copied once,
+ * not into a FormData and again into the request.
  */
-export function multipart(
-  archive: Uint8Array,
-): { body: ReadableStream<Uint8Array>; contentType: string; length: number } {
+export function multipart(archive: Blob): { body: Blob; contentType: string } {
   const boundary = `----assisted-telemetry-${crypto.randomUUID()}`;
-  const encoder = new TextEncoder();
-  const head = encoder.encode(
+  const head =
     `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="events.tgz"\r\n` +
-      `Content-Type: ${CONTENT_TYPE}\r\n\r\n`,
-  );
-  const tail = encoder.encode(`\r\n--${boundary}--\r\n`);
-  const pieces = [head, archive, tail];
-  const CHUNK = 1 << 20;
-  let piece = 0;
-  let offset = 0;
-  const body = new ReadableStream<Uint8Array>({
-    pull(controller) {
-      if (piece >= pieces.length) return controller.close();
-      const current = pieces[piece];
-      controller.enqueue(current.subarray(offset, offset + CHUNK));
-      offset += CHUNK;
-      if (offset >= current.byteLength) {
-        piece++;
-        offset = 0;
-      }
-    },
-  });
+    `Content-Type: ${CONTENT_TYPE}\r\n\r\n`;
+  const tail = `\r\n--${boundary}--\r\n`;
   return {
-    body,
+    body: new Blob([head, archive, tail]),
     contentType: `multipart/form-data; boundary=${boundary}`,
-    length: head.byteLength + archive.byteLength + tail.byteLength,
   };
 }
 
@@ -137,7 +117,7 @@ export async function probeConnect(
 
 /** Sends one archive. Never throws: every failure comes back as a result. */
 export async function uploadArchive(
-  archive: Uint8Array,
+  archive: Blob,
   options: UploadOptions,
 ): Promise<UploadResult> {
   const token = options.token.trim();
@@ -157,7 +137,6 @@ export async function uploadArchive(
         Authorization: `Bearer ${token}`,
         "User-Agent": userAgent(options.clusterId),
         "Content-Type": request.contentType,
-        "Content-Length": String(request.length),
       },
       signal: options.signal ? AbortSignal.any([timeout, options.signal]) : timeout,
       redirect: "error",

@@ -3,11 +3,24 @@
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 const PERMISSIONS = ["--allow-net", "--allow-env", "--allow-read", "--allow-write"];
 
-/** Runs a command to completion. */
-export async function cli(args: string[], env: Record<string, string> = {}) {
+/**
+ * A clean environment for a child, but for what Deno needs to find its cache
+ * (without HOME or DENO_DIR it would resolve every npm package again).
+ */
+export function childEnv(env: Record<string, string>): Record<string, string> {
+  const keep: Record<string, string> = { NO_COLOR: "1" };
+  for (const name of ["HOME", "DENO_DIR", "PATH", "XDG_CACHE_HOME", "TMPDIR"]) {
+    const value = Deno.env.get(name);
+    if (value) keep[name] = value;
+  }
+  return { ...keep, ...env };
+}
+
+/** Runs a command to completion; `flags` go to deno (e.g. V8 flags). */
+export async function cli(args: string[], env: Record<string, string> = {}, flags: string[] = []) {
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", ...PERMISSIONS, MAIN, ...args],
-    env: { NO_COLOR: "1", ...env },
+    args: ["run", ...flags, ...PERMISSIONS, MAIN, ...args],
+    env: childEnv(env),
     clearEnv: true,
     stdout: "piped",
     stderr: "piped",
@@ -20,7 +33,7 @@ export async function cli(args: string[], env: Record<string, string> = {}) {
 export function spawn(args: string[], env: Record<string, string> = {}) {
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", ...PERMISSIONS, MAIN, ...args],
-    env: { NO_COLOR: "1", ...env },
+    env: childEnv(env),
     clearEnv: true,
     stdout: "null",
     stderr: "piped",
