@@ -16,7 +16,8 @@ import { renderPreview } from "./src/collect/preview.ts";
 import { connect } from "./src/db/mod.ts";
 import { createLogger, type Logger } from "./src/log/mod.ts";
 import { createReceiver, ReceiverStore } from "./src/receiver/mod.ts";
-import { createApp, PassScheduler, serve } from "./src/server/mod.ts";
+import { CollectorMetrics, createApp, PassScheduler, serve } from "./src/server/mod.ts";
+import { dueCount } from "./src/db/ledger.ts";
 import { VERSION } from "./src/version.ts";
 
 /** Exit codes: 0 done, 1 something failed, 2 bad configuration or usage. */
@@ -51,7 +52,8 @@ Commands:
 Endpoints of serve (/v1/* need "Authorization: Bearer $TRIGGER_TOKEN", or a
 loopback caller when TRIGGER_TOKEN is unset):
   GET  /healthz      the process is alive
-  GET  /readyz       the database answers (503 if not)
+  GET  /readyz       the database answers and uploads are not paused (503 if not)
+  GET  /metrics      Prometheus metrics
   GET  /v1/status    the ledger and the opt-out state
   POST /v1/trigger   start a pass now (202); optional body {"cluster_id": "..."}
   POST /v1/opt-out   as the opt-out command
@@ -174,14 +176,26 @@ function keepAlive(log: Logger): void {
 async function runServe(config: Config, log: Logger): Promise<number> {
   keepAlive(log);
   const sql = connect(config.databaseUrl, { max: config.uploadConcurrency + 3 });
-  const collector = new Collector({ sql, config, log });
+  const metrics: CollectorMetrics = new CollectorMetrics({
+    backlog: () => dueCount(sql),
+    // Read at scrape time, after the collector below exists.
+    paused: (): boolean => collector.pause !== undefined,
+  });
+  const collector = new Collector({ sql, config, log, metrics });
   const stop = new AbortController();
   const abort = new AbortController();
   const scheduler = new PassScheduler((request) =>
     collector.runPass(request, { stop: stop.signal, abort: abort.signal })
   );
   const server = serve(
-    createApp({ collector, scheduler, sql, log, triggerToken: config.triggerToken }),
+    createApp({
+      collector,
+      scheduler,
+      sql,
+      log,
+      triggerToken: config.triggerToken,
+      metrics,
+    }),
     {
       port: config.port,
       signal: stop.signal,

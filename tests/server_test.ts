@@ -153,7 +153,7 @@ Deno.test("readyz reports a database that cannot be reached", async () => {
     });
     const res = await app.fetch(new Request("http://collector/readyz"), { peer: "127.0.0.1" });
     assert.equal(res.status, 503);
-    assert.deepEqual(await res.json(), { ready: false, database: false });
+    assert.deepEqual(await res.json(), { ready: false, database: false, paused: null });
     assert.equal((await app.fetch(new Request("http://collector/healthz"), {})).status, 200);
     const status = await app.fetch(new Request("http://collector/v1/status"), {
       peer: "127.0.0.1",
@@ -162,4 +162,51 @@ Deno.test("readyz reports a database that cannot be reached", async () => {
   } finally {
     await c.close();
   }
+});
+
+Deno.test("metrics: outcomes, bytes, events, passes, opt-out and backlog in Prometheus format", async () => {
+  await scenario(async ({ db, receiver }) => {
+    const { CollectorMetrics } = await import("../src/server/mod.ts");
+    const { dueCount } = await import("../src/db/ledger.ts");
+    const { Collector } = await import("../src/collect/mod.ts");
+    const { connect } = await import("../src/db/mod.ts");
+    const { testConfig, memoryLogger } = await import("./support/setup.ts");
+    const sql = connect(db.url);
+    const metrics = new CollectorMetrics({ backlog: () => dueCount(sql), paused: () => false });
+    const c = new Collector({
+      sql,
+      config: testConfig(db.url, receiver.endpoint),
+      log: memoryLogger().log,
+      metrics,
+    });
+    try {
+      await c.reconcile();
+      await seedCluster(db.sql, crypto.randomUUID(), { events: 25 });
+      await c.runPass();
+      const app = createApp({
+        collector: c,
+        scheduler: new PassScheduler((r) => c.runPass(r)),
+        sql,
+        log: memoryLogger().log,
+        metrics,
+      });
+      const res = await app.fetch(new Request("http://c/metrics"), { peer: "10.0.0.1" });
+      const text = await res.text();
+      assert.equal(res.status, 200);
+      assert.match(res.headers.get("content-type")!, /^text\/plain/);
+      assert.match(text, /assisted_telemetry_attempts_total\{outcome="sent"\} 1/);
+      assert.match(text, /assisted_telemetry_sent_events_total 25/);
+      const [upload] = await receiver.store.list();
+      assert.match(text, new RegExp(`assisted_telemetry_sent_bytes_total ${upload.bytes}`));
+      assert.match(text, /assisted_telemetry_pass_duration_seconds_count 1/);
+      assert.match(text, /assisted_telemetry_last_success_timestamp_seconds \d{10}/);
+      assert.match(text, /assisted_telemetry_opted_out 0/);
+      assert.match(text, /assisted_telemetry_backlog_attempts 0/);
+      assert.match(text, /assisted_telemetry_uploads_paused 0/);
+      assert.ok(res.headers.get("x-request-id"), "every answer carries a request id");
+    } finally {
+      c.close();
+      await sql.end();
+    }
+  });
 });

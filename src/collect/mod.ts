@@ -24,6 +24,7 @@ import {
 } from "../db/ledger.ts";
 import { errorMessage, type Logger } from "../log/mod.ts";
 import { importHmacKey } from "../sanitize/mod.ts";
+import type { CollectorMetrics } from "../server/metrics.ts";
 import { redactForLog } from "../sanitize/text.ts";
 import { uploadArchive, type UploadResult } from "../upload/mod.ts";
 import { backoffMs, classify } from "../upload/policy.ts";
@@ -85,6 +86,8 @@ export interface CollectorDeps {
   log: Logger;
   /** The window of UPLOAD_RATE_PER_MINUTE; shorter only in tests. */
   rateWindowMs?: number;
+  /** Where outcomes and passes are counted, if anywhere. */
+  metrics?: CollectorMetrics;
 }
 
 /** Uploads to the endpoint are paused: after 401/403, or a 429/503 with Retry-After. */
@@ -243,6 +246,13 @@ export class Collector {
 
   /** Runs one pass. Never throws: problems come back in the result. */
   async runPass(request: PassRequest = {}, options: PassOptions = {}): Promise<PassResult> {
+    const started = performance.now();
+    const result = await this.#pass(request, options);
+    this.#deps.metrics?.pass((performance.now() - started) / 1000, result.optedOut);
+    return result;
+  }
+
+  async #pass(request: PassRequest, options: PassOptions): Promise<PassResult> {
     const result = emptyPassResult();
     const { sql, log, config } = this.#deps;
     try {
@@ -296,6 +306,7 @@ export class Collector {
       attempt,
       (tx, claimed) => this.#attempt(tx, claimed, global, signal),
     );
+    if (outcome) this.#deps.metrics?.outcome(outcome);
     if (outcome === undefined) {
       log.debug("attempt claimed by another collector", fields);
     } else if (outcome.kind === "sent") {

@@ -317,6 +317,14 @@ export async function withClaim(
   });
 }
 
+/** How many pending attempts are due now (for the backlog metric). */
+export async function dueCount(sql: Sql): Promise<number> {
+  const [r] = await sql`
+    SELECT count(*)::int AS n FROM assisted_telemetry.attempts
+    WHERE state = 'pending' AND (next_attempt_at IS NULL OR next_attempt_at <= clock_timestamp())`;
+  return r.n;
+}
+
 /** The cluster's most recent attempt in the ledger, whatever its state. */
 export async function latestAttempt(sql: Sql, clusterId: string): Promise<Attempt | undefined> {
   const [r] = await sql`

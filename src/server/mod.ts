@@ -12,8 +12,11 @@ import { ping } from "../db/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import { authorize } from "./auth.ts";
 import type { PassScheduler } from "./scheduler.ts";
+import type { CollectorMetrics } from "./metrics.ts";
+import { requestId } from "hono/request-id";
 
 export { PassScheduler } from "./scheduler.ts";
+export { CollectorMetrics } from "./metrics.ts";
 
 /** Bindings handed to `app.fetch` by the listener. */
 export interface ServerEnv {
@@ -28,6 +31,7 @@ export interface ServerDeps {
   sql: Sql;
   log: Logger;
   triggerToken?: string;
+  metrics?: CollectorMetrics;
 }
 
 const MAX_BODY = 4096;
@@ -60,10 +64,40 @@ export function createApp(deps: ServerDeps): Hono<{ Bindings: ServerEnv }> {
   });
   app.notFound((c) => c.json({ error: "not found" }, 404));
 
+  // A request id on every answer and every request's log line; a caller's own is kept.
+  app.use(requestId());
+  app.use(async (c, next) => {
+    const started = performance.now();
+    await next();
+    const health = c.req.path === "/healthz" || c.req.path === "/readyz" ||
+      c.req.path === "/metrics";
+    log[health ? "debug" : "info"]("request", {
+      request_id: c.get("requestId"),
+      method: c.req.method,
+      path: c.req.routePath || c.req.path,
+      status: c.res.status,
+      ms: Math.round(performance.now() - started),
+    });
+  });
+
   app.get("/healthz", (c) => c.json({ status: "ok" }));
   app.get("/readyz", async (c) => {
     const database = await ping(deps.sql);
-    return c.json({ ready: database, database }, database ? 200 : 503);
+    const pause = collector.pause;
+    const ready = database && !pause;
+    return c.json(
+      {
+        ready,
+        database,
+        paused: pause ? { kind: pause.kind, until: new Date(pause.until).toISOString() } : null,
+      },
+      ready ? 200 : 503,
+    );
+  });
+  app.get("/metrics", async (c) => {
+    if (!deps.metrics) return c.text("metrics are off\n", 404);
+    const { body, contentType } = await deps.metrics.render();
+    return c.body(body, 200, { "content-type": contentType });
   });
 
   app.use("/v1/*", async (c, next) => {
