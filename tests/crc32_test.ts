@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import zlib from "node:zlib";
-import fc from "fast-check";
+import fc from "npm:fast-check@4.11.0";
 import { crc32Combine } from "../src/bundle/crc32.ts";
 
 Deno.test("crc32Combine equals the CRC of the concatenation", () => {

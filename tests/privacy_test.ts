@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import fc from "fast-check";
+import fc from "npm:fast-check@4.11.0";
 import { Sanitizer, TextScrubber } from "../src/sanitize/mod.ts";
 import { importHmacKey } from "../src/sanitize/pseudonym.ts";
 import { CLUSTER, type EntityPolicy, EVENT, HOST, INFRA_ENV } from "../src/sanitize/policy.ts";

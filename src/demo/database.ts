@@ -16,8 +16,8 @@ export interface DemoDatabase {
 }
 
 async function startPglite(): Promise<DemoDatabase> {
-  const { PGlite } = await import("@electric-sql/pglite");
-  const { PGLiteSocketServer } = await import("@electric-sql/pglite-socket");
+  const { PGlite } = await import("npm:@electric-sql/pglite@0.5.14");
+  const { PGLiteSocketServer } = await import("npm:@electric-sql/pglite-socket@0.2.17");
   const db = await PGlite.create();
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (listener.addr as Deno.NetAddr).port;

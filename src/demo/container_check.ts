@@ -1,0 +1,245 @@
+/**
+ * `deno task container-test`: builds the Containerfile here, on a local base
+ * image made from this Deno binary (no registry is reachable), and smoke-tests
+ * the image against a throwaway PostgreSQL and the local receiver: /healthz,
+ * a triggered pass whose upload arrives, and a clean stop on SIGTERM, on a
+ * read-only root filesystem as a non-root user. Podman and buildah come from
+ * Debian's packages, set up (vfs, chroot, runc, cgroupfs) by files used only
+ * here.
+ */
+import { connect } from "../db/mod.ts";
+import { createReceiver, ReceiverStore } from "../receiver/mod.ts";
+import { ASSISTED_SCHEMA_SQL } from "./assisted_schema.ts";
+import { seedCluster } from "./fixtures.ts";
+import { startThrowawayPostgres } from "./postgres.ts";
+
+const ROOT = new URL("../../", import.meta.url).pathname;
+const IMAGE = "localhost/assisted-telemetry-collector:test";
+const BASE = "localhost/collector-deno-base:test";
+
+function log(text: string): void {
+  console.log(`container-test: ${text}`);
+}
+
+async function run(cmd: string, args: string[], env: Record<string, string> = {}): Promise<string> {
+  const out = await new Deno.Command(cmd, { args, env, stdout: "piped", stderr: "piped" }).output();
+  const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+  if (!out.success) {
+    throw new Error(`${cmd} ${args.slice(0, 3).join(" ")} failed:\n${text.slice(-3000)}`);
+  }
+  return text;
+}
+
+async function have(cmd: string): Promise<boolean> {
+  try {
+    return (await new Deno.Command("sh", { args: ["-c", `command -v ${cmd}`], stdout: "null" })
+      .output()).success;
+  } catch {
+    return false;
+  }
+}
+
+async function ensureTools(): Promise<void> {
+  const missing = [];
+  for (const tool of ["podman", "buildah", "runc"]) if (!(await have(tool))) missing.push(tool);
+  if (missing.length === 0) return;
+  if (Deno.uid?.() !== 0) throw new Error(`install ${missing.join(", ")} (Debian packages) first`);
+  log(`installing ${missing.join(", ")}`);
+  await run("apt-get", ["update", "-qq"]);
+  await run("apt-get", ["install", "-y", "-qq", "podman", "buildah", "runc"], {
+    DEBIAN_FRONTEND: "noninteractive",
+  });
+}
+
+/** The Podman settings that work on these machines, in a directory of their own. */
+async function containerConfig(dir: string): Promise<Record<string, string>> {
+  await Deno.writeTextFile(
+    `${dir}/storage.conf`,
+    `[storage]\ndriver = "vfs"\nrunroot = "${dir}/run"\ngraphroot = "${dir}/storage"\n`,
+  );
+  await Deno.writeTextFile(
+    `${dir}/containers.conf`,
+    `[containers]\ndefault_ulimits = ["nofile=10000:10000", "nproc=4096:4096"]\n` +
+      `[engine]\nruntime = "runc"\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\n`,
+  );
+  return {
+    CONTAINERS_CONF: `${dir}/containers.conf`,
+    CONTAINERS_STORAGE_CONF: `${dir}/storage.conf`,
+    BUILDAH_ISOLATION: "chroot",
+    PATH: Deno.env.get("PATH") ?? "/usr/sbin:/usr/bin:/sbin:/bin",
+    HOME: Deno.env.get("HOME") ?? "/root",
+  };
+}
+
+/** A base image from scratch: this Deno binary and the few libraries it links. */
+async function buildBase(dir: string, env: Record<string, string>): Promise<void> {
+  const rootfs = `${dir}/base/rootfs`;
+  await Deno.mkdir(`${rootfs}/usr/bin`, { recursive: true });
+  await Deno.mkdir(`${rootfs}/tmp`, { recursive: true, mode: 0o1777 });
+  await Deno.mkdir(`${rootfs}/etc`, { recursive: true });
+  await Deno.copyFile(Deno.execPath(), `${rootfs}/usr/bin/deno`);
+  const ldd = await run("ldd", [Deno.execPath()]);
+  for (const path of ldd.matchAll(/(\/[^\s]+\.so[^\s]*)/g)) {
+    const target = `${rootfs}${path[1]}`;
+    await Deno.mkdir(target.slice(0, target.lastIndexOf("/")), { recursive: true });
+    await Deno.copyFile(await Deno.realPath(path[1]), target);
+  }
+  await Deno.writeTextFile(
+    `${rootfs}/etc/passwd`,
+    "root:x:0:0::/root:/bin/false\ndeno:x:1993:1993::/home/deno:/bin/false\n",
+  );
+  await Deno.writeTextFile(`${rootfs}/etc/group`, "root:x:0:\ndeno:x:1993:\n");
+  await Deno.writeTextFile(
+    `${dir}/base/Containerfile`,
+    "FROM scratch\nCOPY rootfs/ /\nENV PATH=/usr/bin\n",
+  );
+  await run("podman", [
+    "build",
+    "--isolation",
+    "chroot",
+    "-t",
+    BASE,
+    "-f",
+    `${dir}/base/Containerfile`,
+    `${dir}/base`,
+  ], env);
+}
+
+async function waitFor(what: string, check: () => Promise<boolean>, ms = 60_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check().catch(() => false))) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+async function main(): Promise<void> {
+  await ensureTools();
+  const dir = await Deno.makeTempDir({ prefix: "collector-containers-" });
+  const env = await containerConfig(dir);
+  const pg = await startThrowawayPostgres();
+  const sql = connect(pg.url);
+  const storeDir = await Deno.makeTempDir({ prefix: "collector-received-" });
+  const store = new ReceiverStore(storeDir);
+  await store.open();
+  const ready = Promise.withResolvers<number>();
+  const receiver = Deno.serve({
+    port: 0,
+    hostname: "127.0.0.1",
+    onListen: ({ port }) => ready.resolve(port),
+  }, createReceiver(store).fetch);
+  const endpoint = `http://127.0.0.1:${await ready.promise}/api/ingress/v1/upload`;
+  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (probe.addr as Deno.NetAddr).port;
+  probe.close();
+  try {
+    log("building the local base image");
+    await buildBase(dir, env);
+    log("building the Containerfile");
+    // Behind a TLS-intercepting egress proxy (as here), Deno must trust its CA while fetching.
+    const ca = Deno.env.get("SSL_CERT_FILE") ?? Deno.env.get("DENO_CERT");
+    const caArgs = ca
+      ? [
+        "-v",
+        `${await Deno.realPath(ca)}:/run/build-ca.pem:ro`,
+        "--build-arg",
+        "DENO_CERT=/run/build-ca.pem",
+      ]
+      : [];
+    await run("podman", [
+      "build",
+      "--isolation",
+      "chroot",
+      "--network",
+      "host",
+      ...caArgs,
+      "--build-arg",
+      `BASE=${BASE}`,
+      "-t",
+      IMAGE,
+      "-f",
+      `${ROOT}Containerfile`,
+      ROOT,
+    ], env);
+    const size = Number(
+      (await run("podman", ["image", "inspect", "--format", "{{.Size}}", IMAGE], env)).trim(),
+    );
+    const baseSize = Number(
+      (await run("podman", ["image", "inspect", "--format", "{{.Size}}", BASE], env)).trim(),
+    );
+    log(
+      `image ${IMAGE}: ${
+        (size / 1e6).toFixed(1)
+      } MB (of which the base, the Deno binary and its libraries: ${
+        (baseSize / 1e6).toFixed(1)
+      } MB)`,
+    );
+
+    await sql.unsafe(ASSISTED_SCHEMA_SQL);
+    log("starting the container: read-only root, non-root user, host network");
+    await run("podman", [
+      "run",
+      "-d",
+      "--name",
+      "collector-test",
+      "--network",
+      "host",
+      "--read-only",
+      "-e",
+      `DATABASE_URL=${pg.url}`,
+      "-e",
+      `DATA_UPLOAD_ENDPOINT=${endpoint}`,
+      "-e",
+      `PORT=${port}`,
+      "-e",
+      "SCAN_INTERVAL=1h",
+      "-e",
+      "DEPLOYMENT_TYPE=Podman",
+      IMAGE,
+    ], env);
+    const base = `http://127.0.0.1:${port}`;
+    await waitFor(
+      "/healthz",
+      async () => (await fetch(`${base}/healthz`).then((r) => r.text(), () => "")).includes("ok"),
+    );
+    log("/healthz answers");
+    await waitFor(
+      "collection to begin",
+      async () => (await (await fetch(`${base}/v1/status`)).json()).collection !== null,
+    );
+    await seedCluster(sql, crypto.randomUUID(), { hosts: 3, events: 200 });
+    const trigger = await fetch(`${base}/v1/trigger`, { method: "POST" });
+    await trigger.body?.cancel();
+    if (trigger.status !== 202) throw new Error(`trigger answered ${trigger.status}`);
+    await waitFor("the upload", async () => (await store.list()).length === 1);
+    log(`upload arrived: ${(await store.list())[0].bytes} bytes`);
+    await run("podman", ["stop", "-t", "20", "collector-test"], env);
+    const code =
+      (await run("podman", ["inspect", "--format", "{{.State.ExitCode}}", "collector-test"], env))
+        .trim();
+    const logs = await run("podman", ["logs", "collector-test"], env);
+    if (code !== "0" || !logs.includes('"msg":"shutting down"')) {
+      throw new Error(`unclean stop (exit ${code}):\n${logs.slice(-2000)}`);
+    }
+    log("stopped cleanly on SIGTERM (exit 0)");
+    console.log("container-test: 1 passed, 0 failed");
+  } finally {
+    await run("podman", ["rm", "-f", "collector-test"], env).catch(() => {});
+    await run("podman", ["rmi", "-f", IMAGE, BASE], env).catch(() => {});
+    await receiver.shutdown();
+    await sql.end({ timeout: 5 });
+    await pg.stop();
+    await Deno.remove(storeDir, { recursive: true }).catch(() => {});
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+}
+
+if (import.meta.main) {
+  try {
+    await main();
+  } catch (err) {
+    console.error(`container-test: ${(err as Error).message}`);
+    console.log("container-test: 0 passed, 1 failed");
+    Deno.exit(1);
+  }
+}
