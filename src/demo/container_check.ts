@@ -222,7 +222,7 @@ async function main(): Promise<void> {
       throw new Error(`unclean stop (exit ${code}):\n${logs.slice(-2000)}`);
     }
     log("stopped cleanly on SIGTERM (exit 0)");
-    console.log("container-test: 1 passed, 0 failed");
+    console.log("container-test: PASSED");
   } finally {
     await run("podman", ["rm", "-f", "collector-test"], env).catch(() => {});
     await run("podman", ["rmi", "-f", IMAGE, BASE], env).catch(() => {});
@@ -239,7 +239,7 @@ if (import.meta.main) {
     await main();
   } catch (err) {
     console.error(`container-test: ${(err as Error).message}`);
-    console.log("container-test: 0 passed, 1 failed");
+    console.log("container-test: FAILED");
     Deno.exit(1);
   }
 }
