@@ -323,6 +323,8 @@ export class Collector {
       log.warn("upload failed; will retry", {
         ...fields,
         status: outcome.httpStatus,
+        bytes: outcome.bytes,
+        events: outcome.events,
         error: outcome.error,
         retry_in_ms: outcome.retryInMs,
       });
