@@ -171,8 +171,8 @@ export class PatternFoundError extends Error {
  * back once compressed, so uncompressed bytes in memory are bounded by
  * POOL × BUFFER_BYTES however long the stream, and no garbage piles up.
  */
-const BUFFER_BYTES = 1 << 20;
-const POOL = 8;
+const BUFFER_BYTES = 1 << 21;
+const POOL = 4;
 
 /** The streamed segment, compressed, checksummed and scanned in a worker. */
 function workerSegment(level: number, patterns: Array<{ bytes: Uint8Array; field: string }>) {
@@ -219,16 +219,15 @@ function workerSegment(level: number, patterns: Array<{ bytes: Uint8Array; field
     if (failure) throw failure;
     current = free.pop()!;
   };
-  const append = (value: string) => {
-    used += encoder.encodeInto(value, current!.subarray(used)).written;
-  };
   const sink: StreamSink = {
     text(value) {
       if (failure) throw failure;
-      const worst = value.length * 3;
-      if (worst > BUFFER_BYTES) return sink.bytes(encoder.encode(value));
-      if (current && BUFFER_BYTES - used >= worst) return append(value);
-      return next().then(() => append(value));
+      if (!current) return next().then(() => sink.text(value));
+      const { read, written } = encoder.encodeInto(value, current.subarray(used));
+      used += written;
+      if (read === value.length) return;
+      // The buffer is full: send it, and go on with the rest in the next one.
+      return next().then(() => sink.text(value.slice(read)));
     },
     async bytes(value) {
       for (let at = 0; at < value.byteLength;) {

@@ -207,15 +207,16 @@ async function buildWith(
         await sink.text("[");
         await forEachEventBatch(sql, g.id, async (rows) => {
           await g.sanitizer.prepare(rows as unknown as Row[]);
+          const parts: string[] = [];
           for (const row of rows) {
-            const text = (counts.total > 0 ? "," : "") +
-              JSON.stringify(g.sanitizer.eventSync(row as unknown as Row));
-            counts.total++;
+            parts.push(JSON.stringify(g.sanitizer.eventSync(row as unknown as Row)));
             if (row.category === "metrics") counts.metrics++;
             else if (row.severity === "info") counts.info++;
-            const wait = sink.text(text);
-            if (wait) await wait;
           }
+          const text = (counts.total > 0 ? "," : "") + parts.join(",");
+          counts.total += rows.length;
+          const wait = sink.text(text);
+          if (wait) await wait;
         }, { cut: options.cut });
         await sink.text("]");
       },
