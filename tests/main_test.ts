@@ -1,22 +1,8 @@
 import assert from "node:assert/strict";
-import { childEnv } from "./support/cli.ts";
+import { cli, freePort, spawn, until } from "./support/cli.ts";
 import { SETTINGS } from "../src/config/mod.ts";
 import { seedCluster } from "../src/demo/fixtures.ts";
 import { scenario } from "./support/scenario.ts";
-
-const MAIN = new URL("../main.ts", import.meta.url).pathname;
-
-async function cli(args: string[], env: Record<string, string> = {}) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-net", "--allow-env", "--allow-read", MAIN, ...args],
-    env: childEnv(env),
-    clearEnv: true,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-}
 
 Deno.test("--help lists every command, endpoint and setting", async () => {
   const { code, stdout } = await cli(["--help"]);
@@ -96,32 +82,21 @@ Deno.test("opt-out and opt-in commands flip the recorded state", async () => {
 
 Deno.test("serve answers health checks and stops cleanly on SIGTERM", async () => {
   await scenario(async ({ db, receiver }) => {
-    const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    const port = String((probe.addr as Deno.NetAddr).port);
-    probe.close();
-    const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "--allow-net", "--allow-env", "--allow-read", MAIN, "serve"],
-      env: {
-        NO_COLOR: "1",
-        DATABASE_URL: db.url,
-        DATA_UPLOAD_ENDPOINT: receiver.endpoint,
-        PORT: port,
-      },
-      clearEnv: true,
-      stdout: "null",
-      stderr: "piped",
-    }).spawn();
-    let health = 0;
-    for (let i = 0; i < 100 && health !== 200; i++) {
-      await new Promise((r) => setTimeout(r, 100));
-      health = await fetch(`http://127.0.0.1:${port}/healthz`).then(async (
+    const port = String(freePort());
+    const { child, stderr } = spawn(["serve"], {
+      DATABASE_URL: db.url,
+      DATA_UPLOAD_ENDPOINT: receiver.endpoint,
+      PORT: port,
+    });
+    await until(async () =>
+      (await fetch(`http://127.0.0.1:${port}/healthz`).then(async (
         r,
-      ) => (await r.body?.cancel(), r.status)).catch(() => 0);
-    }
-    assert.equal(health, 200);
+      ) => (await r.body?.cancel(), r.status))
+        .catch(() => 0)) === 200
+    );
     child.kill("SIGTERM");
     const status = await child.status;
-    const logs = new TextDecoder().decode(await new Response(child.stderr).arrayBuffer());
+    const logs = await stderr;
     assert.equal(status.code, 0, logs);
     assert.match(logs, /"msg":"shutting down"/);
     for (const line of logs.trim().split("\n")) JSON.parse(line);

@@ -3,6 +3,7 @@
  * tables: the ledger of attempts, the enablement history and the
  * installation's pseudonymisation key. Only this module writes to the database.
  */
+import type postgres from "postgres";
 import type { Sql, TransactionSql } from "./mod.ts";
 
 /** The schema holding the collector's state. */
@@ -222,14 +223,19 @@ export async function dueAttempts(
       AND (next_attempt_at IS NULL OR next_attempt_at <= clock_timestamp())
       ${clusters ? sql`AND cluster_id IN ${sql(clusters as string[])}` : sql``}
     ORDER BY ended_at, cluster_id`;
-  return rows.map((r) => ({
+  return rows.map(toAttempt);
+}
+
+/** The columns every attempt query selects, as an Attempt. */
+function toAttempt(r: postgres.Row): Attempt {
+  return {
     clusterId: r.cluster_id,
     endedAt: r.ended_at,
     clusterStatus: r.cluster_status,
     bundleId: r.bundle_id,
     tries: r.tries,
     sizeLimit: r.size_limit,
-  }));
+  };
 }
 
 /** What became of one try at an attempt. */
@@ -332,16 +338,7 @@ export async function latestAttempt(sql: Sql, clusterId: string): Promise<Attemp
            size_limit::float8 AS size_limit
     FROM assisted_telemetry.attempts WHERE cluster_id = ${clusterId}
     ORDER BY ended_at DESC LIMIT 1`;
-  return r
-    ? {
-      clusterId: r.cluster_id,
-      endedAt: r.ended_at,
-      clusterStatus: r.cluster_status,
-      bundleId: r.bundle_id,
-      tries: r.tries,
-      sizeLimit: r.size_limit,
-    }
-    : undefined;
+  return r ? toAttempt(r) : undefined;
 }
 
 /** A row of the ledger, for `/v1/status`. */

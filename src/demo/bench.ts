@@ -11,7 +11,7 @@ import { connect } from "../db/mod.ts";
 import { ASSISTED_SCHEMA_SQL } from "./assisted_schema.ts";
 import { seedCluster } from "./fixtures.ts";
 import { findPostgresBin, startThrowawayPostgres } from "./postgres.ts";
-import { createReceiver, ReceiverStore } from "../receiver/mod.ts";
+import { freePort, serveLocalReceiver } from "./local_receiver.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 const events = Number(Deno.args[0] ?? 1_000_000);
@@ -57,18 +57,9 @@ async function main(): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "collector-bench-" });
   try {
     await sql.unsafe(ASSISTED_SCHEMA_SQL);
-    const store = new ReceiverStore(dir);
-    await store.open();
-    const ready = Promise.withResolvers<number>();
-    const receiver = Deno.serve({
-      port: 0,
-      hostname: "127.0.0.1",
-      onListen: ({ port }) => ready.resolve(port),
-    }, createReceiver(store).fetch);
-    const endpoint = `http://127.0.0.1:${await ready.promise}/api/ingress/v1/upload`;
-    const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    const port = (probe.addr as Deno.NetAddr).port;
-    probe.close();
+    const receiver = await serveLocalReceiver(dir);
+    const { endpoint, store } = receiver;
+    const port = freePort();
     const env = {
       DATABASE_URL: pg.url,
       DATA_UPLOAD_ENDPOINT: endpoint,
@@ -144,7 +135,7 @@ async function main(): Promise<void> {
     const rss = peakRss(child.pid);
     child.kill("SIGTERM");
     await child.status;
-    await receiver.shutdown();
+    await receiver.close();
     latencies.sort((a, b) => a - b);
     const p99 = latencies[Math.floor(latencies.length * 0.99)] ?? 0;
 

@@ -8,7 +8,7 @@
  * here.
  */
 import { connect } from "../db/mod.ts";
-import { createReceiver, ReceiverStore } from "../receiver/mod.ts";
+import { freePort, serveLocalReceiver } from "./local_receiver.ts";
 import { ASSISTED_SCHEMA_SQL } from "./assisted_schema.ts";
 import { seedCluster } from "./fixtures.ts";
 import { startThrowawayPostgres } from "./postgres.ts";
@@ -120,18 +120,9 @@ async function main(): Promise<void> {
   const pg = await startThrowawayPostgres();
   const sql = connect(pg.url);
   const storeDir = await Deno.makeTempDir({ prefix: "collector-received-" });
-  const store = new ReceiverStore(storeDir);
-  await store.open();
-  const ready = Promise.withResolvers<number>();
-  const receiver = Deno.serve({
-    port: 0,
-    hostname: "127.0.0.1",
-    onListen: ({ port }) => ready.resolve(port),
-  }, createReceiver(store).fetch);
-  const endpoint = `http://127.0.0.1:${await ready.promise}/api/ingress/v1/upload`;
-  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (probe.addr as Deno.NetAddr).port;
-  probe.close();
+  const receiver = await serveLocalReceiver(storeDir);
+  const { endpoint, store } = receiver;
+  const port = freePort();
   try {
     log("building the local base image");
     await buildBase(dir, env);
@@ -226,7 +217,7 @@ async function main(): Promise<void> {
   } finally {
     await run("podman", ["rm", "-f", "collector-test"], env).catch(() => {});
     await run("podman", ["rmi", "-f", IMAGE, BASE], env).catch(() => {});
-    await receiver.shutdown();
+    await receiver.close();
     await sql.end({ timeout: 5 });
     await pg.stop();
     await Deno.remove(storeDir, { recursive: true }).catch(() => {});

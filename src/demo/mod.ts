@@ -8,7 +8,7 @@ import { Collector } from "../collect/mod.ts";
 import { loadConfig } from "../config/mod.ts";
 import { connect } from "../db/mod.ts";
 import { createLogger } from "../log/mod.ts";
-import { createReceiver, ReceiverStore } from "../receiver/mod.ts";
+import { serveLocalReceiver } from "./local_receiver.ts";
 import { CLUSTER, EVENT, HOST, INFRA_ENV } from "../sanitize/mod.ts";
 import { createApp, PassScheduler, serve } from "../server/mod.ts";
 import { ASSISTED_SCHEMA_SQL } from "./assisted_schema.ts";
@@ -41,15 +41,9 @@ async function main(): Promise<void> {
 
     say("== starting the local receiver");
     await Deno.remove(OUT_DIR, { recursive: true }).catch(() => {});
-    const store = new ReceiverStore(OUT_DIR);
-    await store.open();
-    const receiverReady = Promise.withResolvers<number>();
-    const receiver = Deno.serve(
-      { port: 0, hostname: "127.0.0.1", onListen: ({ port }) => receiverReady.resolve(port) },
-      createReceiver(store).fetch,
-    );
-    cleanups.push(() => receiver.shutdown());
-    const endpoint = `http://127.0.0.1:${await receiverReady.promise}/api/ingress/v1/upload`;
+    const receiver = await serveLocalReceiver(OUT_DIR);
+    cleanups.push(() => receiver.close());
+    const { endpoint, store } = receiver;
     say(`   ${endpoint}, keeping uploads in ${OUT_DIR}/`);
 
     say("== starting the collector (first start records when collection began)");

@@ -42,13 +42,7 @@ export function spawn(args: string[], env: Record<string, string> = {}) {
   return { child, stderr };
 }
 
-/** A free loopback port. */
-export function freePort(): number {
-  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (probe.addr as Deno.NetAddr).port;
-  probe.close();
-  return port;
-}
+export { freePort } from "../../src/demo/local_receiver.ts";
 
 /** Waits until `check` holds, polling; fails after `ms`. */
 export async function until(check: () => boolean | Promise<boolean>, ms = 15_000): Promise<void> {
