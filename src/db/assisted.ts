@@ -93,7 +93,7 @@ export async function forEachEventBatch(
     WHERE e.cluster_id = ${clusterId} AND e.category IN ('user', 'metrics') AND e.deleted_at IS NULL
       ${cut.dropMetrics ? sql`AND e.category <> 'metrics'` : sql``}
       ${cut.dropOldestInfo > 0 ? sql`AND e.id NOT IN (SELECT id FROM dropped)` : sql``}
-    ORDER BY e.event_time, e.id`.cursor(options.batchSize ?? 5000);
+    ORDER BY e.event_time, e.id`.cursor(options.batchSize ?? 1000);
   // Ask for the next batch before handling this one, so the database works
   // while this process sanitises and compresses.
   const batches = cursor[Symbol.asyncIterator]();
