@@ -183,7 +183,7 @@ function workerSegment(level: number, patterns: Array<{ bytes: Uint8Array; field
   let used = 0;
   let waiting: (() => void) | undefined;
   let failure: Error | undefined;
-  const done = Promise.withResolvers<{ parts: Uint8Array[]; crc: number; length: number }>();
+  const done = Promise.withResolvers<{ parts: Blob[]; crc: number; length: number }>();
   done.promise.catch(() => {});
   const fail = (err: Error) => {
     failure ??= err;
@@ -241,7 +241,7 @@ function workerSegment(level: number, patterns: Array<{ bytes: Uint8Array; field
   };
   return {
     sink,
-    async end(): Promise<{ parts: Uint8Array[]; crc: number; length: number }> {
+    async end(): Promise<{ parts: Blob[]; crc: number; length: number }> {
       if (!failure) {
         send();
         worker.postMessage({ type: "end" } satisfies ToWorker);
@@ -298,7 +298,7 @@ export async function packStreamingArchive(
     ...middleParts,
     ...await compressWhole(tail, compressor, true),
     trailer(crc, head.byteLength + lengthMiddle + tail.byteLength),
-  ] as Uint8Array<ArrayBuffer>[]);
+  ] as BlobPart[]);
   return { archive, streamedBytes: lengthMiddle };
 }
 

@@ -18,11 +18,11 @@ export type FromWorker =
   | { type: "ack"; buffer: ArrayBuffer }
   | { type: "hit"; field: string }
   | { type: "error"; message: string }
-  | { type: "done"; parts: Uint8Array[]; crc: number; length: number };
+  | { type: "done"; parts: Blob[]; crc: number; length: number };
 
 let deflate: zlib.DeflateRaw | undefined;
 let scanner: ByteScanner | undefined;
-const parts: Uint8Array[] = [];
+const parts: Blob[] = [];
 let crc = 0;
 let length = 0;
 let stopped = false;
@@ -41,11 +41,15 @@ self.onmessage = (event: MessageEvent<ToWorker>) => {
         level: message.level,
         finishFlush: zlib.constants.Z_SYNC_FLUSH,
       });
-      // Copy out of zlib's pooled buffers (Buffer#slice would not), which are far larger than each chunk.
-      deflate.on("data", (chunk: Uint8Array) => parts.push(new Uint8Array(chunk)));
+      // Into Blobs at once: they leave zlib's pooled buffers behind, and a Blob
+      // crosses to the main thread without being copied.
+      deflate.on(
+        "data",
+        (chunk: Uint8Array) => parts.push(new Blob([chunk as Uint8Array<ArrayBuffer>])),
+      );
       deflate.on(
         "end",
-        () => post({ type: "done", parts, crc, length }, parts.map((p) => p.buffer as ArrayBuffer)),
+        () => post({ type: "done", parts, crc, length }),
       );
     } else if (message.type === "chunk") {
       const view = message.chunk.subarray(0, message.length);

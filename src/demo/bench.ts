@@ -91,7 +91,7 @@ async function main(): Promise<void> {
     const child = new Deno.Command(Deno.execPath(), {
       args: [
         "run",
-        "--v8-flags=--max-semi-space-size=8",
+        "--v8-flags=--max-semi-space-size=8,--max-old-space-size=160",
         "--allow-net",
         "--allow-env",
         "--allow-read",
