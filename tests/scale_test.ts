@@ -102,8 +102,9 @@ Deno.test("when even warnings and errors alone do not fit, the attempt is abando
 
 Deno.test({
   name: "peak memory stays flat from 200,000 to 400,000 events",
-  // Not yet true under deno test: 351 MB → 574 MB measured here, against
-  // 279 MB → 303 MB run outside it (issue 5 stays open until this passes).
+  // Not yet true when run under deno test: 374 MB → 575 MB measured here,
+  // while the same `once` run by a plain script gave 279 MB → 303 MB, and the
+  // benchmark 268 MB for a million events. Issue 5 stays open until it passes.
   ignore: true,
 }, async () => {
   // Below ~200,000 events the V8 heap is still growing to its working size;
@@ -114,7 +115,9 @@ Deno.test({
       const env = { DATABASE_URL: db.url, DATA_UPLOAD_ENDPOINT: receiver.endpoint };
       await cli(["once"], env);
       await seedCluster(db.sql, crypto.randomUUID(), { hosts: 150, events: n });
-      const out = await cli(["once"], env, ["--v8-flags=--max-semi-space-size=8"]);
+      const out = await cli(["once"], env, [
+        "--v8-flags=--max-semi-space-size=8,--max-old-space-size=160",
+      ]);
       const result = JSON.parse(out.stdout);
       assert.equal(result.sent, 1, out.stderr);
       peaks.push(result.peak_rss_bytes);
