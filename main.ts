@@ -28,7 +28,7 @@ export const RECEIVER_PORT = DEFAULT_PORT + 1;
 
 /** The `--help` text. */
 export function helpText(): string {
-  const width = Math.max(...SETTINGS.map(([name]) => name.length));
+  const width = 24;
   return `assisted-telemetry-collector ${VERSION}
 
 Sends each finished Assisted Installer installation attempt, sanitised, to
@@ -62,7 +62,13 @@ loopback caller when TRIGGER_TOKEN is unset):
                      the archive preview would write (application/gzip)
 
 Settings (environment):
-${SETTINGS.map(([name, text]) => `  ${name.padEnd(width)}  ${text}`).join("\n")}
+${
+    SETTINGS.map(([name, text]) =>
+      name.length > width
+        ? `  ${name}\n  ${"".padEnd(width)}  ${text}`
+        : `  ${name.padEnd(width)}  ${text}`
+    ).join("\n")
+  }
 `;
 }
 
