@@ -10,19 +10,30 @@ import { startReceiver } from "./support/receiver.ts";
 import { scenario } from "./support/scenario.ts";
 import { memoryLogger, testCollector, testConfig } from "./support/setup.ts";
 
+/**
+ * A collector process serving against the scenario, after collection began
+ * and one attempt finished: its first pass starts uploading that attempt.
+ */
+async function serveWithOneAttempt(
+  db: { url: string; sql: Parameters<typeof seedCluster>[0] },
+  receiver: { endpoint: string },
+) {
+  const env = {
+    DATABASE_URL: db.url,
+    DATA_UPLOAD_ENDPOINT: receiver.endpoint,
+    PORT: String(freePort()),
+  };
+  await cli(["once"], env); // collection begins
+  await seedCluster(db.sql, crypto.randomUUID());
+  return { env, ...spawn(["serve"], env) };
+}
+
 /** An answer that never comes, until the receiver closes. */
 const never = (closing: Promise<void>) => closing.then(() => new Response("gone", { status: 503 }));
 
 Deno.test("kill -9 mid-upload: nothing recorded, the next collector sends it at once", async () => {
   await scenario(async ({ db, receiver, ledger }) => {
-    const env = {
-      DATABASE_URL: db.url,
-      DATA_UPLOAD_ENDPOINT: receiver.endpoint,
-      PORT: String(freePort()),
-    };
-    await cli(["once"], env); // collection begins
-    await seedCluster(db.sql, crypto.randomUUID());
-    const { child, stderr } = spawn(["serve"], env);
+    const { env, child, stderr } = await serveWithOneAttempt(db, receiver);
     await until(() => receiver.requests === 1);
     child.kill("SIGKILL");
     await child.status;
@@ -41,14 +52,7 @@ Deno.test("a crash between the 2xx and the ledger commit re-sends the same bundl
     Promise.resolve(new Response(null, { status: 500 }));
   await scenario(async ({ db, receiver, ledger }) => {
     receiverHandle = receiver.handle;
-    const env = {
-      DATABASE_URL: db.url,
-      DATA_UPLOAD_ENDPOINT: receiver.endpoint,
-      PORT: String(freePort()),
-    };
-    await cli(["once"], env);
-    await seedCluster(db.sql, crypto.randomUUID());
-    const { child, stderr } = spawn(["serve"], env);
+    const { env, child, stderr } = await serveWithOneAttempt(db, receiver);
     await until(async () => (await receiver.store.list()).length === 1);
     child.kill("SIGKILL");
     await child.status;
@@ -158,14 +162,7 @@ Deno.test("the database stops mid-pass: not ready, nothing lost, resumes on its 
 
 Deno.test("SIGTERM lets the upload in flight finish and leaves the ledger consistent", async () => {
   await scenario(async ({ db, receiver, ledger }) => {
-    const env = {
-      DATABASE_URL: db.url,
-      DATA_UPLOAD_ENDPOINT: receiver.endpoint,
-      PORT: String(freePort()),
-    };
-    await cli(["once"], env);
-    await seedCluster(db.sql, crypto.randomUUID());
-    const { child, stderr } = spawn(["serve"], env);
+    const { child, stderr } = await serveWithOneAttempt(db, receiver);
     await until(() => receiver.requests === 1);
     child.kill("SIGTERM");
     const status = await child.status;
