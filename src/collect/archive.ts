@@ -174,6 +174,11 @@ async function gather(
     });
   }
   files.push({ name: `${id}/versions.json`, data: json(context.versions) });
+  // These files are the same in every reduction round: check them once.
+  const decoder = new TextDecoder();
+  for (const file of files) {
+    tripwire(secrets, decoder.decode(file.data), file.name.slice(id.length + 1));
+  }
   return { id, files, hostCount: hosts.length, sanitizer, secrets };
 }
 
@@ -192,10 +197,6 @@ async function buildWith(
 ): Promise<
   { archive: Blob; counts: EventCounts; eventsBytes: number; metadata: ArchiveFile }
 > {
-  const decoder = new TextDecoder();
-  for (const file of g.files) {
-    tripwire(g.secrets, decoder.decode(file.data), file.name.slice(g.id.length + 1));
-  }
   const counts: EventCounts = { total: 0, metrics: 0, info: 0 };
   let eventsBytes = 0;
   let metadata: ArchiveFile | undefined;
