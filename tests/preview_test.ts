@@ -1,8 +1,7 @@
 import assert from "node:assert/strict";
 import { childEnv } from "./support/cli.ts";
 import { seedCluster } from "../src/demo/fixtures.ts";
-import { createApp, PassScheduler } from "../src/server/mod.ts";
-import { memoryLogger } from "./support/setup.ts";
+import { testApp } from "./support/setup.ts";
 import { scenario } from "./support/scenario.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
@@ -21,12 +20,7 @@ Deno.test("preview is byte for byte the archive the upload path sent", async () 
     assert.ok(preview?.inLedger);
     assert.deepEqual(new Uint8Array(await preview.archive.arrayBuffer()), sent);
 
-    const app = createApp({
-      collector: c,
-      scheduler: new PassScheduler((r) => c.runPass(r)),
-      sql,
-      log: memoryLogger().log,
-    });
+    const { app } = testApp(c, sql);
     const res = await app.fetch(new Request(`http://collector/v1/clusters/${id}/preview`), {
       peer: "127.0.0.1",
     });

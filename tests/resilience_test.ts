@@ -4,11 +4,10 @@ import { pullSecret, seedCluster } from "../src/demo/fixtures.ts";
 import { startThrowawayPostgres } from "../src/demo/postgres.ts";
 import { ASSISTED_SCHEMA_SQL } from "../src/demo/assisted_schema.ts";
 import { connect } from "../src/db/mod.ts";
-import { createApp, PassScheduler } from "../src/server/mod.ts";
 import { cli, freePort, spawn, until } from "./support/cli.ts";
 import { startReceiver } from "./support/receiver.ts";
 import { scenario } from "./support/scenario.ts";
-import { memoryLogger, testCollector, testConfig } from "./support/setup.ts";
+import { testApp, testCollector, testConfig } from "./support/setup.ts";
 
 /**
  * A collector process serving against the scenario, after collection began
@@ -119,13 +118,7 @@ Deno.test("the database stops mid-pass: not ready, nothing lost, resumes on its 
     const c = testCollector(
       testConfig(pg.url, receiver.endpoint, { UPLOAD_RETRY_INITIAL: "20ms" }),
     );
-    const scheduler = new PassScheduler((r) => c.collector.runPass(r));
-    const app = createApp({
-      collector: c.collector,
-      scheduler,
-      sql: c.sql,
-      log: memoryLogger().log,
-    });
+    const { app } = testApp(c.collector, c.sql);
     const ready = async () => (await app.fetch(new Request("http://c/readyz"), {})).status;
     try {
       await c.collector.reconcile();

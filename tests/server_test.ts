@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { authorize } from "../src/server/auth.ts";
-import { createApp, PassScheduler, serve } from "../src/server/mod.ts";
+import { serve } from "../src/server/mod.ts";
+import { memoryLogger, testApp, testCollector, testConfig } from "./support/setup.ts";
 import { seedCluster } from "../src/demo/fixtures.ts";
 import { scenario } from "./support/scenario.ts";
 
@@ -24,14 +25,7 @@ Deno.test("control access: the bearer token when set, else loopback only", () =>
 Deno.test("the API: health, auth, trigger validation, opt switch and status", async () => {
   await scenario(async ({ db, receiver, collector }) => {
     const { collector: c, sql, lines } = collector({ TRIGGER_TOKEN: TOKEN });
-    const scheduler = new PassScheduler((r) => c.runPass(r));
-    const app = createApp({
-      collector: c,
-      scheduler,
-      sql,
-      log: (await import("./support/setup.ts")).memoryLogger().log,
-      triggerToken: TOKEN,
-    });
+    const { app, scheduler } = testApp(c, sql, { triggerToken: TOKEN });
     const ready = Promise.withResolvers<number>();
     const server = serve(app, {
       port: 0,
@@ -116,13 +110,7 @@ Deno.test("the API: health, auth, trigger validation, opt switch and status", as
 Deno.test("without TRIGGER_TOKEN, a non-loopback peer is refused", async () => {
   await scenario(async ({ collector }) => {
     const { collector: c, sql } = collector();
-    const scheduler = new PassScheduler((r) => c.runPass(r));
-    const app = createApp({
-      collector: c,
-      scheduler,
-      sql,
-      log: (await import("./support/setup.ts")).memoryLogger().log,
-    });
+    const { app, scheduler } = testApp(c, sql);
     const req = () => new Request("http://collector/v1/trigger", { method: "POST" });
     assert.equal((await app.fetch(req(), { peer: "10.0.0.7" })).status, 403);
     assert.equal(
@@ -141,16 +129,9 @@ Deno.test("without TRIGGER_TOKEN, a non-loopback peer is refused", async () => {
 });
 
 Deno.test("readyz reports a database that cannot be reached", async () => {
-  const { testCollector, testConfig, memoryLogger } = await import("./support/setup.ts");
   const c = testCollector(testConfig("postgres://nobody@127.0.0.1:1/none", "http://127.0.0.1:1/x"));
   try {
-    const scheduler = new PassScheduler((r) => c.collector.runPass(r));
-    const app = createApp({
-      collector: c.collector,
-      scheduler,
-      sql: c.sql,
-      log: memoryLogger().log,
-    });
+    const { app } = testApp(c.collector, c.sql);
     const res = await app.fetch(new Request("http://collector/readyz"), { peer: "127.0.0.1" });
     assert.equal(res.status, 503);
     assert.deepEqual(await res.json(), { ready: false, database: false, paused: null });
@@ -170,7 +151,6 @@ Deno.test("metrics: outcomes, bytes, events, passes, opt-out and backlog in Prom
     const { dueCount } = await import("../src/db/ledger.ts");
     const { Collector } = await import("../src/collect/mod.ts");
     const { connect } = await import("../src/db/mod.ts");
-    const { testConfig, memoryLogger } = await import("./support/setup.ts");
     const sql = connect(db.url);
     const metrics = new CollectorMetrics({ backlog: () => dueCount(sql), paused: () => false });
     const c = new Collector({
@@ -183,13 +163,7 @@ Deno.test("metrics: outcomes, bytes, events, passes, opt-out and backlog in Prom
       await c.reconcile();
       await seedCluster(db.sql, crypto.randomUUID(), { events: 25 });
       await c.runPass();
-      const app = createApp({
-        collector: c,
-        scheduler: new PassScheduler((r) => c.runPass(r)),
-        sql,
-        log: memoryLogger().log,
-        metrics,
-      });
+      const { app } = testApp(c, sql, { metrics });
       const res = await app.fetch(new Request("http://c/metrics"), { peer: "10.0.0.1" });
       const text = await res.text();
       assert.equal(res.status, 200);

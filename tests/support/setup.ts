@@ -5,6 +5,7 @@ import { connect, type Sql } from "../../src/db/mod.ts";
 import { createLogger, type Logger } from "../../src/log/mod.ts";
 import { unpackArchive } from "../../src/bundle/mod.ts";
 import type { TestReceiver } from "./receiver.ts";
+import { createApp, PassScheduler, type ServerDeps } from "../../src/server/mod.ts";
 
 /** A logger that keeps its lines, so tests can read (and scan) them. */
 export function memoryLogger(): { log: Logger; lines: string[] } {
@@ -52,4 +53,15 @@ export async function receivedFiles(
     out.push(files);
   }
   return out;
+}
+
+/** The collector's HTTP app over `collector`, with its own scheduler and a quiet logger. */
+export function testApp(
+  collector: Collector,
+  sql: Sql,
+  extra: Partial<Omit<ServerDeps, "collector" | "sql" | "scheduler">> = {},
+): { app: ReturnType<typeof createApp>; scheduler: PassScheduler } {
+  const scheduler = new PassScheduler((request) => collector.runPass(request));
+  const app = createApp({ collector, scheduler, sql, log: memoryLogger().log, ...extra });
+  return { app, scheduler };
 }
