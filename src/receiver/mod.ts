@@ -2,11 +2,12 @@
  * A local stand-in for Red Hat's ingress: it speaks the same contract
  * (202 with a request_id; 400, 401, 413, 415), keeps what it receives on disk
  * so it can be listed and opened, and drops a re-sent bundle by `bundle_id`.
+ * Like ingress, it answers once the archive is stored and reads it after.
  * The demo and the tests upload to it; operators can too, to see what leaves.
  */
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
-import { unpackArchive } from "../bundle/mod.ts";
+import { createTarDecoder } from "modern-tar";
 
 /** Ingress refuses uploads over 100 MiB. */
 export const INGRESS_MAX_BYTES = 100 * 1024 * 1024;
@@ -35,25 +36,51 @@ export interface ReceiverOptions {
 const CONTENT_TYPE = /^application\/vnd\.redhat\.([a-z0-9-]+)\.([a-z0-9-]+)(\+[a-z0-9]+)?$/i;
 const ID = /^[0-9a-f-]{36}$/;
 
-/** The receiver's state on disk: `<request_id>.tgz` and `<request_id>.json`. */
+/** The facts of an upload known when it arrives, before its archive is read. */
+export interface Arrival {
+  userAgent: string;
+}
+
+/**
+ * The receiver's state on disk: `<request_id>.tgz` and `<request_id>.json`.
+ * As ingress does, an upload is answered once its archive is stored; reading
+ * the archive for its `bundle_id` (and dropping a re-sent bundle) happens
+ * after, one upload at a time, so the sender never waits for it.
+ */
 export class ReceiverStore {
   readonly dir: string;
   readonly #byBundle = new Map<string, ReceivedUpload>();
+  #indexing: Promise<void> = Promise.resolve();
 
   constructor(dir: string) {
     this.dir = dir;
   }
 
-  /** Creates the directory and indexes what is already there. */
+  /** Creates the directory, indexes what is there, and finishes archives left unindexed. */
   async open(): Promise<void> {
     await Deno.mkdir(this.dir, { recursive: true });
-    for (const upload of await this.list()) {
+    const records = new Set<string>();
+    for (const upload of await this.#records()) {
+      records.add(upload.request_id);
       if (upload.bundle_id) this.#byBundle.set(upload.bundle_id, upload);
+    }
+    for await (const entry of Deno.readDir(this.dir)) {
+      const id = entry.name.replace(/\.tgz$/, "");
+      if (!entry.isFile || id === entry.name || !ID.test(id) || records.has(id)) continue;
+      const stat = await Deno.stat(`${this.dir}/${entry.name}`);
+      this.#enqueue({
+        request_id: id,
+        received_at: (stat.mtime ?? new Date()).toISOString(),
+        cluster_id: null,
+        bundle_id: null,
+        bytes: stat.size,
+        user_agent: "",
+        duplicates: 0,
+      });
     }
   }
 
-  /** Every accepted upload, oldest first. */
-  async list(): Promise<ReceivedUpload[]> {
+  async #records(): Promise<ReceivedUpload[]> {
     const out: ReceivedUpload[] = [];
     for await (const entry of Deno.readDir(this.dir)) {
       if (!entry.isFile || !entry.name.endsWith(".json")) continue;
@@ -66,19 +93,30 @@ export class ReceiverStore {
     return out.sort((a, b) => a.received_at.localeCompare(b.received_at));
   }
 
+  /** Every accepted upload, oldest first, once the ones received so far are indexed. */
+  async list(): Promise<ReceivedUpload[]> {
+    await this.settled();
+    return await this.#records();
+  }
+
+  /** Resolves when every upload received so far has been indexed. */
+  async settled(): Promise<void> {
+    let seen: Promise<void>;
+    do {
+      seen = this.#indexing;
+      await seen;
+    } while (seen !== this.#indexing);
+  }
+
   /** The archive of one upload, or undefined. */
   async archive(requestId: string): Promise<Uint8Array | undefined> {
     if (!ID.test(requestId)) return undefined;
+    await this.settled();
     try {
       return await Deno.readFile(`${this.dir}/${requestId}.tgz`);
     } catch {
       return undefined;
     }
-  }
-
-  /** The earlier upload of the same bundle, if any. */
-  byBundle(bundleId: string): ReceivedUpload | undefined {
-    return this.#byBundle.get(bundleId);
   }
 
   async #writeRecord(record: ReceivedUpload): Promise<void> {
@@ -87,29 +125,81 @@ export class ReceiverStore {
     await Deno.rename(tmp, `${this.dir}/${record.request_id}.json`);
   }
 
-  /** Keeps a new upload: the archive first, then its record. */
-  async save(record: ReceivedUpload, archive: Uint8Array): Promise<void> {
+  /** Stores an archive and queues it for indexing; returns its request id. */
+  async accept(archive: Uint8Array, arrival: Arrival): Promise<string> {
+    const record: ReceivedUpload = {
+      request_id: crypto.randomUUID(),
+      received_at: new Date().toISOString(),
+      cluster_id: /cluster\/(\S+)/.exec(arrival.userAgent)?.[1] ?? null,
+      bundle_id: null,
+      bytes: archive.byteLength,
+      user_agent: arrival.userAgent,
+      duplicates: 0,
+    };
     await Deno.writeFile(`${this.dir}/${record.request_id}.tgz`, archive);
-    await this.#writeRecord(record);
-    if (record.bundle_id) this.#byBundle.set(record.bundle_id, record);
+    this.#enqueue(record);
+    return record.request_id;
   }
 
-  /** Counts a duplicate against the first upload of its bundle. */
-  async countDuplicate(record: ReceivedUpload): Promise<void> {
-    record.duplicates++;
+  #enqueue(record: ReceivedUpload): void {
+    this.#indexing = this.#indexing.then(() => this.#index(record)).catch((err) => {
+      console.error(`receiver: indexing ${record.request_id} failed: ${err?.message ?? err}`);
+    });
+  }
+
+  /** Keeps the upload, or drops it as unreadable or as a re-sent bundle. */
+  async #index(record: ReceivedUpload): Promise<void> {
+    const path = `${this.dir}/${record.request_id}.tgz`;
+    const bundleId = await bundleIdOf(path);
+    if (bundleId === undefined) {
+      console.error(`receiver: ${record.request_id} is not a tar.gz archive; dropped`);
+      await Deno.remove(path);
+      return;
+    }
+    const earlier = bundleId ? this.#byBundle.get(bundleId) : undefined;
+    if (earlier) {
+      await Deno.remove(path);
+      earlier.duplicates++;
+      await this.#writeRecord(earlier);
+      return;
+    }
+    record.bundle_id = bundleId;
     await this.#writeRecord(record);
+    if (bundleId) this.#byBundle.set(bundleId, record);
   }
 }
 
-async function bundleIdOf(archive: Uint8Array): Promise<string | null | undefined> {
+/**
+ * The archive's `metadata.json` bundle_id; null without one, undefined when
+ * the file is not a tar.gz. Streams, keeping only metadata.json in memory.
+ */
+async function bundleIdOf(path: string): Promise<string | null | undefined> {
+  let file: Deno.FsFile | undefined;
   try {
-    const files = await unpackArchive(archive);
-    const meta = files.find((f) => f.name.endsWith("/metadata.json"));
-    if (!meta) return null;
-    const parsed = JSON.parse(new TextDecoder().decode(meta.data));
-    return typeof parsed?.bundle_id === "string" ? parsed.bundle_id : null;
+    file = await Deno.open(path);
+    const entries = file.readable
+      .pipeThrough(new DecompressionStream("gzip"))
+      .pipeThrough(createTarDecoder({ strict: true }));
+    let bundleId: string | null = null;
+    let files = 0;
+    for await (const entry of entries) {
+      files++;
+      if (entry.header.type !== "file" || !entry.header.name.endsWith("/metadata.json")) {
+        await entry.body.cancel();
+        continue;
+      }
+      const parsed = JSON.parse(await new Response(entry.body).text());
+      bundleId = typeof parsed?.bundle_id === "string" ? parsed.bundle_id : null;
+    }
+    return files > 0 ? bundleId : undefined;
   } catch {
     return undefined;
+  } finally {
+    try {
+      file?.close();
+    } catch {
+      // closed with its stream
+    }
   }
 }
 
@@ -155,30 +245,15 @@ export function createReceiver(
       }
       if (file.size > maxBytes) return c.json(tooLarge, 413);
       const archive = new Uint8Array(await file.arrayBuffer());
-      const bundleId = await bundleIdOf(archive);
-      if (bundleId === undefined) return c.json({ error: "file is not a tar.gz archive" }, 400);
-      const earlier = bundleId ? store.byBundle(bundleId) : undefined;
-      if (earlier) {
-        await store.countDuplicate(earlier);
-        c.header("x-rh-insights-request-id", earlier.request_id);
-        return c.json({ request_id: earlier.request_id, upload: { duplicate: true } }, 202);
+      // gzip's magic and method; the tar inside is read after the answer, as ingress does.
+      if (archive[0] !== 0x1f || archive[1] !== 0x8b || archive[2] !== 8) {
+        return c.json({ error: "file is not gzip-compressed" }, 400);
       }
-      const userAgent = c.req.header("user-agent") ?? "";
-      const record: ReceivedUpload = {
-        request_id: crypto.randomUUID(),
-        received_at: new Date().toISOString(),
-        cluster_id: /cluster\/(\S+)/.exec(userAgent)?.[1] ?? null,
-        bundle_id: bundleId,
-        bytes: archive.byteLength,
-        user_agent: userAgent,
-        duplicates: 0,
-      };
-      await store.save(record, archive);
-      c.header("x-rh-insights-request-id", record.request_id);
-      return c.json(
-        { request_id: record.request_id, upload: { account_number: "", org_id: "" } },
-        202,
-      );
+      const requestId = await store.accept(archive, {
+        userAgent: c.req.header("user-agent") ?? "",
+      });
+      c.header("x-rh-insights-request-id", requestId);
+      return c.json({ request_id: requestId, upload: { account_number: "", org_id: "" } }, 202);
     },
   );
 
