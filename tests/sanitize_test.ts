@@ -185,3 +185,15 @@ Deno.test("the cluster's empty identity is filled from the pull secret, then pse
   assert.equal(c.deleted_at, null);
   assert.deepEqual(c["last-installation-preparation"], {});
 });
+
+Deno.test("a time column is rebuilt from its digits: only a real timestamp passes", async () => {
+  const key = await importHmacKey(new Uint8Array(32));
+  // A known secret that happens to be digits of a time does not mangle the timestamp…
+  const s = new Sanitizer(new TextScrubber(key, { knownSecrets: ["23:33:15"] }));
+  const event = (event_time: string) => s.eventSync({ event_time, severity: "info" }).event_time;
+  assert.equal(event("2026-11-27 23:33:15.123456+00"), "2026-11-27T23:33:15.123Z");
+  // …and no text that is not a timestamp reaches the output through a time column.
+  assert.equal(event("password=hunter22"), null);
+  assert.equal(event("2026-11-27 23:33:15 token=abc"), null);
+  assert.equal(event("user@example.com"), null);
+});

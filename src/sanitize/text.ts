@@ -17,16 +17,19 @@ const MEMO_LIMIT = 50_000;
 /** Shorter values are too common to treat as secrets without false alarms. */
 export const MIN_SECRET = 6;
 
+const HEX_DIGIT = new Uint8Array(128);
+for (const c of "0123456789abcdefABCDEF") HEX_DIGIT[c.charCodeAt(0)] = 1;
+
 /** A canonical UUID, checked by hand: this runs for every id of every event. */
 function isUuid(value: string): boolean {
-  if (value.length !== 36) return false;
+  if (
+    value.length !== 36 || value.charCodeAt(8) !== 45 || value.charCodeAt(13) !== 45 ||
+    value.charCodeAt(18) !== 45 || value.charCodeAt(23) !== 45
+  ) return false;
   for (let i = 0; i < 36; i++) {
+    if (i === 8 || i === 13 || i === 18 || i === 23) continue;
     const c = value.charCodeAt(i);
-    if (i === 8 || i === 13 || i === 18 || i === 23) {
-      if (c !== 45) return false;
-    } else if (!((c >= 48 && c <= 57) || (c >= 97 && c <= 102) || (c >= 65 && c <= 70))) {
-      return false;
-    }
+    if (c > 127 || HEX_DIGIT[c] === 0) return false;
   }
   return true;
 }
@@ -150,12 +153,11 @@ export class TextScrubber {
     for (const value of values) {
       if (typeof value !== "string" || !value.includes("@")) continue;
       for (const address of value.match(EMAIL) ?? []) {
-        if (!this.#emails.has(address)) {
-          this.#emails.set(
-            address,
-            `email-hmac:${(await emailHmac(this.#key, address)).slice(0, 32)}`,
-          );
-        }
+        if (this.#emails.has(address)) continue;
+        this.#emails.set(
+          address,
+          `email-hmac:${(await emailHmac(this.#key, address)).slice(0, 32)}`,
+        );
       }
     }
   }
