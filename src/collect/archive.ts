@@ -305,11 +305,10 @@ export async function buildArchive(
     eventCount: built.counts.total,
     hostCount: g.hostCount,
     files: [
-      ...g.files,
-      { name: `${g.id}/events.json`, data: new Uint8Array(built.eventsBytes) },
-      built.metadata,
-    ]
-      .map((f) => ({ name: f.name, bytes: f.data.byteLength })),
+      ...g.files.map((f) => ({ name: f.name, bytes: f.data.byteLength })),
+      { name: `${g.id}/events.json`, bytes: built.eventsBytes },
+      { name: built.metadata.name, bytes: built.metadata.data.byteLength },
+    ],
     knownSecrets: g.secrets.values(),
     reduced: cut !== NO_CUT,
   };
