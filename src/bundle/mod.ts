@@ -8,7 +8,9 @@
  * A tar header must state the size before the content, so the archive is
  * compressed in three independent deflate segments (before, streamed, after),
  * each ending on a byte boundary, and joined into one gzip member whose CRC is
- * combined from the segments' (the technique pigz uses for parallel gzip).
+ * combined from the segments' (the technique pigz uses for parallel gzip). The
+ * streamed segment is itself deflated buffer by buffer, each primed with the
+ * 32 KiB before it, as pigz does too.
  */
 import zlib from "node:zlib";
 import { createTarPacker, packTar, unpackTar } from "modern-tar";
