@@ -8,7 +8,6 @@
  * ```
  * @module
  */
-import process from "node:process";
 import { parseArgs } from "node:util";
 import { type Config, ConfigError, DEFAULT_PORT, loadConfig, SETTINGS } from "./src/config/mod.ts";
 import { Collector, type PassResult, safeError } from "./src/collect/mod.ts";
@@ -90,21 +89,12 @@ function passExitCode(result: PassResult): number {
     : EXIT.ok;
 }
 
-/** The process's peak resident memory (getrusage's maxrss), for `once`'s report. */
-function peakRssBytes(): number | undefined {
-  try {
-    return process.resourceUsage().maxRSS * 1024;
-  } catch {
-    return undefined;
-  }
-}
-
 async function runOnce(config: Config, log: Logger): Promise<number> {
   const sql = connect(config.databaseUrl, { max: config.uploadConcurrency + 3 });
   const collector = new Collector({ sql, config, log });
   try {
     const result = await collector.runPass();
-    console.log(JSON.stringify({ ...result, peak_rss_bytes: peakRssBytes() }));
+    console.log(JSON.stringify(result));
     return passExitCode(result);
   } finally {
     collector.close();

@@ -28,6 +28,9 @@ export async function serveLocalReceiver(dir: string): Promise<LocalReceiver> {
   return {
     endpoint: `http://127.0.0.1:${await ready.promise}/api/ingress/v1/upload`,
     store,
-    close: () => server.shutdown(),
+    async close() {
+      await server.shutdown();
+      await store.settled();
+    },
   };
 }

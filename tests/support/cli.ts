@@ -29,6 +29,49 @@ export async function cli(args: string[], env: Record<string, string> = {}, flag
   return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
 }
 
+/**
+ * As {@linkcode cli}, also watching the child's peak resident memory (VmHWM,
+ * which starts afresh at exec; getrusage in the child would report this test
+ * runner's size, inherited through fork).
+ */
+export async function cliPeak(
+  args: string[],
+  env: Record<string, string> = {},
+  flags: string[] = [],
+) {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", ...flags, ...PERMISSIONS, MAIN, ...args],
+    env: childEnv(env),
+    clearEnv: true,
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const output = child.output();
+  let peakRssBytes = 0;
+  let running = true;
+  output.finally(() => (running = false));
+  while (running) {
+    try {
+      const status = await Deno.readTextFile(`/proc/${child.pid}/status`);
+      peakRssBytes = Math.max(
+        peakRssBytes,
+        Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024,
+      );
+    } catch {
+      // gone between the check and the read
+    }
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  const out = await output;
+  const dec = new TextDecoder();
+  return {
+    code: out.code,
+    stdout: dec.decode(out.stdout),
+    stderr: dec.decode(out.stderr),
+    peakRssBytes,
+  };
+}
+
 /** Starts a long-running command (serve); stderr is collected. */
 export function spawn(args: string[], env: Record<string, string> = {}) {
   const child = new Deno.Command(Deno.execPath(), {

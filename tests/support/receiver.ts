@@ -50,6 +50,7 @@ export async function startReceiver(
     async close() {
       closing.resolve();
       await server.shutdown();
+      await store.settled();
       await Deno.remove(dir, { recursive: true }).catch(() => {});
     },
   };
