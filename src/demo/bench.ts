@@ -1,12 +1,15 @@
 /**
- * `deno task bench [events]`: a 150-host cluster with N events (default
- * 1,000,000) in a throwaway PostgreSQL, one collector pass into the local
- * receiver, against the practical floor `psql \copy (… row_to_json …) | gzip -6`
- * over the same rows. Prints a table; it is a benchmark, not a test.
+ * `deno task bench [events] [--quick]`: a 150-host cluster with N events
+ * (default 1,000,000) in a throwaway PostgreSQL, one collector pass into the
+ * local receiver, against the practical floor `psql \copy (… row_to_json …) |
+ * gzip -6` over the same rows. Prints a table; it is a benchmark, not a test.
+ * `--quick` leaves out the table of compressors. `BENCH_V8_FLAGS` overrides
+ * the collector's V8 flags (default: those of `deno task start`).
  */
 import zlib from "node:zlib";
 import { AsyncGzip, gzipSync } from "fflate";
 import { unpackArchive } from "../bundle/mod.ts";
+import { PieceDeflater } from "../bundle/pieces.ts";
 import { connect } from "../db/mod.ts";
 import { ASSISTED_SCHEMA_SQL } from "./assisted_schema.ts";
 import { seedCluster } from "./fixtures.ts";
@@ -14,8 +17,14 @@ import { findPostgresBin, startThrowawayPostgres } from "./postgres.ts";
 import { freePort, serveLocalReceiver } from "./local_receiver.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
-const events = Number(Deno.args[0] ?? 1_000_000);
+const args = Deno.args.filter((a) => !a.startsWith("--"));
+const events = Number(args[0] ?? 1_000_000);
+const quick = Deno.args.includes("--quick");
+const v8Flags = Deno.env.get("BENCH_V8_FLAGS") ??
+  "--max-semi-space-size=8,--max-old-space-size=160";
 const HOSTS = 150;
+/** The collector's buffer size. */
+const PIECE = 1 << 21;
 
 function mb(bytes: number): string {
   return (bytes / 1e6).toFixed(1);
@@ -91,7 +100,7 @@ async function main(): Promise<void> {
     const child = new Deno.Command(Deno.execPath(), {
       args: [
         "run",
-        "--v8-flags=--max-semi-space-size=8,--max-old-space-size=160",
+        `--v8-flags=${v8Flags}`,
         "--allow-net",
         "--allow-env",
         "--allow-read",
@@ -170,6 +179,7 @@ async function main(): Promise<void> {
     );
     console.log(`| time ratio collector / floor | **${(wall / floor.ms).toFixed(2)}×** | 1 |`);
 
+    if (quick) return;
     // The compressors, over the same events.json.
     console.log(
       `\n| compressor (events.json, ${mb(eventsJson.byteLength)} MB) | time | MB/s | output |`,
@@ -186,11 +196,15 @@ async function main(): Promise<void> {
       );
     };
     const chunks = Array.from(
-      { length: Math.ceil(eventsJson.byteLength / 655_360) },
-      (_, i) => eventsJson.subarray(i * 655_360, (i + 1) * 655_360),
+      { length: Math.ceil(eventsJson.byteLength / PIECE) },
+      (_, i) => eventsJson.subarray(i * PIECE, (i + 1) * PIECE),
     );
     for (const level of [6, 1]) {
-      await row(`node:zlib level ${level} (used)`, () =>
+      await row(`node:zlib level ${level}, 2 MiB pieces (as the collector)`, () => {
+        const deflater = new PieceDeflater(level);
+        return chunks.reduce((n, c) => n + deflater.piece(c).byteLength, 0);
+      });
+      await row(`node:zlib level ${level}, one stream`, () =>
         new Promise((resolve) => {
           let n = 0;
           const g = zlib.createGzip({ level });
