@@ -3,7 +3,8 @@
  * image made from this Deno binary (no registry is reachable), and smoke-tests
  * the image against a throwaway PostgreSQL and the local receiver: /healthz,
  * a triggered pass whose upload arrives, and a clean stop on SIGTERM, on a
- * read-only root filesystem as a non-root user. Podman and buildah come from
+ * read-only root filesystem as a non-root user. Then it follows the README's
+ * Podman section in a pod (pod_check.ts). Podman and buildah come from
  * Debian's packages, set up (vfs, chroot, runc, cgroupfs) by files used only
  * here.
  */
@@ -12,6 +13,8 @@ import { freePort, serveLocalReceiver } from "./local_receiver.ts";
 import { ASSISTED_SCHEMA_SQL } from "./assisted_schema.ts";
 import { seedCluster } from "./fixtures.ts";
 import { startThrowawayPostgres } from "./postgres.ts";
+import { containerConfig, ensureTools, run, waitFor } from "./podman.ts";
+import { checkPod } from "./pod_check.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const IMAGE = "localhost/assisted-telemetry-collector:test";
@@ -21,61 +24,12 @@ function log(text: string): void {
   console.log(`container-test: ${text}`);
 }
 
-async function run(cmd: string, args: string[], env: Record<string, string> = {}): Promise<string> {
-  const out = await new Deno.Command(cmd, { args, env, stdout: "piped", stderr: "piped" }).output();
-  const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
-  if (!out.success) {
-    throw new Error(`${cmd} ${args.slice(0, 3).join(" ")} failed:\n${text.slice(-3000)}`);
-  }
-  return text;
-}
-
-async function have(cmd: string): Promise<boolean> {
-  try {
-    return (await new Deno.Command("sh", { args: ["-c", `command -v ${cmd}`], stdout: "null" })
-      .output()).success;
-  } catch {
-    return false;
-  }
-}
-
-async function ensureTools(): Promise<void> {
-  const missing = [];
-  for (const tool of ["podman", "buildah", "runc"]) if (!(await have(tool))) missing.push(tool);
-  if (missing.length === 0) return;
-  if (Deno.uid?.() !== 0) throw new Error(`install ${missing.join(", ")} (Debian packages) first`);
-  log(`installing ${missing.join(", ")}`);
-  await run("apt-get", ["update", "-qq"]);
-  await run("apt-get", ["install", "-y", "-qq", "podman", "buildah", "runc"], {
-    DEBIAN_FRONTEND: "noninteractive",
-  });
-}
-
-/** The Podman settings that work on these machines, in a directory of their own. */
-async function containerConfig(dir: string): Promise<Record<string, string>> {
-  await Deno.writeTextFile(
-    `${dir}/storage.conf`,
-    `[storage]\ndriver = "vfs"\nrunroot = "${dir}/run"\ngraphroot = "${dir}/storage"\n`,
-  );
-  await Deno.writeTextFile(
-    `${dir}/containers.conf`,
-    `[containers]\ndefault_ulimits = ["nofile=10000:10000", "nproc=4096:4096"]\n` +
-      `[engine]\nruntime = "runc"\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\n`,
-  );
-  return {
-    CONTAINERS_CONF: `${dir}/containers.conf`,
-    CONTAINERS_STORAGE_CONF: `${dir}/storage.conf`,
-    BUILDAH_ISOLATION: "chroot",
-    PATH: Deno.env.get("PATH") ?? "/usr/sbin:/usr/bin:/sbin:/bin",
-    HOME: Deno.env.get("HOME") ?? "/root",
-  };
-}
-
 /** A base image from scratch: this Deno binary and the few libraries it links. */
 async function buildBase(dir: string, env: Record<string, string>): Promise<void> {
   const rootfs = `${dir}/base/rootfs`;
   await Deno.mkdir(`${rootfs}/usr/bin`, { recursive: true });
-  await Deno.mkdir(`${rootfs}/tmp`, { recursive: true, mode: 0o1777 });
+  await Deno.mkdir(`${rootfs}/tmp`, { recursive: true });
+  await Deno.chmod(`${rootfs}/tmp`, 0o1777); // as in the official image (mkdir's mode loses to umask)
   await Deno.mkdir(`${rootfs}/etc`, { recursive: true });
   await Deno.copyFile(Deno.execPath(), `${rootfs}/usr/bin/deno`);
   const ldd = await run("ldd", [Deno.execPath()]);
@@ -103,14 +57,6 @@ async function buildBase(dir: string, env: Record<string, string>): Promise<void
     `${dir}/base/Containerfile`,
     `${dir}/base`,
   ], env);
-}
-
-async function waitFor(what: string, check: () => Promise<boolean>, ms = 60_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check().catch(() => false))) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
 }
 
 async function main(): Promise<void> {
@@ -213,6 +159,7 @@ async function main(): Promise<void> {
       throw new Error(`unclean stop (exit ${code}):\n${logs.slice(-2000)}`);
     }
     log("stopped cleanly on SIGTERM (exit 0)");
+    await checkPod(IMAGE, { env, dir, log: (text) => log(`pod: ${text}`) });
     console.log("container-test: PASSED");
   } finally {
     await run("podman", ["rm", "-f", "collector-test"], env).catch(() => {});
