@@ -1,17 +1,8 @@
 import assert from "node:assert/strict";
+import { Buffer } from "node:buffer";
 import zlib from "node:zlib";
 import fc from "npm:fast-check@4.11.0";
 import { PieceDeflater } from "../src/bundle/pieces.ts";
-
-function join(chunks: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.byteLength, 0));
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.byteLength;
-  }
-  return out;
-}
 
 /** Deflates `data` in pieces cut at `cuts`, ended as a stream. */
 function deflateInPieces(data: Uint8Array, cuts: number[]): Uint8Array {
@@ -24,7 +15,7 @@ function deflateInPieces(data: Uint8Array, cuts: number[]): Uint8Array {
   }
   pieces.push(deflater.piece(data.subarray(from)));
   pieces.push(zlib.deflateRawSync(new Uint8Array(0)));
-  return join(pieces);
+  return Buffer.concat(pieces);
 }
 
 function events(count: number): Uint8Array {
