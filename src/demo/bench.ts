@@ -21,7 +21,7 @@ const args = Deno.args.filter((a) => !a.startsWith("--"));
 const events = Number(args[0] ?? 1_000_000);
 const quick = Deno.args.includes("--quick");
 const v8Flags = Deno.env.get("BENCH_V8_FLAGS") ??
-  "--max-semi-space-size=2,--max-old-space-size=160";
+  "--max-semi-space-size=1,--max-old-space-size=160";
 const HOSTS = 150;
 /** The collector's buffer size. */
 const PIECE = 1 << 21;
