@@ -83,3 +83,30 @@ Deno.test("a pass that throws does not wedge the scheduler", async () => {
   await s.idle();
   assert.equal(n, 2);
 });
+
+Deno.test("a pass that fails as a whole is retried after 1, 2, 4 s, until the interval takes over", async () => {
+  const FakeTimers = await import("npm:@sinonjs/fake-timers@15.5.0");
+  const clock = FakeTimers.withGlobal(globalThis).install({
+    toFake: ["setTimeout", "clearTimeout", "setInterval", "clearInterval"],
+  });
+  try {
+    const starts: number[] = [];
+    let failuresLeft = 4;
+    const s = new PassScheduler(() => {
+      starts.push(clock.now);
+      const errors = failuresLeft-- > 0 ? ["database unreachable"] : [];
+      return Promise.resolve({ ...emptyPassResult(), errors });
+    });
+    s.request();
+    s.startTimer(6_000);
+    await clock.tickAsync(30_000);
+    s.stopTimer();
+    // Fails at 0, retried at 1 s and 3 s; the 4 s wait is cut short by the interval's
+    // pass at 6 s, which fails too; an 8 s wait would pass the interval, so the
+    // interval's passes alone follow, once each.
+    assert.deepEqual(starts, [0, 1_000, 3_000, 6_000, 12_000, 18_000, 24_000, 30_000]);
+    assert.equal(s.state.last?.errors.length, 0);
+  } finally {
+    clock.uninstall();
+  }
+});

@@ -13,7 +13,14 @@ import { freePort, serveLocalReceiver } from "./local_receiver.ts";
 import { ASSISTED_SCHEMA_SQL } from "./assisted_schema.ts";
 import { seedCluster } from "./fixtures.ts";
 import { startThrowawayPostgres } from "./postgres.ts";
-import { containerConfig, ensureTools, run, waitFor } from "./podman.ts";
+import {
+  buildFromRootfs,
+  containerConfig,
+  copyProgram,
+  ensureTools,
+  run,
+  waitFor,
+} from "./podman.ts";
 import { checkPod } from "./pod_check.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
@@ -27,36 +34,16 @@ function log(text: string): void {
 /** A base image from scratch: this Deno binary and the few libraries it links. */
 async function buildBase(dir: string, env: Record<string, string>): Promise<void> {
   const rootfs = `${dir}/base/rootfs`;
-  await Deno.mkdir(`${rootfs}/usr/bin`, { recursive: true });
   await Deno.mkdir(`${rootfs}/tmp`, { recursive: true });
   await Deno.chmod(`${rootfs}/tmp`, 0o1777); // as in the official image (mkdir's mode loses to umask)
   await Deno.mkdir(`${rootfs}/etc`, { recursive: true });
-  await Deno.copyFile(Deno.execPath(), `${rootfs}/usr/bin/deno`);
-  const ldd = await run("ldd", [Deno.execPath()]);
-  for (const path of ldd.matchAll(/(\/[^\s]+\.so[^\s]*)/g)) {
-    const target = `${rootfs}${path[1]}`;
-    await Deno.mkdir(target.slice(0, target.lastIndexOf("/")), { recursive: true });
-    await Deno.copyFile(await Deno.realPath(path[1]), target);
-  }
+  await copyProgram(rootfs, Deno.execPath(), "/usr/bin/deno");
   await Deno.writeTextFile(
     `${rootfs}/etc/passwd`,
     "root:x:0:0::/root:/bin/false\ndeno:x:1993:1993::/home/deno:/bin/false\n",
   );
   await Deno.writeTextFile(`${rootfs}/etc/group`, "root:x:0:\ndeno:x:1993:\n");
-  await Deno.writeTextFile(
-    `${dir}/base/Containerfile`,
-    "FROM scratch\nCOPY rootfs/ /\nENV PATH=/usr/bin\n",
-  );
-  await run("podman", [
-    "build",
-    "--isolation",
-    "chroot",
-    "-t",
-    BASE,
-    "-f",
-    `${dir}/base/Containerfile`,
-    `${dir}/base`,
-  ], env);
+  await buildFromRootfs(BASE, `${dir}/base`, { env, lines: ["ENV PATH=/usr/bin"] });
 }
 
 async function main(): Promise<void> {

@@ -13,7 +13,7 @@ import { ASSISTED_SCHEMA_SQL } from "./assisted_schema.ts";
 import { pullSecret, seedCluster } from "./fixtures.ts";
 import { findPostgresBin } from "./postgres.ts";
 import { freePort } from "./local_receiver.ts";
-import { run, waitFor } from "./podman.ts";
+import { buildFromRootfs, copyInto, copyProgram, run, waitFor } from "./podman.ts";
 import { unpackArchive } from "../bundle/mod.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
@@ -31,12 +31,6 @@ async function asPostgres(argv: string[]): Promise<string> {
     : await run(argv[0], argv.slice(1));
 }
 
-async function copyInto(rootfs: string, path: string): Promise<void> {
-  const target = `${rootfs}${path}`;
-  await Deno.mkdir(target.slice(0, target.lastIndexOf("/")), { recursive: true });
-  await Deno.copyFile(await Deno.realPath(path), target);
-}
-
 /**
  * An image of this machine's PostgreSQL with a database initialised as the
  * pod's ConfigMap says, holding assisted-service's tables (in place of
@@ -51,11 +45,7 @@ async function buildDatabaseImage(dir: string, env: Record<string, string>): Pro
     /\/bin$/,
     "",
   );
-  for (const program of ["postgres", "psql"]) {
-    await copyInto(rootfs, `${bin}/${program}`);
-    const ldd = await run("ldd", [`${bin}/${program}`]);
-    for (const m of ldd.matchAll(/(\/[^\s]+\.so[^\s]*)/g)) await copyInto(rootfs, m[1]);
-  }
+  for (const program of ["postgres", "psql"]) await copyProgram(rootfs, `${bin}/${program}`);
   for (const entry of Deno.readDirSync(lib)) {
     if (entry.name.endsWith(".so") && !entry.name.startsWith("llvmjit")) {
       await copyInto(rootfs, `${lib}/${entry.name}`);
@@ -145,21 +135,11 @@ async function buildDatabaseImage(dir: string, env: Record<string, string>): Pro
   } finally {
     await ctl(["-m", "fast", "stop"]);
   }
-  await Deno.writeTextFile(
-    `${dir}/db/Containerfile`,
-    `FROM scratch\nCOPY --chown=${PG_UID}:${PG_UID} rootfs/ /\nUSER ${PG_UID}\n` +
-      `CMD ["${bin}/postgres", "-D", "/var/lib/pgsql/data"]\n`,
-  );
-  await run("podman", [
-    "build",
-    "--isolation",
-    "chroot",
-    "-t",
-    DB_IMAGE,
-    "-f",
-    `${dir}/db/Containerfile`,
-    `${dir}/db`,
-  ], env);
+  await buildFromRootfs(DB_IMAGE, `${dir}/db`, {
+    env,
+    copyFlags: `--chown=${PG_UID}:${PG_UID}`,
+    lines: [`USER ${PG_UID}`, `CMD ["${bin}/postgres", "-D", "/var/lib/pgsql/data"]`],
+  });
 }
 
 /** The pod's ConfigMap: assisted-service's settings, and the collector's. */

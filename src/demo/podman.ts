@@ -72,3 +72,38 @@ export async function waitFor(
     await new Promise((r) => setTimeout(r, 250));
   }
 }
+
+/** Copies `path` (following links) to the same place under `rootfs`. */
+export async function copyInto(rootfs: string, path: string, as = path): Promise<void> {
+  const target = `${rootfs}${as}`;
+  await Deno.mkdir(target.slice(0, target.lastIndexOf("/")), { recursive: true });
+  await Deno.copyFile(await Deno.realPath(path), target);
+}
+
+/** Copies a program and the shared libraries it links (ldd) under `rootfs`. */
+export async function copyProgram(rootfs: string, path: string, as = path): Promise<void> {
+  await copyInto(rootfs, path, as);
+  const ldd = await run("ldd", [path]);
+  for (const m of ldd.matchAll(/(\/[^\s]+\.so[^\s]*)/g)) await copyInto(rootfs, m[1]);
+}
+
+/**
+ * Builds `tag` from scratch out of `<dir>/rootfs`, with `lines` after the
+ * COPY (USER, CMD, ENV), as the tests build their local images.
+ */
+export async function buildFromRootfs(
+  tag: string,
+  dir: string,
+  options: { env: Record<string, string>; copyFlags?: string; lines?: string[] },
+): Promise<void> {
+  const copy = `COPY ${options.copyFlags ? `${options.copyFlags} ` : ""}rootfs/ /`;
+  await Deno.writeTextFile(
+    `${dir}/Containerfile`,
+    ["FROM scratch", copy, ...(options.lines ?? [])].join("\n") + "\n",
+  );
+  await run(
+    "podman",
+    ["build", "--isolation", "chroot", "-t", tag, "-f", `${dir}/Containerfile`, dir],
+    options.env,
+  );
+}
