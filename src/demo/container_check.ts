@@ -11,15 +11,15 @@
 import { connect } from "../db/mod.ts";
 import { freePort, serveLocalReceiver } from "./local_receiver.ts";
 import { ASSISTED_SCHEMA_SQL } from "./assisted_schema.ts";
-import { seedCluster } from "./fixtures.ts";
 import { startThrowawayPostgres } from "./postgres.ts";
 import {
   buildFromRootfs,
+  checkCollectorContainer,
   containerConfig,
   copyProgram,
   ensureTools,
+  prepareRootfs,
   run,
-  waitFor,
 } from "./podman.ts";
 import { checkPod } from "./pod_check.ts";
 
@@ -34,15 +34,8 @@ function log(text: string): void {
 /** A base image from scratch: this Deno binary and the few libraries it links. */
 async function buildBase(dir: string, env: Record<string, string>): Promise<void> {
   const rootfs = `${dir}/base/rootfs`;
-  await Deno.mkdir(`${rootfs}/tmp`, { recursive: true });
-  await Deno.chmod(`${rootfs}/tmp`, 0o1777); // as in the official image (mkdir's mode loses to umask)
-  await Deno.mkdir(`${rootfs}/etc`, { recursive: true });
+  await prepareRootfs(rootfs, { root: 0, deno: 1993 });
   await copyProgram(rootfs, Deno.execPath(), "/usr/bin/deno");
-  await Deno.writeTextFile(
-    `${rootfs}/etc/passwd`,
-    "root:x:0:0::/root:/bin/false\ndeno:x:1993:1993::/home/deno:/bin/false\n",
-  );
-  await Deno.writeTextFile(`${rootfs}/etc/group`, "root:x:0:\ndeno:x:1993:\n");
   await buildFromRootfs(BASE, `${dir}/base`, { env, lines: ["ENV PATH=/usr/bin"] });
 }
 
@@ -121,31 +114,15 @@ async function main(): Promise<void> {
       "DEPLOYMENT_TYPE=Podman",
       IMAGE,
     ], env);
-    const base = `http://127.0.0.1:${port}`;
-    await waitFor(
-      "/healthz",
-      async () => (await fetch(`${base}/healthz`).then((r) => r.text(), () => "")).includes("ok"),
-    );
-    log("/healthz answers");
-    await waitFor(
-      "collection to begin",
-      async () => (await (await fetch(`${base}/v1/status`)).json()).collection !== null,
-    );
-    await seedCluster(sql, crypto.randomUUID(), { hosts: 3, events: 200 });
-    const trigger = await fetch(`${base}/v1/trigger`, { method: "POST" });
-    await trigger.body?.cancel();
-    if (trigger.status !== 202) throw new Error(`trigger answered ${trigger.status}`);
-    await waitFor("the upload", async () => (await store.list()).length === 1);
-    log(`upload arrived: ${(await store.list())[0].bytes} bytes`);
-    await run("podman", ["stop", "-t", "20", "collector-test"], env);
-    const code =
-      (await run("podman", ["inspect", "--format", "{{.State.ExitCode}}", "collector-test"], env))
-        .trim();
-    const logs = await run("podman", ["logs", "collector-test"], env);
-    if (code !== "0" || !logs.includes('"msg":"shutting down"')) {
-      throw new Error(`unclean stop (exit ${code}):\n${logs.slice(-2000)}`);
-    }
-    log("stopped cleanly on SIGTERM (exit 0)");
+    await checkCollectorContainer({
+      env,
+      container: "collector-test",
+      base: `http://127.0.0.1:${port}`,
+      sql,
+      uploads: () => store.list(),
+      archive: (id) => store.archive(id),
+      log,
+    });
     await checkPod(IMAGE, { env, dir, log: (text) => log(`pod: ${text}`) });
     console.log("container-test: PASSED");
   } finally {

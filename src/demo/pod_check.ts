@@ -10,11 +10,17 @@
  */
 import { connect } from "../db/mod.ts";
 import { ASSISTED_SCHEMA_SQL } from "./assisted_schema.ts";
-import { pullSecret, seedCluster } from "./fixtures.ts";
+import { pullSecret } from "./fixtures.ts";
 import { findPostgresBin } from "./postgres.ts";
 import { freePort } from "./local_receiver.ts";
-import { buildFromRootfs, copyInto, copyProgram, run, waitFor } from "./podman.ts";
-import { unpackArchive } from "../bundle/mod.ts";
+import {
+  buildFromRootfs,
+  checkCollectorContainer,
+  copyInto,
+  copyProgram,
+  prepareRootfs,
+  run,
+} from "./podman.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 /** The image name `deploy/podman-kube.yaml` uses. */
@@ -57,14 +63,7 @@ async function buildDatabaseImage(dir: string, env: Record<string, string>): Pro
   for (const zone of ["/usr/share/zoneinfo/UTC", "/usr/share/zoneinfo/Etc/UTC"]) {
     await copyInto(rootfs, zone);
   }
-  await Deno.mkdir(`${rootfs}/etc`, { recursive: true });
-  await Deno.mkdir(`${rootfs}/tmp`, { mode: 0o1777 });
-  await Deno.chmod(`${rootfs}/tmp`, 0o1777);
-  await Deno.writeTextFile(
-    `${rootfs}/etc/passwd`,
-    `postgres:x:${PG_UID}:${PG_UID}::/tmp:/bin/false\n`,
-  );
-  await Deno.writeTextFile(`${rootfs}/etc/group`, `postgres:x:${PG_UID}:\n`);
+  await prepareRootfs(rootfs, { postgres: PG_UID });
 
   const data = `${rootfs}/var/lib/pgsql/data`;
   const sockets = `${dir}/db/sockets`;
@@ -197,71 +196,6 @@ export interface PodCheckOptions {
   log(text: string): void;
 }
 
-/** What one round of the check needs. */
-interface Round {
-  env: Record<string, string>;
-  sql: ReturnType<typeof connect>;
-  token: string;
-  receiver: string;
-  container: string;
-  log(text: string): void;
-}
-
-/**
- * With the collector running in the pod: /healthz from the host, /v1 only
- * with the token, a cluster finished in the database, a triggered pass whose
- * upload arrives, and a clean stop on SIGTERM.
- */
-async function uploadThroughPod(round: Round, uploadsBefore: number): Promise<void> {
-  const { env, sql, token, receiver, container, log } = round;
-  const base = "http://127.0.0.1:8765";
-  await waitFor(
-    "curl -s localhost:8765/healthz",
-    async () => (await fetch(`${base}/healthz`).then((r) => r.text(), () => "")).includes("ok"),
-  );
-  log("localhost:8765/healthz answers");
-  const auth = { Authorization: `Bearer ${token}` };
-  const unauthenticated = await fetch(`${base}/v1/status`);
-  await unauthenticated.body?.cancel();
-  if (unauthenticated.status !== 401) {
-    throw new Error(`/v1/status without the token answered ${unauthenticated.status}`);
-  }
-  await waitFor(
-    "collection to begin",
-    async () =>
-      (await (await fetch(`${base}/v1/status`, { headers: auth })).json()).collection !== null,
-  );
-  await waitFor("the pod's database", async () => (await sql`SELECT 1 AS one`)[0].one === 1);
-  const clusterId = crypto.randomUUID();
-  await seedCluster(sql, clusterId, { hosts: 3, events: 120 });
-  log("a cluster finished in the pod's database");
-  const trigger = await fetch(`${base}/v1/trigger`, { method: "POST", headers: auth });
-  await trigger.body?.cancel();
-  if (trigger.status !== 202) throw new Error(`trigger answered ${trigger.status}`);
-  let uploads: Array<{ request_id: string; cluster_id: string; bytes: number }> = [];
-  await waitFor("the upload", async () => {
-    uploads = await (await fetch(`${receiver}/uploads`)).json();
-    return uploads.length === uploadsBefore + 1;
-  });
-  const upload = uploads.find((u) => u.cluster_id === clusterId);
-  if (!upload) throw new Error("the upload is of another cluster");
-  const archive = await fetch(`${receiver}/uploads/${upload.request_id}`);
-  const metadata = await metadataOf(new Uint8Array(await archive.arrayBuffer()));
-  if (metadata["deployment-type"] !== "Podman") {
-    throw new Error(`metadata.json says deployment-type ${metadata["deployment-type"]}`);
-  }
-  log(`upload arrived through the pod: ${upload.bytes} bytes, deployment-type Podman`);
-  // As an operator or systemd stops it: SIGTERM, then a grace period.
-  await run("podman", ["stop", "-t", "20", container], env);
-  const code = (await run("podman", ["inspect", "--format", "{{.State.ExitCode}}", container], env))
-    .trim();
-  const logs = await run("podman", ["logs", container], env);
-  if (code !== "0" || !logs.includes('"msg":"shutting down"')) {
-    throw new Error(`the collector did not stop cleanly (exit ${code}):\n${logs.slice(-2000)}`);
-  }
-  log("podman stop: the collector stopped cleanly (exit 0)");
-}
-
 /**
  * Builds the pod of the README's Podman section from `image` and follows
  * both of its ways: `podman kube play` of the merged pod.yml, then, in the
@@ -285,12 +219,14 @@ export async function checkPod(image: string, options: PodCheckOptions): Promise
     `postgres://${DB.user}:${DB.password}@127.0.0.1:${ports.db}/${DB.name}`,
     { max: 1 },
   );
-  const round = {
+  const receiver = `http://127.0.0.1:${ports.receiver}`;
+  const collector = {
     env,
     sql,
-    token,
-    receiver: `http://127.0.0.1:${ports.receiver}`,
-    container: "assisted-installer-telemetry-collector",
+    base: "http://127.0.0.1:8765",
+    uploads: async () => await (await fetch(`${receiver}/uploads`)).json(),
+    archive: async (id: string) =>
+      new Uint8Array(await (await fetch(`${receiver}/uploads/${id}`)).arrayBuffer()),
     log,
   };
   try {
@@ -300,8 +236,9 @@ export async function checkPod(image: string, options: PodCheckOptions): Promise
       ["kube", "play", "--configmap", `${dir}/configmap.yml`, `${dir}/pod.yml`],
       env,
     );
-    await uploadThroughPod(round, 0);
-    await run("podman", ["rm", round.container], env);
+    const played = "assisted-installer-telemetry-collector";
+    await checkCollectorContainer({ ...collector, container: played, token });
+    await run("podman", ["rm", played], env);
 
     log("podman run -d --pod assisted-installer --name telemetry-collector --read-only …");
     const token2 = crypto.randomUUID();
@@ -320,7 +257,11 @@ export async function checkPod(image: string, options: PodCheckOptions): Promise
       ...["-v", `${dir}/pull-secret.json:/run/secrets/pull-secret:ro,Z`],
       COLLECTOR,
     ], env);
-    await uploadThroughPod({ ...round, token: token2, container: "telemetry-collector" }, 1);
+    await checkCollectorContainer({
+      ...collector,
+      container: "telemetry-collector",
+      token: token2,
+    });
   } catch (err) {
     const logs = [];
     for (
@@ -342,10 +283,4 @@ export async function checkPod(image: string, options: PodCheckOptions): Promise
     await run("podman", ["rmi", "-f", COLLECTOR, DB_IMAGE], env).catch(() => {});
   }
   log("podman kube down: the pod is gone");
-}
-
-async function metadataOf(archive: Uint8Array): Promise<Record<string, unknown>> {
-  const file = (await unpackArchive(archive)).find((f) => f.name.endsWith("/metadata.json"));
-  if (!file) throw new Error("the archive has no metadata.json");
-  return JSON.parse(new TextDecoder().decode(file.data));
 }

@@ -1,8 +1,12 @@
 /**
  * Podman as the container tests drive it: the tools from Debian's packages,
- * and the settings that work on these machines (vfs storage, chroot builds,
- * runc, cgroupfs, lowered ulimits) in files used only by the tests.
+ * the settings that work on these machines (vfs storage, chroot builds,
+ * runc, cgroupfs, lowered ulimits) in files used only by the tests, and the
+ * check both tests make of a running collector container.
  */
+import type { Queryable } from "../db/mod.ts";
+import { unpackArchive } from "../bundle/mod.ts";
+import { seedCluster } from "./fixtures.ts";
 
 /** Runs a command; its output, or an error with the end of it. */
 export async function run(
@@ -73,6 +77,26 @@ export async function waitFor(
   }
 }
 
+/**
+ * What every image built from scratch needs: a world-writable /tmp with the
+ * sticky bit (as in the official images; mkdir's mode loses to umask) and
+ * /etc/passwd and /etc/group for `users` (name → uid, each its own group).
+ */
+export async function prepareRootfs(rootfs: string, users: Record<string, number>): Promise<void> {
+  await Deno.mkdir(`${rootfs}/tmp`, { recursive: true });
+  await Deno.chmod(`${rootfs}/tmp`, 0o1777);
+  await Deno.mkdir(`${rootfs}/etc`, { recursive: true });
+  const entries = Object.entries(users);
+  await Deno.writeTextFile(
+    `${rootfs}/etc/passwd`,
+    entries.map(([name, id]) => `${name}:x:${id}:${id}::/tmp:/bin/false\n`).join(""),
+  );
+  await Deno.writeTextFile(
+    `${rootfs}/etc/group`,
+    entries.map(([name, id]) => `${name}:x:${id}:\n`).join(""),
+  );
+}
+
 /** Copies `path` (following links) to the same place under `rootfs`. */
 export async function copyInto(rootfs: string, path: string, as = path): Promise<void> {
   const target = `${rootfs}${as}`;
@@ -106,4 +130,74 @@ export async function buildFromRootfs(
     ["build", "--isolation", "chroot", "-t", tag, "-f", `${dir}/Containerfile`, dir],
     options.env,
   );
+}
+
+/** A running collector container, and where its uploads can be seen. */
+export interface CollectorUnderTest {
+  /** The environment that points Podman at the test's settings. */
+  env: Record<string, string>;
+  container: string;
+  /** Its HTTP API, e.g. `http://127.0.0.1:8765`. */
+  base: string;
+  /** Its TRIGGER_TOKEN, if set: then /v1/* must refuse a caller without it. */
+  token?: string;
+  /** assisted-service's database, as the collector sees it. */
+  sql: Queryable;
+  uploads(): Promise<Array<{ request_id: string; cluster_id: string | null; bytes: number }>>;
+  archive(requestId: string): Promise<Uint8Array | undefined>;
+  log(text: string): void;
+}
+
+/**
+ * /healthz answers; /v1/* wants the token if one is set; once collection has
+ * begun, a cluster finished in the database is uploaded on a trigger, marked
+ * as a Podman deployment; and SIGTERM stops the collector cleanly (exit 0).
+ */
+export async function checkCollectorContainer(c: CollectorUnderTest): Promise<void> {
+  const { env, container, base, sql, log } = c;
+  await waitFor(
+    `${base}/healthz`,
+    async () => (await fetch(`${base}/healthz`).then((r) => r.text(), () => "")).includes("ok"),
+  );
+  log(`${base}/healthz answers`);
+  const headers: Record<string, string> = c.token ? { Authorization: `Bearer ${c.token}` } : {};
+  if (c.token) {
+    const unauthenticated = await fetch(`${base}/v1/status`);
+    await unauthenticated.body?.cancel();
+    if (unauthenticated.status !== 401) {
+      throw new Error(`/v1/status without the token answered ${unauthenticated.status}`);
+    }
+  }
+  await waitFor(
+    "collection to begin",
+    async () => (await (await fetch(`${base}/v1/status`, { headers })).json()).collection !== null,
+  );
+  await waitFor("the database", async () => (await sql`SELECT 1 AS one`)[0].one === 1);
+  const before = (await c.uploads()).length;
+  const clusterId = crypto.randomUUID();
+  await seedCluster(sql, clusterId, { hosts: 3, events: 120 });
+  log("a cluster finished in the database");
+  const trigger = await fetch(`${base}/v1/trigger`, { method: "POST", headers });
+  await trigger.body?.cancel();
+  if (trigger.status !== 202) throw new Error(`trigger answered ${trigger.status}`);
+  await waitFor("the upload", async () => (await c.uploads()).length === before + 1);
+  const upload = (await c.uploads()).find((u) => u.cluster_id === clusterId);
+  if (!upload) throw new Error("the upload is of another cluster");
+  const files = await unpackArchive((await c.archive(upload.request_id))!);
+  const metadata = files.find((f) => f.name.endsWith("/metadata.json"));
+  if (!metadata) throw new Error("the archive has no metadata.json");
+  const deploymentType = JSON.parse(new TextDecoder().decode(metadata.data))["deployment-type"];
+  if (deploymentType !== "Podman") {
+    throw new Error(`metadata.json says deployment-type ${deploymentType}`);
+  }
+  log(`upload arrived: ${upload.bytes} bytes, deployment-type Podman`);
+  // As an operator or systemd stops it: SIGTERM, then a grace period.
+  await run("podman", ["stop", "-t", "20", container], env);
+  const code = (await run("podman", ["inspect", "--format", "{{.State.ExitCode}}", container], env))
+    .trim();
+  const logs = await run("podman", ["logs", container], env);
+  if (code !== "0" || !logs.includes('"msg":"shutting down"')) {
+    throw new Error(`unclean stop (exit ${code}):\n${logs.slice(-2000)}`);
+  }
+  log("stopped cleanly on SIGTERM (exit 0)");
 }
