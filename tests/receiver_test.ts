@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { packArchive } from "../src/bundle/mod.ts";
 import { CONTENT_TYPE } from "../src/upload/mod.ts";
+import { ReceiverStore } from "../src/receiver/mod.ts";
 import { startReceiver } from "./support/receiver.ts";
 
 const UA = "assisted-installer-operator/0.1.0 cluster/c1";
@@ -105,5 +106,19 @@ Deno.test("a gzip that holds no tar is answered, then dropped when read", async 
     assert.equal(await r.store.archive(res.body.request_id), undefined);
   } finally {
     await r.close();
+  }
+});
+
+Deno.test("an archive stored but not yet read when the receiver stopped is read when it opens", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "collector-received-" });
+  try {
+    const id = crypto.randomUUID();
+    await Deno.writeFile(`${dir}/${id}.tgz`, await archive("left-over"));
+    const store = new ReceiverStore(dir);
+    await store.open();
+    const [kept] = await store.list();
+    assert.deepEqual([kept.request_id, kept.bundle_id], [id, "left-over"]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });

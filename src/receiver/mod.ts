@@ -41,6 +41,22 @@ export interface Arrival {
   userAgent: string;
 }
 
+/** The record of an upload not yet indexed (its bundle_id unknown). */
+function newRecord(
+  requestId: string,
+  upload: { bytes: number; userAgent: string; receivedAt: Date },
+): ReceivedUpload {
+  return {
+    request_id: requestId,
+    received_at: upload.receivedAt.toISOString(),
+    cluster_id: /cluster\/(\S+)/.exec(upload.userAgent)?.[1] ?? null,
+    bundle_id: null,
+    bytes: upload.bytes,
+    user_agent: upload.userAgent,
+    duplicates: 0,
+  };
+}
+
 /**
  * The receiver's state on disk: `<request_id>.tgz` and `<request_id>.json`.
  * As ingress does, an upload is answered once its archive is stored; reading
@@ -68,15 +84,9 @@ export class ReceiverStore {
       const id = entry.name.replace(/\.tgz$/, "");
       if (!entry.isFile || id === entry.name || !ID.test(id) || records.has(id)) continue;
       const stat = await Deno.stat(`${this.dir}/${entry.name}`);
-      this.#enqueue({
-        request_id: id,
-        received_at: (stat.mtime ?? new Date()).toISOString(),
-        cluster_id: null,
-        bundle_id: null,
-        bytes: stat.size,
-        user_agent: "",
-        duplicates: 0,
-      });
+      this.#enqueue(
+        newRecord(id, { bytes: stat.size, userAgent: "", receivedAt: stat.mtime ?? new Date() }),
+      );
     }
   }
 
@@ -127,15 +137,11 @@ export class ReceiverStore {
 
   /** Stores an archive and queues it for indexing; returns its request id. */
   async accept(archive: Uint8Array, arrival: Arrival): Promise<string> {
-    const record: ReceivedUpload = {
-      request_id: crypto.randomUUID(),
-      received_at: new Date().toISOString(),
-      cluster_id: /cluster\/(\S+)/.exec(arrival.userAgent)?.[1] ?? null,
-      bundle_id: null,
+    const record = newRecord(crypto.randomUUID(), {
       bytes: archive.byteLength,
-      user_agent: arrival.userAgent,
-      duplicates: 0,
-    };
+      userAgent: arrival.userAgent,
+      receivedAt: new Date(),
+    });
     await Deno.writeFile(`${this.dir}/${record.request_id}.tgz`, archive);
     this.#enqueue(record);
     return record.request_id;
