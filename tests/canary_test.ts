@@ -7,8 +7,8 @@ import {
   insertRows,
   PLANTED,
   pullSecret,
-} from "../src/demo/fixtures.ts";
-import { CLUSTER, type EntityPolicy, HOST, INFRA_ENV } from "../src/sanitize/policy.ts";
+} from "./fixtures/assisted_data.ts";
+import { CLUSTER, type EntityPolicy, HOST, INFRA_ENV } from "../contract/policy.ts";
 import { scenario } from "./support/scenario.ts";
 import { columnsOf } from "./support/columns.ts";
 
@@ -117,7 +117,7 @@ Deno.test("canary: a marker in every sensitive column, a full pass, 0 leaks", as
 
 Deno.test("schema drift: a column assisted-service adds tomorrow is dropped, not leaked", async () => {
   await scenario(async ({ db, receiver, collector }) => {
-    const { seedCluster } = await import("../src/demo/fixtures.ts");
+    const { seedCluster } = await import("./fixtures/assisted_data.ts");
     const { collector: c } = collector();
     await c.reconcile();
     for (const table of ["clusters", "hosts", "infra_envs", "events"]) {
@@ -137,7 +137,7 @@ Deno.test("schema drift: a column assisted-service adds tomorrow is dropped, not
 Deno.test("logs hold no secret, even when uploads fail and echo what they were sent", async () => {
   const token = btoa(`${PLANTED.telemetryUser}:${PLANTED.telemetryPassword}`);
   await scenario(async ({ db, collector }) => {
-    const { seedCluster } = await import("../src/demo/fixtures.ts");
+    const { seedCluster } = await import("./fixtures/assisted_data.ts");
     const { collector: c, lines } = collector({
       TRIGGER_TOKEN: "triggerLogToken-0123456789",
       LOG_LEVEL: "debug",

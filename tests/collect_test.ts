@@ -8,7 +8,7 @@ import {
   pullSecret,
   seedCluster,
   telemetryToken,
-} from "../src/demo/fixtures.ts";
+} from "./fixtures/assisted_data.ts";
 import { userId } from "../src/sanitize/pseudonym.ts";
 import { scenario } from "./support/scenario.ts";
 import { receivedFiles } from "./support/setup.ts";

@@ -5,8 +5,8 @@
  * the policy promises.
  */
 import assert from "node:assert/strict";
-import { seedCluster } from "../src/demo/fixtures.ts";
-import { backoffMs, classify, parseRetryAfter } from "../src/upload/policy.ts";
+import { seedCluster } from "./fixtures/assisted_data.ts";
+import { backoffMs, classify, decide, parseRetryAfter } from "../src/upload/policy.ts";
 import { bypassesProxy, firstHop } from "../src/upload/mod.ts";
 import { scenario } from "./support/scenario.ts";
 
@@ -63,6 +63,52 @@ Deno.test("policy: backoff doubles, caps and jitters within [d/2, d]", () => {
     const d = Math.min(p.maxMs, p.initialMs * 2 ** (tries - 1));
     const got = backoffMs(tries, p);
     assert.ok(got >= d / 2 && got <= d, `${tries}: ${got}`);
+  }
+});
+
+Deno.test("policy: decide turns each answer into one next step", () => {
+  const policy = { initialMs: 1000, maxMs: 8000, maxAttempts: 5, authPauseMs: 3_600_000 };
+  const half = () => 0.5;
+  const fail = (status?: number, retryAfter?: string) => ({
+    ok: false as const,
+    status,
+    error: "x",
+    retryAfter,
+  });
+  const cases: Array<[string, Parameters<typeof decide>[0], number, unknown]> = [
+    ["2xx", { ok: true, status: 202, requestId: "r" }, 1, { kind: "sent" }],
+    ["400", fail(400), 1, { kind: "abandon", reason: "permanent" }],
+    ["415 even on the last try", fail(415), 5, { kind: "abandon", reason: "permanent" }],
+    ["500 on the last try", fail(500), 5, { kind: "abandon", reason: "max-tries" }],
+    ["500, first try", fail(500), 1, { kind: "retry", delayMs: 750 }],
+    ["500, third try", fail(500), 3, { kind: "retry", delayMs: 3000 }],
+    ["network error", fail(undefined), 2, { kind: "retry", delayMs: 1500 }],
+    ["413", fail(413), 1, { kind: "retry", delayMs: 0, sizeLimit: 800 }],
+    ["401", fail(401), 1, {
+      kind: "retry",
+      delayMs: 3_600_000,
+      pause: {
+        kind: "auth",
+        ms: 3_600_000,
+        reason: "HTTP 401: the pull secret's token was refused",
+      },
+    }],
+    ["429 + Retry-After", fail(429, "30"), 1, {
+      kind: "retry",
+      delayMs: 30_000,
+      pause: { kind: "rate", ms: 30_000, reason: "HTTP 429 with Retry-After" },
+    }],
+    ["500 + short Retry-After keeps half the backoff", fail(500, "0"), 4, {
+      kind: "retry",
+      delayMs: 3000,
+    }],
+  ];
+  for (const [name, result, tries, expected] of cases) {
+    assert.deepEqual(
+      decide(result, { tries, policy, bytes: 1000, random: half, now: 0 }),
+      expected,
+      name,
+    );
   }
 });
 
@@ -139,7 +185,7 @@ for (const status of [400, 415]) {
 for (const status of [401, 403]) {
   Deno.test(`HTTP ${status} pauses every upload; a new pull secret ends the pause`, async () => {
     await scenario(async ({ db, receiver, collector, secretFile, ledger }) => {
-      const { pullSecret } = await import("../src/demo/fixtures.ts");
+      const { pullSecret } = await import("./fixtures/assisted_data.ts");
       const file = await secretFile(pullSecret({ password: "expired-password" }));
       const { collector: c, lines } = collector({ ...FAST, PULL_SECRET_FILE: file });
       await c.reconcile();
@@ -153,7 +199,7 @@ for (const status of [401, 403]) {
       for (let i = 0; i < 3; i++) await c.runPass();
       assert.equal(receiver.requests, 1, "no request while paused");
       await Deno.writeTextFile(file, pullSecret({ password: "renewed-password" }));
-      await db.sql`UPDATE assisted_telemetry.attempts SET next_attempt_at = NULL`;
+      // No hand reset of next_attempt_at: the end of the pause makes what it held back due.
       await c.runPass();
       assert.equal(c.pause, undefined);
       assert.equal((await ledger()).filter((r) => r.state === "sent").length, 3);
@@ -351,5 +397,70 @@ Deno.test("the per-minute ceiling spaces uploads out instead of bursting", async
       arrivals.push(performance.now());
       return undefined;
     },
+  });
+});
+
+Deno.test("a pass ends when its uploads end, even when another attempt's claim fails", async () => {
+  const slow = crypto.randomUUID();
+  const broken = crypto.randomUUID();
+  await scenario(async ({ db, collector, ledger }) => {
+    const { collector: c } = collector({ ...FAST, UPLOAD_CONCURRENCY: "2" });
+    await c.reconcile();
+    // A real database failure: recording the broken attempt's outcome raises.
+    await db.sql.unsafe(`
+      CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN RAISE EXCEPTION 'refused for the test'; END $$;
+      CREATE TRIGGER refuse BEFORE UPDATE ON assisted_telemetry.attempts
+      FOR EACH ROW WHEN (NEW.cluster_id = '${broken}') EXECUTE FUNCTION refuse();`);
+    await seedCluster(db.sql, broken, { events: 5 });
+    await seedCluster(db.sql, slow, { events: 5 });
+    const result = await c.runPass();
+    const states = Object.fromEntries((await ledger()).map((r) => [r.cluster_id, r.state]));
+    assert.equal(
+      states[slow],
+      "sent",
+      "the slow upload finished and was recorded before the pass returned",
+    );
+    assert.equal(states[broken], "pending");
+    assert.equal(result.sent, 1);
+    assert.equal(result.failed, 1);
+    assert.match(result.errors.join("\n"), /refused for the test/);
+  }, {
+    answer: async (_n, request) => {
+      if ((request.headers.get("user-agent") ?? "").includes(slow)) await sleep(1500);
+      return undefined;
+    },
+  });
+});
+
+Deno.test("a 429 stops uploads already waiting at the throttle; they wait without spending a try", async () => {
+  await scenario(async ({ db, receiver, collector, ledger }) => {
+    // One upload per 400 ms window, two workers: the second waits at the throttle
+    // while the first meets the 429.
+    const { collector: c } = collector({
+      ...FAST,
+      UPLOAD_RATE_PER_MINUTE: "1",
+      UPLOAD_CONCURRENCY: "2",
+    }, {
+      rateWindowMs: 400,
+    });
+    await c.reconcile();
+    for (let i = 0; i < 2; i++) await seedCluster(db.sql, crypto.randomUUID(), { events: 5 });
+    await c.runPass();
+    assert.equal(receiver.requests, 1, "nothing goes out during the pause");
+    const rows = await ledger();
+    const held = rows.find((r) => r.last_http_status === null)!;
+    assert.equal(held.tries, 0, "the held-back attempt spent no try");
+    assert.match(String(held.last_error), /uploads paused/);
+    assert.equal(held.state, "pending");
+    const [due] = await db.sql`
+      SELECT extract(epoch FROM next_attempt_at - clock_timestamp()) AS s
+      FROM assisted_telemetry.attempts WHERE cluster_id = ${held.cluster_id as string}`;
+    assert.ok(Number(due.s) > 20 && Number(due.s) <= 30, `due in ${due.s} s`);
+  }, {
+    answer: (k) =>
+      k === 1
+        ? new Response("slow down", { status: 429, headers: { "retry-after": "30" } })
+        : undefined,
   });
 });

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { connect } from "../src/db/mod.ts";
 import { loadInstallation, migrateLedger, reconcileEnablement } from "../src/db/ledger.ts";
-import { seedCluster } from "../src/demo/fixtures.ts";
+import { seedCluster } from "./fixtures/assisted_data.ts";
 import { testDatabase } from "./support/db.ts";
 import { scenario } from "./support/scenario.ts";
 

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { cli, freePort, spawn, until } from "./support/cli.ts";
 import { SETTINGS } from "../src/config/mod.ts";
-import { seedCluster } from "../src/demo/fixtures.ts";
+import { seedCluster } from "./fixtures/assisted_data.ts";
 import { scenario } from "./support/scenario.ts";
 
 Deno.test("--help lists every command, endpoint and setting", async () => {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { childEnv } from "./support/cli.ts";
-import { seedCluster } from "../src/demo/fixtures.ts";
+import { seedCluster } from "./fixtures/assisted_data.ts";
 import { testApp } from "./support/setup.ts";
 import { scenario } from "./support/scenario.ts";
 

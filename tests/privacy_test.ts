@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import fc from "npm:fast-check@4.11.0";
 import { Sanitizer, TextScrubber } from "../src/sanitize/mod.ts";
 import { importHmacKey } from "../src/sanitize/pseudonym.ts";
-import { CLUSTER, type EntityPolicy, EVENT, HOST, INFRA_ENV } from "../src/sanitize/policy.ts";
+import { CLUSTER, type EntityPolicy, EVENT, HOST, INFRA_ENV } from "../contract/policy.ts";
 import { columnsOf } from "./support/columns.ts";
 
 const key = await importHmacKey(new Uint8Array(32).fill(1));

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { parsePullSecret, pullSecretSecrets } from "../src/collect/pull_secret.ts";
-import { pullSecret } from "../src/demo/fixtures.ts";
+import { pullSecret } from "./fixtures/assisted_data.ts";
 
 Deno.test("the token is the raw cloud.openshift.com auth, trimmed", () => {
   const auth = btoa("ocm-user:tokenvalue123");

@@ -1,8 +1,8 @@
 /** Faults of the process, the database and the network path, with real processes. */
 import assert from "node:assert/strict";
-import { pullSecret, seedCluster } from "../src/demo/fixtures.ts";
-import { startThrowawayPostgres } from "../src/demo/postgres.ts";
-import { ASSISTED_SCHEMA_SQL } from "../src/demo/assisted_schema.ts";
+import { pullSecret, seedCluster } from "./fixtures/assisted_data.ts";
+import { startThrowawayPostgres } from "../tools/postgres.ts";
+import { ASSISTED_SCHEMA_SQL } from "./fixtures/assisted_schema.ts";
 import { connect } from "../src/db/mod.ts";
 import { cli, freePort, spawn, until } from "./support/cli.ts";
 import { startReceiver } from "./support/receiver.ts";

@@ -1,7 +1,7 @@
 /** Scale: streaming, order, the size limit's cut, and memory that does not grow with N. */
 import assert from "node:assert/strict";
 import { unpackArchive } from "../src/bundle/mod.ts";
-import { insertEvents, seedCluster } from "../src/demo/fixtures.ts";
+import { insertEvents, seedCluster } from "./fixtures/assisted_data.ts";
 import { cli, cliPeak } from "./support/cli.ts";
 import { scenario } from "./support/scenario.ts";
 

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { authorize } from "../src/server/auth.ts";
 import { serve } from "../src/server/mod.ts";
 import { memoryLogger, testApp, testCollector, testConfig } from "./support/setup.ts";
-import { seedCluster } from "../src/demo/fixtures.ts";
+import { seedCluster } from "./fixtures/assisted_data.ts";
 import { scenario } from "./support/scenario.ts";
 
 const TOKEN = "trigger-token-0123456789";

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { seedCluster } from "../src/demo/fixtures.ts";
+import { seedCluster } from "./fixtures/assisted_data.ts";
 import { TripwireError } from "../src/collect/secrets.ts";
 import { scenario } from "./support/scenario.ts";
 

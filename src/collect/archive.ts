@@ -26,6 +26,7 @@ import {
   TextScrubber,
 } from "../sanitize/mod.ts";
 import { VERSION } from "../version.ts";
+import { ARCHIVE_LAYOUT, isSafeClusterId } from "../../contract/mod.ts";
 import { formatTime } from "../sanitize/encode.ts";
 import { parsePullSecret } from "./pull_secret.ts";
 import { type KnownSecret, SecretRegistry, TripwireError } from "./secrets.ts";
@@ -93,10 +94,7 @@ function learnNetwork(cluster: Row, hosts: Row[]): NetworkObfuscator {
   return network;
 }
 
-/** Cluster ids become tar paths, so anything but a plain id is refused. */
-export function isSafeClusterId(id: string): boolean {
-  return /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(id) && !id.includes("..");
-}
+export { isSafeClusterId };
 
 const encoder = new TextEncoder();
 
@@ -160,20 +158,23 @@ async function gather(
     : {};
 
   const files: ArchiveFile[] = [
-    { name: `${id}/events/cluster.json`, data: json(await sanitizer.cluster(cluster, identity)) },
+    {
+      name: `${id}/${ARCHIVE_LAYOUT.cluster}`,
+      data: json(await sanitizer.cluster(cluster, identity)),
+    },
   ];
   if (hosts.length > 0) {
     const shaped = [];
     for (const h of hosts) shaped.push(await sanitizer.host(h));
-    files.push({ name: `${id}/events/hosts.json`, data: json(shaped) });
+    files.push({ name: `${id}/${ARCHIVE_LAYOUT.hosts}`, data: json(shaped) });
   }
   if (infraEnv) {
     files.push({
-      name: `${id}/events/infraenv.json`,
+      name: `${id}/${ARCHIVE_LAYOUT.infraEnv}`,
       data: json(await sanitizer.infraEnv(infraEnv)),
     });
   }
-  files.push({ name: `${id}/versions.json`, data: json(context.versions) });
+  files.push({ name: `${id}/${ARCHIVE_LAYOUT.versions}`, data: json(context.versions) });
   // These files are the same in every reduction round: check them once.
   const decoder = new TextDecoder();
   for (const file of files) {
@@ -203,7 +204,7 @@ async function buildWith(
   let archive: Blob;
   try {
     ({ archive, streamedBytes: eventsBytes } = await packStreamingArchive(g.files, {
-      name: `${g.id}/events.json`,
+      name: `${g.id}/${ARCHIVE_LAYOUT.events}`,
       async produce(sink) {
         await sink.text("[");
         await forEachEventBatch(sql, g.id, async (rows) => {
@@ -242,7 +243,7 @@ async function buildWith(
           ...(options.reduction ? { reduction: options.reduction } : {}),
         });
         tripwire(g.secrets, text, "metadata.json");
-        metadata = { name: `${g.id}/metadata.json`, data: encoder.encode(text) };
+        metadata = { name: `${g.id}/${ARCHIVE_LAYOUT.metadata}`, data: encoder.encode(text) };
         return [metadata];
       },
     }));
@@ -306,7 +307,7 @@ export async function buildArchive(
     hostCount: g.hostCount,
     files: [
       ...g.files.map((f) => ({ name: f.name, bytes: f.data.byteLength })),
-      { name: `${g.id}/events.json`, bytes: built.eventsBytes },
+      { name: `${g.id}/${ARCHIVE_LAYOUT.events}`, bytes: built.eventsBytes },
       { name: built.metadata.name, bytes: built.metadata.data.byteLength },
     ],
     knownSecrets: g.secrets.values(),

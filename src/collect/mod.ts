@@ -19,6 +19,7 @@ import {
   migrateLedger,
   type Outcome,
   reconcileEnablement,
+  releaseAuthHeld,
   setRuntimeOptOut,
   withClaim,
 } from "../db/ledger.ts";
@@ -27,7 +28,7 @@ import { importHmacKey } from "../sanitize/mod.ts";
 import type { CollectorMetrics } from "../server/metrics.ts";
 import { redactForLog } from "../sanitize/text.ts";
 import { uploadArchive, type UploadResult } from "../upload/mod.ts";
-import { backoffMs, classify } from "../upload/policy.ts";
+import { decide } from "../upload/policy.ts";
 import pLimit from "p-limit";
 import pThrottle from "p-throttle";
 import {
@@ -124,6 +125,25 @@ export function safeError(err: unknown): string {
   return redactForLog(errorMessage(err)).slice(0, 500);
 }
 
+/** Thrown inside a claim to roll it back: nothing about the try is recorded. */
+export class ClaimRolledBack extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ClaimRolledBack";
+  }
+}
+
+type Deferral = Extract<Outcome, { kind: "deferred" }>;
+
+/** An attempt held back by a pause: due again when the pause ends, without spending a try. */
+function deferral(pause: Pause): Deferral {
+  return {
+    kind: "deferred",
+    reason: `uploads paused: ${pause.reason}`,
+    retryInMs: Math.max(0, pause.until - Date.now()),
+  };
+}
+
 /** The collector: one per process, shared by the timer, the trigger and the CLI. */
 export class Collector {
   readonly #deps: CollectorDeps;
@@ -131,7 +151,9 @@ export class Collector {
   #loggedReason?: string;
   #pause?: Pause;
   readonly #client: Deno.HttpClient;
-  readonly #throttledUpload: typeof uploadArchive;
+  readonly #throttledUpload: (
+    ...args: Parameters<typeof uploadArchive>
+  ) => Promise<UploadResult | Deferral>;
 
   constructor(deps: CollectorDeps) {
     this.#deps = deps;
@@ -139,11 +161,16 @@ export class Collector {
     this.#client = Deno.createHttpClient({
       caCerts: deps.config.uploadCaPem ? [deps.config.uploadCaPem] : [],
     });
+    // The pause is checked when the throttle lets a call through, not before it
+    // waits: a 429 that arrives while others queue stops them all.
     this.#throttledUpload = pThrottle({
       limit: deps.config.uploadsPerMinute,
       interval: deps.rateWindowMs ?? 60_000,
       strict: true,
-    })(uploadArchive);
+    })((...args: Parameters<typeof uploadArchive>) => {
+      const pause = this.pause;
+      return pause ? Promise.resolve(deferral(pause)) : uploadArchive(...args);
+    });
   }
 
   /** Releases the HTTP client. */
@@ -166,15 +193,16 @@ export class Collector {
     });
   }
 
-  /** An auth pause ends early when the global pull secret's token changes. */
-  #checkPause(global: GlobalSecret): Pause | undefined {
+  /** An auth pause ends early when the global pull secret's token changes; what it held is due. */
+  async #checkPause(global: GlobalSecret): Promise<Pause | undefined> {
     const pause = this.pause;
     if (
       pause?.kind === "auth" && global?.verdict.kind === "token" &&
       global.verdict.token !== pause.token
     ) {
       this.#pause = undefined;
-      this.#deps.log.info("pull secret changed; uploads resume");
+      const released = await releaseAuthHeld(this.#deps.sql);
+      this.#deps.log.info("pull secret changed; uploads resume", { released });
       return undefined;
     }
     return pause;
@@ -184,6 +212,8 @@ export class Collector {
   async prepare(): Promise<void> {
     if (this.#hmacKey) return;
     await migrateLedger(this.#deps.sql);
+    // An auth pause lives in memory: a restart ends it, so what it held is due now.
+    await releaseAuthHeld(this.#deps.sql);
     const installation = await loadInstallation(this.#deps.sql);
     this.#hmacKey = await importHmacKey(installation.emailHmacKey);
   }
@@ -268,20 +298,32 @@ export class Collector {
         return result;
       }
       result.discovered = await discoverAttempts(sql, state.since, { clusters: request.clusters });
-      if (this.#checkPause(global)) return result;
+      if (await this.#checkPause(global)) return result;
       const due = await dueAttempts(sql, state.since, { clusters: request.clusters });
       const limit = pLimit(config.uploadConcurrency);
-      await Promise.all(due.map((attempt) =>
+      // Every attempt settles before the pass returns: a pass never leaves an
+      // upload running behind it, so passes never overlap.
+      const settled = await Promise.allSettled(due.map((attempt) =>
         limit(async () => {
           // A pause or a shutdown that began during this pass stops what has not started.
-          if (options.stop?.aborted || this.pause) return;
-          const outcome = await this.#process(attempt, global, options.abort);
-          if (outcome?.kind === "sent") result.sent++;
-          else if (outcome?.kind === "failed" || outcome?.kind === "abandoned") result.failed++;
-          else if (outcome?.kind === "blocked") result.blocked++;
-          else result.skipped++;
+          if (options.stop?.aborted || this.pause) return undefined;
+          return await this.#process(attempt, global, options.abort);
         })
       ));
+      for (const s of settled) {
+        if (s.status === "rejected") {
+          if (s.reason instanceof ClaimRolledBack) continue;
+          result.failed++;
+          result.errors.push(safeError(s.reason));
+          log.error("attempt failed outside its claim", { error: safeError(s.reason) });
+          continue;
+        }
+        const outcome = s.value;
+        if (outcome?.kind === "sent") result.sent++;
+        else if (outcome?.kind === "failed" || outcome?.kind === "abandoned") result.failed++;
+        else if (outcome?.kind === "blocked") result.blocked++;
+        else result.skipped++;
+      }
     } catch (err) {
       const message = safeError(err);
       result.errors.push(message);
@@ -301,11 +343,16 @@ export class Collector {
       attempt: attempt.endedAt,
       bundle_id: attempt.bundleId,
     };
-    const outcome = await withClaim(
-      sql,
-      attempt,
-      (tx, claimed) => this.#attempt(tx, claimed, global, signal),
-    );
+    const outcome = await withClaim(sql, attempt, async (tx, claimed) => {
+      try {
+        return await this.#attempt(tx, claimed, global, signal);
+      } catch (err) {
+        // Only a deliberate rollback leaves no trace; any other failure is this try's outcome.
+        if (err instanceof ClaimRolledBack) throw err;
+        const error = `attempt failed: ${safeError(err)}`;
+        return this.#decide(claimed, { ok: false, error }, { bytes: 0, events: 0, error, global });
+      }
+    });
     if (outcome) this.#deps.metrics?.outcome(outcome);
     if (outcome === undefined) {
       log.debug("attempt claimed by another collector", fields);
@@ -347,48 +394,34 @@ export class Collector {
     extra: { bytes: number; events: number; error: string; global: GlobalSecret },
   ): Outcome {
     const { retry } = this.#deps.config;
-    const verdict = classify(result);
     const tries = attempt.tries + 1;
+    const decision = decide(result, { tries, policy: retry, bytes: extra.bytes });
     const sizes = { bytes: extra.bytes, events: extra.events };
     if (result.ok) {
       return { kind: "sent", requestId: result.requestId, httpStatus: result.status, ...sizes };
     }
     const base = { error: extra.error, httpStatus: result.status, ...sizes };
-    if (verdict.kind === "permanent") {
-      return { kind: "abandoned", ...base, error: `permanent: ${extra.error}` };
+    if (decision.kind === "abandon") {
+      const why = decision.reason === "permanent" ? "permanent" : `gave up after ${tries} tries`;
+      return { kind: "abandoned", ...base, error: `${why}: ${extra.error}` };
     }
-    if (tries >= retry.maxAttempts) {
-      return { kind: "abandoned", ...base, error: `gave up after ${tries} tries: ${extra.error}` };
-    }
-    if (verdict.kind === "too-large") {
-      // Rebuild smaller, by the same cut as UPLOAD_MAX_BYTES, on the next pass.
-      return {
-        kind: "failed",
-        ...base,
-        retryInMs: 0,
-        sizeLimit: Math.floor(extra.bytes * 0.8),
-      };
-    }
-    if (verdict.kind === "auth") {
+    if (decision.kind !== "retry") throw new Error("a failed upload cannot be sent");
+    if (decision.pause) {
       this.#startPause({
-        kind: "auth",
-        until: Date.now() + retry.authPauseMs,
-        reason: `HTTP ${result.status}: the pull secret's token was refused`,
-        token: extra.global?.verdict.kind === "token" ? extra.global.verdict.token : undefined,
-      });
-      return { kind: "failed", ...base, retryInMs: retry.authPauseMs };
-    }
-    if (verdict.kind === "transient" && verdict.pauseAllMs !== undefined) {
-      this.#startPause({
-        kind: "rate",
-        until: Date.now() + verdict.pauseAllMs,
-        reason: `HTTP ${result.status} with Retry-After`,
+        kind: decision.pause.kind,
+        until: Date.now() + decision.pause.ms,
+        reason: decision.pause.reason,
+        token: decision.pause.kind === "auth" && extra.global?.verdict.kind === "token"
+          ? extra.global.verdict.token
+          : undefined,
       });
     }
-    const delay = verdict.kind === "transient" && verdict.retryAfterMs !== undefined
-      ? Math.max(verdict.retryAfterMs, backoffMs(tries, retry) / 2)
-      : backoffMs(tries, retry);
-    return { kind: "failed", ...base, retryInMs: delay };
+    return {
+      kind: "failed",
+      ...base,
+      retryInMs: decision.delayMs,
+      ...(decision.sizeLimit !== undefined ? { sizeLimit: decision.sizeLimit } : {}),
+    };
   }
 
   async #attempt(
@@ -426,7 +459,11 @@ export class Collector {
     const context = this.#context(global);
     let built;
     try {
-      built = await buildArchive(tx, attempt, { context, cluster, ...this.#limit(attempt) });
+      // In a savepoint, so that a database error while reading this attempt's
+      // rows leaves the claim's transaction usable to record it.
+      built = await tx.savepoint((sp) =>
+        buildArchive(sp, attempt, { context, cluster, ...this.#limit(attempt) })
+      );
     } catch (err) {
       if (err instanceof TripwireError) return { kind: "blocked", reason: err.message };
       if (err instanceof ArchiveTooLargeError) {
@@ -435,9 +472,8 @@ export class Collector {
       const error = `could not build the archive: ${safeError(err)}`;
       return this.#decide(attempt, { ok: false, error }, { bytes: 0, events: 0, error, global });
     }
-    if (this.pause) {
-      return { kind: "failed", error: "uploads paused", retryInMs: this.pause.until - Date.now() };
-    }
+    const pause = this.pause;
+    if (pause) return deferral(pause);
     const result = await this.#throttledUpload(built.archive, {
       endpoint: config.uploadEndpoint,
       token,
@@ -447,9 +483,10 @@ export class Collector {
       client: this.#client,
       signal,
     });
+    if ("kind" in result) return result;
     if (signal?.aborted && !result.ok) {
       // Shutdown: roll the claim back so nothing about this try is recorded.
-      throw new Error("shutdown during upload");
+      throw new ClaimRolledBack("shutdown during upload");
     }
     return this.#decide(attempt, result, {
       bytes: built.archive.size,

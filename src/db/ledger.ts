@@ -253,6 +253,8 @@ export type Outcome =
     sizeLimit?: number;
   }
   | { kind: "abandoned"; error: string; httpStatus?: number; bytes?: number; events?: number }
+  /** Held back (a pause): due again after `retryInMs`, and no try spent. */
+  | { kind: "deferred"; reason: string; retryInMs: number }
   | { kind: "skipped"; reason: string }
   | { kind: "cancelled"; reason: string }
   | { kind: "blocked"; reason: string };
@@ -290,6 +292,11 @@ export async function recordOutcome(
       }
         WHERE ${key}`;
       return;
+    case "deferred":
+      await tx`UPDATE assisted_telemetry.attempts SET last_error = ${outcome.reason},
+        next_attempt_at = clock_timestamp() + ${outcome.retryInMs} * interval '1 millisecond'
+        WHERE ${key}`;
+      return;
     case "skipped":
     case "cancelled":
     case "blocked":
@@ -321,6 +328,20 @@ export async function withClaim(
     await recordOutcome(tx, attempt, outcome);
     return outcome;
   });
+}
+
+/**
+ * Makes the attempts an ended auth pause held back due at once: the one
+ * refused with 401/403 and those deferred behind it. A restart ends an auth
+ * pause too, so the collector calls this when it starts.
+ */
+export async function releaseAuthHeld(sql: Sql): Promise<number> {
+  const rows = await sql`
+    UPDATE assisted_telemetry.attempts SET next_attempt_at = NULL
+    WHERE state = 'pending' AND next_attempt_at IS NOT NULL
+      AND (last_http_status IN (401, 403) OR last_error LIKE 'uploads paused: HTTP 40_:%')
+    RETURNING 1`;
+  return rows.length;
 }
 
 /** How many pending attempts are due now (for the backlog metric). */

@@ -7,22 +7,19 @@
  */
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
-import { createTarDecoder } from "modern-tar";
+import {
+  ArchiveError,
+  archiveMetadata,
+  clusterFromUserAgent,
+  INGRESS_MAX_BYTES,
+  readArchive,
+  type ReceivedUpload,
+  REQUEST_ID,
+  storedFiles,
+  USER_AGENT_PREFIX,
+} from "../../contract/mod.ts";
 
-/** Ingress refuses uploads over 100 MiB. */
-export const INGRESS_MAX_BYTES = 100 * 1024 * 1024;
-
-/** What the receiver records of one accepted upload. */
-export interface ReceivedUpload {
-  request_id: string;
-  received_at: string;
-  cluster_id: string | null;
-  bundle_id: string | null;
-  bytes: number;
-  user_agent: string;
-  /** How many more times the same bundle arrived. */
-  duplicates: number;
-}
+export { INGRESS_MAX_BYTES, type ReceivedUpload };
 
 /** Options for {@linkcode createReceiver}. */
 export interface ReceiverOptions {
@@ -34,7 +31,6 @@ export interface ReceiverOptions {
 }
 
 const CONTENT_TYPE = /^application\/vnd\.redhat\.([a-z0-9-]+)\.([a-z0-9-]+)(\+[a-z0-9]+)?$/i;
-const ID = /^[0-9a-f-]{36}$/;
 
 /** The facts of an upload known when it arrives, before its archive is read. */
 export interface Arrival {
@@ -49,7 +45,7 @@ function newRecord(
   return {
     request_id: requestId,
     received_at: upload.receivedAt.toISOString(),
-    cluster_id: /cluster\/(\S+)/.exec(upload.userAgent)?.[1] ?? null,
+    cluster_id: clusterFromUserAgent(upload.userAgent),
     bundle_id: null,
     bytes: upload.bytes,
     user_agent: upload.userAgent,
@@ -82,7 +78,7 @@ export class ReceiverStore {
     }
     for await (const entry of Deno.readDir(this.dir)) {
       const id = entry.name.replace(/\.tgz$/, "");
-      if (!entry.isFile || id === entry.name || !ID.test(id) || records.has(id)) continue;
+      if (!entry.isFile || id === entry.name || !REQUEST_ID.test(id) || records.has(id)) continue;
       const stat = await Deno.stat(`${this.dir}/${entry.name}`);
       this.#enqueue(
         newRecord(id, { bytes: stat.size, userAgent: "", receivedAt: stat.mtime ?? new Date() }),
@@ -120,10 +116,10 @@ export class ReceiverStore {
 
   /** The archive of one upload, or undefined. */
   async archive(requestId: string): Promise<Uint8Array | undefined> {
-    if (!ID.test(requestId)) return undefined;
+    if (!REQUEST_ID.test(requestId)) return undefined;
     await this.settled();
     try {
-      return await Deno.readFile(`${this.dir}/${requestId}.tgz`);
+      return await Deno.readFile(`${this.dir}/${storedFiles(requestId).archive}`);
     } catch {
       return undefined;
     }
@@ -132,7 +128,7 @@ export class ReceiverStore {
   async #writeRecord(record: ReceivedUpload): Promise<void> {
     const tmp = `${this.dir}/${record.request_id}.json.tmp`;
     await Deno.writeTextFile(tmp, JSON.stringify(record, null, 2));
-    await Deno.rename(tmp, `${this.dir}/${record.request_id}.json`);
+    await Deno.rename(tmp, `${this.dir}/${storedFiles(record.request_id).record}`);
   }
 
   /** Stores an archive and queues it for indexing; returns its request id. */
@@ -142,7 +138,7 @@ export class ReceiverStore {
       userAgent: arrival.userAgent,
       receivedAt: new Date(),
     });
-    await Deno.writeFile(`${this.dir}/${record.request_id}.tgz`, archive);
+    await Deno.writeFile(`${this.dir}/${storedFiles(record.request_id).archive}`, archive);
     this.#enqueue(record);
     return record.request_id;
   }
@@ -155,10 +151,13 @@ export class ReceiverStore {
 
   /** Keeps the upload, or drops it as unreadable or as a re-sent bundle. */
   async #index(record: ReceivedUpload): Promise<void> {
-    const path = `${this.dir}/${record.request_id}.tgz`;
-    const bundleId = await bundleIdOf(path);
-    if (bundleId === undefined) {
-      console.error(`receiver: ${record.request_id} is not a tar.gz archive; dropped`);
+    const path = `${this.dir}/${storedFiles(record.request_id).archive}`;
+    let bundleId: string | null;
+    try {
+      bundleId = await bundleIdOf(path);
+    } catch (err) {
+      if (!(err instanceof ArchiveError)) throw err;
+      console.error(`receiver: ${record.request_id} refused (${err.message}); dropped`);
       await Deno.remove(path);
       return;
     }
@@ -176,37 +175,17 @@ export class ReceiverStore {
 }
 
 /**
- * The archive's `metadata.json` bundle_id; null without one, undefined when
- * the file is not a tar.gz. Streams, keeping only metadata.json in memory.
+ * The archive's `metadata.json` bundle_id: null without one; an ArchiveError
+ * when the file is not an archive of the contract. Streams, holding only
+ * metadata.json (capped) in memory.
  */
-async function bundleIdOf(path: string): Promise<string | null | undefined> {
-  let file: Deno.FsFile | undefined;
-  try {
-    file = await Deno.open(path);
-    const entries = file.readable
-      .pipeThrough(new DecompressionStream("gzip"))
-      .pipeThrough(createTarDecoder({ strict: true }));
-    let bundleId: string | null = null;
-    let files = 0;
-    for await (const entry of entries) {
-      files++;
-      if (entry.header.type !== "file" || !entry.header.name.endsWith("/metadata.json")) {
-        await entry.body.cancel();
-        continue;
-      }
-      const parsed = JSON.parse(await new Response(entry.body).text());
-      bundleId = typeof parsed?.bundle_id === "string" ? parsed.bundle_id : null;
-    }
-    return files > 0 ? bundleId : undefined;
-  } catch {
-    return undefined;
-  } finally {
-    try {
-      file?.close();
-    } catch {
-      // closed with its stream
-    }
-  }
+async function bundleIdOf(path: string): Promise<string | null> {
+  const file = await Deno.open(path);
+  const read = await readArchive(file.readable, {
+    only: ["metadata"],
+    limits: { memberBytes: 1024 * 1024 },
+  });
+  return archiveMetadata(read)?.bundle_id ?? null;
 }
 
 /** Builds the receiver's hono app over an opened store. */
@@ -227,7 +206,7 @@ export function createReceiver(
       if (!auth || (options.token !== undefined && auth[1] !== options.token)) {
         return c.json({ error: "missing or invalid bearer token" }, 401);
       }
-      if (!(c.req.header("user-agent") ?? "").startsWith("assisted-installer-operator/")) {
+      if (!(c.req.header("user-agent") ?? "").startsWith(USER_AGENT_PREFIX)) {
         return c.json({
           error: "unrecognised client: pull-secret auth needs the operator User-Agent",
         }, 401);

@@ -3,7 +3,14 @@
  * allow-lists of `policy.ts`. Nothing outside those lists is ever copied.
  */
 import { ABSENT, encodeValue } from "./encode.ts";
-import { CLUSTER, type EntityPolicy, EVENT, type FieldRule, HOST, INFRA_ENV } from "./policy.ts";
+import {
+  CLUSTER,
+  type EntityPolicy,
+  EVENT,
+  type FieldRule,
+  HOST,
+  INFRA_ENV,
+} from "../../contract/policy.ts";
 import { userId } from "./pseudonym.ts";
 import {
   reduceArgs,
@@ -14,7 +21,7 @@ import {
 } from "./reduce.ts";
 import { TextScrubber } from "./text.ts";
 
-export { CLUSTER, EVENT, HOST, INFRA_ENV } from "./policy.ts";
+export { CLUSTER, EVENT, HOST, INFRA_ENV } from "../../contract/policy.ts";
 export { TextScrubber } from "./text.ts";
 export { NetworkObfuscator } from "./network.ts";
 export { importHmacKey, userId } from "./pseudonym.ts";

@@ -2,8 +2,8 @@
  * Renders the README's "what leaves" table from the allow-lists, so the
  * documentation cannot drift from the code (a test compares the two).
  */
-import { CLUSTER, type EntityPolicy, EVENT, HOST, INFRA_ENV } from "./policy.ts";
-import type { Treatment } from "./policy.ts";
+import { CLUSTER, type EntityPolicy, EVENT, HOST, INFRA_ENV } from "../../contract/policy.ts";
+import type { Treatment } from "../../contract/policy.ts";
 
 const TREATMENT_TEXT: Record<Treatment, string> = {
   keep: "as stored (scrubbed like free text as a second line of defence)",

@@ -46,14 +46,14 @@ export function parseRetryAfter(
 }
 
 /** Classifies an upload result. */
-export function classify(result: UploadResult): Verdict {
+export function classify(result: UploadResult, now = Date.now()): Verdict {
   if (result.ok) return { kind: "accepted" };
   const status = result.status;
   if (status === undefined) return { kind: "transient" }; // network error, timeout, reset
   if (status === 401 || status === 403) return { kind: "auth" };
   if (status === 413) return { kind: "too-large" };
   if (status === 400 || status === 415) return { kind: "permanent" };
-  const retryAfterMs = parseRetryAfter(result.retryAfter);
+  const retryAfterMs = parseRetryAfter(result.retryAfter, now);
   const pauseAllMs = (status === 429 || status === 503) && retryAfterMs !== undefined
     ? retryAfterMs
     : undefined;
@@ -72,4 +72,72 @@ export function backoffMs(
 ): number {
   const exp = Math.min(policy.maxMs, policy.initialMs * 2 ** Math.max(0, tries - 1));
   return Math.round(exp / 2 + random() * (exp / 2));
+}
+
+/** What to do after one try, decided from the answer alone. */
+export type Decision =
+  | { kind: "sent" }
+  /** Try again after `delayMs`; `pause` stops every upload for a while; `sizeLimit` after a 413. */
+  | {
+    kind: "retry";
+    delayMs: number;
+    pause?: { kind: "auth" | "rate"; ms: number; reason: string };
+    sizeLimit?: number;
+  }
+  /** Never again: `permanent` (400/415) or `max-tries`. */
+  | { kind: "abandon"; reason: "permanent" | "max-tries" };
+
+/** What {@linkcode decide} needs besides the answer. */
+export interface DecideOptions {
+  /** Tries made so far, this one included. */
+  tries: number;
+  policy: RetryPolicy;
+  /** Size of the archive this try sent. */
+  bytes: number;
+  random?: () => number;
+  now?: number;
+}
+
+/** After a 413 the archive is rebuilt to this share of the size that was refused. */
+export const TOO_LARGE_SHRINK = 0.8;
+
+/**
+ * Turns one try's result into the next step: a pure function of the answer,
+ * the tries made and the policy, so every rule is table-tested without a
+ * database or an endpoint.
+ */
+export function decide(result: UploadResult, options: DecideOptions): Decision {
+  const { tries, policy } = options;
+  const verdict = result.ok ? { kind: "accepted" as const } : classify(result, options.now);
+  if (verdict.kind === "accepted") return { kind: "sent" };
+  if (verdict.kind === "permanent") return { kind: "abandon", reason: "permanent" };
+  if (tries >= policy.maxAttempts) return { kind: "abandon", reason: "max-tries" };
+  if (verdict.kind === "too-large") {
+    return { kind: "retry", delayMs: 0, sizeLimit: Math.floor(options.bytes * TOO_LARGE_SHRINK) };
+  }
+  const status = result.ok ? undefined : result.status;
+  if (verdict.kind === "auth") {
+    return {
+      kind: "retry",
+      delayMs: policy.authPauseMs,
+      pause: {
+        kind: "auth",
+        ms: policy.authPauseMs,
+        reason: `HTTP ${status}: the pull secret's token was refused`,
+      },
+    };
+  }
+  const backoff = backoffMs(tries, policy, options.random);
+  const delayMs = verdict.retryAfterMs !== undefined
+    ? Math.max(verdict.retryAfterMs, backoff / 2)
+    : backoff;
+  return {
+    kind: "retry",
+    delayMs,
+    ...(verdict.pauseAllMs !== undefined
+      ? {
+        pause: { kind: "rate", ms: verdict.pauseAllMs, reason: `HTTP ${status} with Retry-After` },
+      }
+      : {}),
+  };
 }

@@ -85,7 +85,7 @@ export function spawn(args: string[], env: Record<string, string> = {}) {
   return { child, stderr };
 }
 
-export { freePort } from "../../src/demo/local_receiver.ts";
+export { freePort } from "../../tools/local_receiver.ts";
 
 /** Waits until `check` holds, polling; fails after `ms`. */
 export async function until(check: () => boolean | Promise<boolean>, ms = 15_000): Promise<void> {

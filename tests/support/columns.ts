@@ -1,5 +1,5 @@
 /** The fixture schema's columns, by table, read from its DDL. */
-import { ASSISTED_SCHEMA_SQL } from "../../src/demo/assisted_schema.ts";
+import { ASSISTED_SCHEMA_SQL } from "../fixtures/assisted_schema.ts";
 
 /** Column name → SQL type, for one table. */
 export function columnsOf(table: string): Record<string, string> {

@@ -4,8 +4,8 @@
  * database, cloned from a template holding the assisted-service fixture schema.
  */
 import postgres from "postgres";
-import { ASSISTED_SCHEMA_SQL } from "../../src/demo/assisted_schema.ts";
-import { startThrowawayPostgres, type ThrowawayPostgres } from "../../src/demo/postgres.ts";
+import { ASSISTED_SCHEMA_SQL } from "../fixtures/assisted_schema.ts";
+import { startThrowawayPostgres, type ThrowawayPostgres } from "../../tools/postgres.ts";
 import { connect, type Sql } from "../../src/db/mod.ts";
 
 const TEMPLATE = "collector_fixture_template";

@@ -4,9 +4,9 @@
  * runc, cgroupfs, lowered ulimits) in files used only by the tests, and the
  * check both tests make of a running collector container.
  */
-import type { Queryable } from "../db/mod.ts";
-import { unpackArchive } from "../bundle/mod.ts";
-import { seedCluster } from "./fixtures.ts";
+import type { Queryable } from "../../src/db/mod.ts";
+import { unpackArchive } from "../../src/bundle/mod.ts";
+import { seedCluster } from "../../tests/fixtures/assisted_data.ts";
 
 /** Runs a command; its output, or an error with the end of it. */
 export async function run(

@@ -4,7 +4,19 @@
  * and how it is treated. A column not listed here is dropped, so a column
  * that assisted-service adds tomorrow is dropped, not leaked.
  */
-import type { Encoding } from "./encode.ts";
+/** How a Go field type serialises. */
+export type Encoding =
+  | "string" // string, omitempty: absent when NULL or ""
+  | "stringAlways" // always present, null when NULL
+  | "stringPtr" // *string, omitempty: absent when NULL, "" kept
+  | "bool" // bool, omitempty: only true is written
+  | "boolPtr" // *bool, omitempty: true or false, absent when NULL
+  | "int" // int64, omitempty: absent when 0 or NULL
+  | "intPtr" // *int64, omitempty: absent when NULL, 0 kept
+  | "dateTime" // strfmt.DateTime: always, milliseconds, zero time when NULL
+  | "dateTimePtr" // *strfmt.DateTime: milliseconds, or null
+  | "time" // time.Time: always, RFC 3339 with trimmed fraction
+  | "timePtr"; // *time.Time: RFC 3339, or null
 
 /** What happens to a listed value before it is written. */
 export type Treatment =

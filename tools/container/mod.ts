@@ -8,10 +8,10 @@
  * Debian's packages, set up (vfs, chroot, runc, cgroupfs) by files used only
  * here.
  */
-import { connect } from "../db/mod.ts";
-import { freePort, serveLocalReceiver } from "./local_receiver.ts";
-import { ASSISTED_SCHEMA_SQL } from "./assisted_schema.ts";
-import { startThrowawayPostgres } from "./postgres.ts";
+import { connect } from "../../src/db/mod.ts";
+import { freePort, serveLocalReceiver } from "../local_receiver.ts";
+import { ASSISTED_SCHEMA_SQL } from "../../tests/fixtures/assisted_schema.ts";
+import { startThrowawayPostgres } from "../postgres.ts";
 import {
   buildFromRootfs,
   checkCollectorContainer,
@@ -37,6 +37,26 @@ async function buildBase(dir: string, env: Record<string, string>): Promise<void
   await prepareRootfs(rootfs, { root: 0, deno: 1993 });
   await copyProgram(rootfs, Deno.execPath(), "/usr/bin/deno");
   await buildFromRootfs(BASE, `${dir}/base`, { env, lines: ["ENV PATH=/usr/bin"] });
+}
+
+/** What the image's /app may hold: the collector and the contract, no tools, tests or analysis. */
+const APP_CONTENTS = ["contract", "deno.json", "deno.lock", "main.ts", "src"];
+
+async function checkImageContents(env: Record<string, string>): Promise<void> {
+  const listing = await run("podman", [
+    "run",
+    "--rm",
+    "--entrypoint",
+    "/usr/bin/deno",
+    IMAGE,
+    "eval",
+    "console.log(JSON.stringify([...Deno.readDirSync('/app')].map((e) => e.name).sort()))",
+  ], env);
+  const names = JSON.parse(listing.trim().split("\n").at(-1)!);
+  if (JSON.stringify(names) !== JSON.stringify(APP_CONTENTS)) {
+    throw new Error(`image /app holds ${names.join(", ")}; expected ${APP_CONTENTS.join(", ")}`);
+  }
+  log(`image /app holds only ${APP_CONTENTS.join(", ")}`);
 }
 
 async function main(): Promise<void> {
@@ -91,6 +111,8 @@ async function main(): Promise<void> {
         (baseSize / 1e6).toFixed(1)
       } MB)`,
     );
+
+    await checkImageContents(env);
 
     await sql.unsafe(ASSISTED_SCHEMA_SQL);
     log("starting the container: read-only root, non-root user, host network");

@@ -8,11 +8,11 @@
  * the way assisted-service writes one. The upload goes to the local receiver,
  * run from the same image as a third container of the pod.
  */
-import { connect } from "../db/mod.ts";
-import { ASSISTED_SCHEMA_SQL } from "./assisted_schema.ts";
-import { pullSecret } from "./fixtures.ts";
-import { findPostgresBin } from "./postgres.ts";
-import { freePort } from "./local_receiver.ts";
+import { connect } from "../../src/db/mod.ts";
+import { ASSISTED_SCHEMA_SQL } from "../../tests/fixtures/assisted_schema.ts";
+import { pullSecret } from "../../tests/fixtures/assisted_data.ts";
+import { findPostgresBin } from "../postgres.ts";
+import { freePort } from "../local_receiver.ts";
 import {
   buildFromRootfs,
   checkCollectorContainer,

@@ -3,17 +3,17 @@
  * dataset, the local receiver and the collector, end to end; then a report
  * of what went out and what was removed or pseudonymised on the way.
  */
-import { unpackArchive } from "../bundle/mod.ts";
-import { Collector } from "../collect/mod.ts";
-import { loadConfig } from "../config/mod.ts";
-import { connect } from "../db/mod.ts";
-import { createLogger } from "../log/mod.ts";
-import { serveLocalReceiver } from "./local_receiver.ts";
-import { CLUSTER, EVENT, HOST, INFRA_ENV } from "../sanitize/mod.ts";
-import { createApp, PassScheduler, serve } from "../server/mod.ts";
-import { ASSISTED_SCHEMA_SQL } from "./assisted_schema.ts";
+import { unpackArchive } from "../../src/bundle/mod.ts";
+import { Collector } from "../../src/collect/mod.ts";
+import { loadConfig } from "../../src/config/mod.ts";
+import { connect } from "../../src/db/mod.ts";
+import { createLogger } from "../../src/log/mod.ts";
+import { serveLocalReceiver } from "../local_receiver.ts";
+import { CLUSTER, EVENT, HOST, INFRA_ENV } from "../../src/sanitize/mod.ts";
+import { createApp, PassScheduler, serve } from "../../src/server/mod.ts";
+import { ASSISTED_SCHEMA_SQL } from "../../tests/fixtures/assisted_schema.ts";
 import { startDemoDatabase } from "./database.ts";
-import { PLANTED, pullSecret, seedCluster } from "./fixtures.ts";
+import { PLANTED, pullSecret, seedCluster } from "../../tests/fixtures/assisted_data.ts";
 
 const OUT_DIR = "./demo-received";
 
@@ -150,7 +150,7 @@ async function main(): Promise<void> {
       `\nPlanted secrets and personal values found in what left: ${leaks} (of ${planted.length} planted)`,
     );
 
-    say("\n== removed or pseudonymised on the way (src/sanitize/policy.ts)");
+    say("\n== removed or pseudonymised on the way (contract/policy.ts)");
     for (const policy of [CLUSTER, HOST, INFRA_ENV, EVENT]) {
       const treated = policy.fields.filter((f) => f.treatment !== "keep").map((f) =>
         `${f.key} (${f.treatment})`

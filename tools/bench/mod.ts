@@ -8,13 +8,13 @@
  */
 import zlib from "node:zlib";
 import { AsyncGzip, gzipSync } from "fflate";
-import { unpackArchive } from "../bundle/mod.ts";
-import { PieceDeflater } from "../bundle/pieces.ts";
-import { connect } from "../db/mod.ts";
-import { ASSISTED_SCHEMA_SQL } from "./assisted_schema.ts";
-import { seedCluster } from "./fixtures.ts";
-import { findPostgresBin, startThrowawayPostgres } from "./postgres.ts";
-import { freePort, serveLocalReceiver } from "./local_receiver.ts";
+import { unpackArchive } from "../../src/bundle/mod.ts";
+import { PieceDeflater } from "../../src/bundle/pieces.ts";
+import { connect } from "../../src/db/mod.ts";
+import { ASSISTED_SCHEMA_SQL } from "../../tests/fixtures/assisted_schema.ts";
+import { seedCluster } from "../../tests/fixtures/assisted_data.ts";
+import { findPostgresBin, startThrowawayPostgres } from "../postgres.ts";
+import { freePort, serveLocalReceiver } from "../local_receiver.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 const args = Deno.args.filter((a) => !a.startsWith("--"));

@@ -1,5 +1,5 @@
 /** The local receiver served in-process on loopback, for the demo, the benchmark and the container test. */
-import { createReceiver, ReceiverStore } from "../receiver/mod.ts";
+import { createReceiver, ReceiverStore } from "../src/receiver/mod.ts";
 
 /** A running in-process receiver. */
 export interface LocalReceiver {

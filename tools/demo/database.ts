@@ -3,7 +3,7 @@
  * where they are installed, else embedded PGlite behind a loopback socket,
  * so the demo runs on a machine with nothing but Deno.
  */
-import { findPostgresBin, startThrowawayPostgres } from "./postgres.ts";
+import { findPostgresBin, startThrowawayPostgres } from "../postgres.ts";
 
 /** A running demo database. */
 export interface DemoDatabase {

@@ -1,0 +1,30 @@
+/**
+ * The local receiver's store on disk, which the analysis program can import:
+ * `<request_id>.tgz` (the archive as received) beside `<request_id>.json`
+ * (this record).
+ */
+
+/** What the receiver records of one accepted upload. */
+export interface ReceivedUpload {
+  request_id: string;
+  received_at: string;
+  cluster_id: string | null;
+  bundle_id: string | null;
+  bytes: number;
+  user_agent: string;
+  /** How many more times the same bundle arrived. */
+  duplicates: number;
+}
+
+/** Request ids are UUIDs; nothing else names a stored file. */
+export const REQUEST_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** The two files of one stored upload, relative to the store's folder. */
+export function storedFiles(requestId: string): { archive: string; record: string } {
+  return { archive: `${requestId}.tgz`, record: `${requestId}.json` };
+}
+
+/** The cluster id a User-Agent names (`… cluster/<id>`), if any. */
+export function clusterFromUserAgent(userAgent: string): string | null {
+  return /cluster\/(\S+)/.exec(userAgent)?.[1] ?? null;
+}
