@@ -312,8 +312,8 @@ export class Collector {
       ));
       for (const s of settled) {
         if (s.status === "rejected") {
+          // Nothing was recorded for this attempt (its claim rolled back): a pass error.
           if (s.reason instanceof ClaimRolledBack) continue;
-          result.failed++;
           result.errors.push(safeError(s.reason));
           log.error("attempt failed outside its claim", { error: safeError(s.reason) });
           continue;
