@@ -1,0 +1,328 @@
+/**
+ * The analysis service: `deno task analysis <command>`.
+ *
+ *   serve                      ingest (ingress's upload contract) and the question API
+ *   import <file|dir>…         on-prem archives, receiver folders, SaaS S3 exports
+ *   reprocess                  re-read every raw archive into fresh tables
+ *   ask <id> [options]         answer a question at the terminal
+ *   questions                  list the questions
+ *   export --out DIR           the tables as Hive-partitioned Parquet
+ */
+import { parseArgs } from "node:util";
+import {
+  type AnalysisConfig,
+  ConfigError,
+  loadAnalysisConfig,
+  loadTokens,
+  settingsHelp,
+} from "./src/config.ts";
+import { Ingest } from "./src/ingest/mod.ts";
+import { findImportFiles } from "./src/ingest/files.ts";
+import { loadSecret } from "./src/normalise/keys.ts";
+import { ask, findQuestion, parseAsk, QuestionError, QUESTIONS } from "./src/questions/mod.ts";
+import { toCsv, toTable } from "./src/questions/format.ts";
+import { createAnalysisApp } from "./src/server.ts";
+import { Store } from "./src/store/duckdb.ts";
+import { exportParquet } from "./src/store/parquet.ts";
+
+const USAGE = `usage: deno task analysis <command> [options]
+
+commands:
+  serve                         ingest uploads and answer questions over HTTP
+  import <file|dir>...          import archives (.tgz), receiver folders and SaaS exports (.ndjson)
+        [--channel import|manual_export]
+  reprocess                     re-read every stored raw archive (after a parser fix)
+  ask <question> [--by D] [--source onprem|saas|all] [--split] [--from YYYY-MM-DD]
+        [--to YYYY-MM-DD] [--internal] [--format table|json|csv] [--filter name=value]...
+  questions                     list the questions and their breakdowns
+  export --out DIR              write the tables as Parquet, partitioned source=…/month=…/
+
+settings (environment):
+${settingsHelp()}
+`;
+
+class UsageError extends Error {}
+
+/** Opens the store, or says why it cannot (another process holds it). */
+async function openStore(config: AnalysisConfig): Promise<Store | undefined> {
+  try {
+    return await Store.open(config.dbPath);
+  } catch (err) {
+    if (/lock/i.test(String((err as Error).message))) return undefined;
+    throw err;
+  }
+}
+
+async function openIngest(config: AnalysisConfig): Promise<Ingest | undefined> {
+  const store = await openStore(config);
+  if (!store) return undefined;
+  return new Ingest(store, { secret: await loadSecret(config.keyFile), rawDir: config.rawDir });
+}
+
+async function viaService(
+  config: AnalysisConfig,
+  path: string,
+  init: RequestInit = {},
+): Promise<Response> {
+  const headers = new Headers(init.headers);
+  if (config.cliToken) headers.set("authorization", `Bearer ${config.cliToken}`);
+  try {
+    return await fetch(`${config.serviceUrl}${path}`, { ...init, headers });
+  } catch {
+    throw new ConfigError(
+      `the store ${config.dbPath} is held by another process and no service answers at ${config.serviceUrl}`,
+    );
+  }
+}
+
+async function serve(config: AnalysisConfig): Promise<void> {
+  if (!config.tokensFile && !config.devMode) {
+    throw new ConfigError(
+      "serve needs ANALYSIS_TOKENS_FILE, or ANALYSIS_DEV_MODE=true for development",
+    );
+  }
+  const tokens = await loadTokens(config.tokensFile);
+  const ingest = await openIngest(config);
+  if (!ingest) throw new ConfigError(`the store ${config.dbPath} is held by another process`);
+  const app = createAnalysisApp({
+    ingest,
+    config,
+    tokens,
+    audit: (line) =>
+      console.log(JSON.stringify({ time: new Date().toISOString(), level: "info", ...line })),
+  });
+  let server: Deno.HttpServer;
+  try {
+    server = Deno.serve({
+      port: config.port,
+      hostname: config.host,
+      onListen: ({ hostname, port }) =>
+        console.log(
+          JSON.stringify({
+            level: "info",
+            msg: "analysis service listening",
+            address: `http://${hostname}:${port}`,
+          }),
+        ),
+    }, app.fetch);
+  } catch (err) {
+    throw new ConfigError(
+      `cannot listen on ${config.host}:${config.port}: ${(err as Error).message}`,
+    );
+  }
+  const stop = async () => {
+    await server.shutdown();
+    await ingest.settled();
+    await ingest.store.close();
+    Deno.exit(0);
+  };
+  Deno.addSignalListener("SIGTERM", stop);
+  Deno.addSignalListener("SIGINT", stop);
+  await server.finished;
+}
+
+async function importFiles(
+  config: AnalysisConfig,
+  paths: string[],
+  channel: string,
+): Promise<number> {
+  if (paths.length === 0) throw new UsageError("import needs at least one file or directory");
+  if (!["import", "manual_export"].includes(channel)) {
+    throw new UsageError("--channel must be import or manual_export");
+  }
+  let files;
+  try {
+    files = await findImportFiles(paths);
+  } catch (err) {
+    throw new ConfigError(`cannot read ${(err as Error).message}`);
+  }
+  const ingest = await openIngest(config);
+  let failed = 0;
+  for (const file of files) {
+    const bytes = await Deno.readFile(file.path);
+    let status: string;
+    let reason: string | undefined;
+    if (ingest) {
+      const result = await ingest.accept(bytes, {
+        kind: file.kind,
+        channel: file.kind === "archive" ? channel : "saas_export",
+        orgLabel: null,
+      });
+      await ingest.settled();
+      const [row] = await ingest.store.query<{ status: string; reason: string | null }>(
+        "SELECT status, reason FROM archives WHERE sha256 = $1",
+        [result.sha256],
+      );
+      status = row.status + (result.duplicate ? " (already stored)" : "");
+      reason = row.reason ?? undefined;
+    } else {
+      const res = await viaService(
+        config,
+        `/api/v1/import?channel=${channel}&kind=${encodeURIComponent(file.kind)}`,
+        { method: "POST", body: bytes },
+      );
+      const body = await res.json();
+      if (!res.ok) throw new ConfigError(`the running service refused the import: ${body.error}`);
+      status = body.status + (body.duplicate ? " (already stored)" : "");
+      reason = body.reason;
+    }
+    if (status.startsWith("error")) failed++;
+    console.log(`${file.path}: ${status}${reason ? ` — ${reason}` : ""}`);
+  }
+  await ingest?.store.close();
+  console.log(`${files.length} files read, ${failed} quarantined`);
+  return failed > 0 ? 1 : 0;
+}
+
+async function askCommand(config: AnalysisConfig, args: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      by: { type: "string" },
+      source: { type: "string" },
+      split: { type: "boolean" },
+      from: { type: "string" },
+      to: { type: "string" },
+      internal: { type: "boolean" },
+      format: { type: "string", default: "table" },
+      filter: { type: "string", multiple: true },
+      feature: { type: "string" },
+      cluster: { type: "string" },
+    },
+  });
+  if (positionals.length !== 1) throw new UsageError("ask needs exactly one question id");
+  const question = findQuestion(positionals[0]);
+  if (!question) {
+    throw new UsageError(`no question '${positionals[0]}'; see: deno task analysis questions`);
+  }
+  if (!["table", "json", "csv"].includes(values.format!)) {
+    throw new UsageError("--format must be table, json or csv");
+  }
+  const query: Record<string, string | undefined> = {
+    by: values.by,
+    source: values.source,
+    split: values.split ? "source" : undefined,
+    from: values.from,
+    to: values.to,
+    internal: values.internal ? "include" : undefined,
+    feature: values.feature,
+    cluster: values.cluster,
+  };
+  for (const f of values.filter ?? []) {
+    const [name, ...rest] = f.split("=");
+    if (!rest.length) throw new UsageError("--filter takes name=value");
+    query[name] = rest.join("=");
+  }
+  let answer;
+  const ingest = await openIngest(config);
+  if (ingest) {
+    try {
+      answer = await ask(ingest.store, question, {
+        params: parseAsk(query),
+        k: config.minGroup,
+        secret: ingest.secret,
+      });
+    } finally {
+      await ingest.store.close();
+    }
+  } else {
+    const qs = new URLSearchParams(
+      Object.entries(query).filter((e): e is [string, string] => e[1] !== undefined),
+    );
+    const res = await viaService(config, `/api/v1/questions/${question.id}?${qs}`);
+    const body = await res.json();
+    if (res.status === 400) throw new UsageError(body.error);
+    if (!res.ok) throw new ConfigError(`the running service answered ${res.status}: ${body.error}`);
+    answer = body;
+  }
+  if (values.format === "json") console.log(JSON.stringify(answer, null, 2));
+  else if (values.format === "csv") {
+    Deno.stdout.writeSync(new TextEncoder().encode(toCsv(answer.rows)));
+  } else {
+    console.log(`${answer.title}${answer.by ? ` by ${answer.by}` : ""}`);
+    console.log(`formula: ${answer.formula}`);
+    console.log(
+      `cells of fewer than ${answer.k} clusters are suppressed (${answer.suppressed} here)\n`,
+    );
+    Deno.stdout.writeSync(new TextEncoder().encode(toTable(answer.rows)));
+  }
+}
+
+async function main(args: string[]): Promise<number> {
+  const [command, ...rest] = args;
+  if (!command || command === "--help" || command === "-h" || command === "help") {
+    console.log(USAGE);
+    return command ? 0 : 2;
+  }
+  if (rest.includes("--help") || rest.includes("-h")) {
+    console.log(USAGE);
+    return 0;
+  }
+  const config = loadAnalysisConfig(Deno.env.toObject());
+  switch (command) {
+    case "serve":
+      if (rest.length) throw new UsageError(`serve takes no arguments`);
+      await serve(config);
+      return 0;
+    case "import": {
+      const { values, positionals } = parseArgs({
+        args: rest,
+        allowPositionals: true,
+        options: { channel: { type: "string", default: "import" } },
+      });
+      return await importFiles(config, positionals, values.channel!);
+    }
+    case "reprocess": {
+      if (rest.length) throw new UsageError(`reprocess takes no arguments`);
+      const ingest = await openIngest(config);
+      if (!ingest) {
+        throw new ConfigError(
+          `the store ${config.dbPath} is held by another process; stop serve first`,
+        );
+      }
+      const counts = await ingest.reprocess();
+      await ingest.store.close();
+      console.log(`reprocessed: ${counts.success} read, ${counts.error} quarantined`);
+      return 0;
+    }
+    case "ask":
+      await askCommand(config, rest);
+      return 0;
+    case "questions":
+      for (const q of QUESTIONS) {
+        const by = Object.keys(q.by);
+        console.log(`${q.id.padEnd(24)} ${q.title}${by.length ? ` (by ${by.join(", ")})` : ""}`);
+      }
+      return 0;
+    case "export": {
+      const { values } = parseArgs({ args: rest, options: { out: { type: "string" } } });
+      if (!values.out) throw new UsageError("export needs --out DIR");
+      const store = await openStore(config);
+      if (!store) throw new ConfigError(`the store ${config.dbPath} is held by another process`);
+      const written = await exportParquet(store, values.out);
+      await store.close();
+      console.log(`wrote ${written.join(", ")} under ${values.out}`);
+      return 0;
+    }
+    default:
+      throw new UsageError(`unknown command '${command}'`);
+  }
+}
+
+if (import.meta.main) {
+  try {
+    Deno.exit(await main(Deno.args));
+  } catch (err) {
+    const code = (err as { code?: string })?.code ?? "";
+    if (err instanceof UsageError || code.startsWith("ERR_PARSE_ARGS")) {
+      console.error(`${(err as Error).message}\n\n${USAGE}`);
+      Deno.exit(2);
+    }
+    if (err instanceof ConfigError || err instanceof QuestionError) {
+      console.error(`error: ${err.message}`);
+      Deno.exit(2);
+    }
+    throw err;
+  }
+}

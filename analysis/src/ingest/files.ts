@@ -1,0 +1,29 @@
+/** Finding what `import` reads: archives, directories of them, and SaaS export trees. */
+import { type SaasStream, saasStream } from "../normalise/saas.ts";
+
+/** One file to import. */
+export interface ImportFile {
+  path: string;
+  kind: "archive" | SaasStream;
+}
+
+/** Archives (`.tgz`, `.tar.gz`) and SaaS export files under `paths`, cluster records first. */
+export async function findImportFiles(paths: string[]): Promise<ImportFile[]> {
+  const out: ImportFile[] = [];
+  async function visit(path: string): Promise<void> {
+    const info = await Deno.stat(path);
+    if (info.isDirectory) {
+      const names: string[] = [];
+      for await (const entry of Deno.readDir(path)) names.push(entry.name);
+      for (const name of names.sort()) await visit(`${path}/${name}`);
+      return;
+    }
+    if (!info.isFile) return;
+    const stream = saasStream(path);
+    if (stream) out.push({ path, kind: stream });
+    else if (/\.(tgz|tar\.gz)$/.test(path)) out.push({ path, kind: "archive" });
+  }
+  for (const p of paths) await visit(p.replace(/\/+$/, ""));
+  const order = (f: ImportFile) => (f.kind === ".clusters" ? 0 : 1);
+  return out.sort((a, b) => order(a) - order(b));
+}

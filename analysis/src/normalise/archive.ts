@@ -1,0 +1,293 @@
+/**
+ * One on-prem archive (ours, or upstream's in any of its shapes) into the
+ * shared model: the cluster's attempts, hosts, events and component
+ * versions. Events are loaded by DuckDB straight from the spooled
+ * `events.json`, deduplicated within the cluster by upstream's event id
+ * (md5 of event_time + cluster_id + message), since every archive repeats
+ * the cluster's whole history.
+ */
+import {
+  ArchiveError,
+  type ArchiveMetadata,
+  archiveMetadata,
+  memberJson,
+  readArchive,
+} from "../../../contract/mod.ts";
+import type { Tx } from "../store/duckdb.ts";
+import { type ClusterFacts, clusterFacts, hostFacts, isInternal } from "./cluster.ts";
+import { keyOf, keySql } from "./keys.ts";
+
+/** Where the rows of an archive come from. */
+export interface Provenance {
+  source: "onprem" | "saas";
+  channel: string;
+  sha256: string;
+  /** The keyed organisation of the upload's token, if any. */
+  orgKey: string | null;
+}
+
+/** What reading one archive gave. */
+export interface ArchiveRows {
+  clusterKey: string;
+  collector: string;
+  eventsInArchive: number;
+  eventsNew: number;
+  attempts: number;
+}
+
+/** Final states that end an attempt (the others, like pending-user-action, do not). */
+export const FINAL_RESULTS = ["installed", "error", "cancelled"] as const;
+
+const EVENT_COLUMNS =
+  "{cluster_id: 'VARCHAR', host_id: 'VARCHAR', event_time: 'VARCHAR', name: 'VARCHAR', message: 'VARCHAR', severity: 'VARCHAR', category: 'VARCHAR', props: 'VARCHAR'}";
+
+/**
+ * Reads the archive at `path` and writes its rows inside `tx`. Throws
+ * ArchiveError (the archive is quarantined with that reason) for anything
+ * that is not an archive of the contract.
+ */
+export async function normaliseArchive(
+  tx: Tx,
+  path: string,
+  options: { secret: string; provenance: Provenance },
+): Promise<ArchiveRows> {
+  const { secret, provenance } = options;
+  const spool = await Deno.makeTempDir({ prefix: "analysis-spool-" });
+  try {
+    const file = await Deno.open(path);
+    const read = await readArchive(file.readable, { spool: { dir: spool, members: ["events"] } });
+    const cluster = memberJson(read, "cluster");
+    if (!cluster || typeof cluster !== "object" || Array.isArray(cluster)) {
+      throw new ArchiveError("no-cluster", "events/cluster.json is missing or not an object");
+    }
+    const hostsJson = memberJson(read, "hosts") ?? [];
+    if (!Array.isArray(hostsJson)) {
+      throw new ArchiveError("bad-hosts", "events/hosts.json is not an array");
+    }
+    const versions = memberJson(read, "versions");
+    const metadata = archiveMetadata(read);
+    const facts = clusterFacts(cluster as Record<string, unknown>, { hostsSeen: hostsJson.length });
+    if (facts.clusterId !== read.clusterId) {
+      throw new ArchiveError("cluster-mismatch", "cluster.json's id is not the archive's folder");
+    }
+    const clusterKey = keyOf(secret, facts.clusterId)!;
+
+    const eventsPath = read.spooled.events;
+    let eventsInArchive = 0;
+    let eventsNew = 0;
+    if (eventsPath && !(await isJsonNull(eventsPath))) {
+      const before = await countEvents(tx, clusterKey);
+      const [loaded] = await tx.query<{ n: number }>(
+        `SELECT count(*)::INTEGER AS n FROM read_json($1, format = 'array', columns = ${EVENT_COLUMNS}, maximum_object_size = 67108864)`,
+        [eventsPath],
+      ).catch((err) => {
+        throw new ArchiveError("bad-events", `events.json: ${firstLine(err)}`);
+      });
+      eventsInArchive = loaded.n;
+      await tx.run(
+        `INSERT OR IGNORE INTO events
+         SELECT $1, md5(event_time || cluster_id || message), $2, ${keySql("$3", "host_id")},
+                TRY_CAST(event_time AS TIMESTAMPTZ), name, message, severity, category, props
+         FROM read_json($4, format = 'array', columns = ${EVENT_COLUMNS}, maximum_object_size = 67108864)
+         WHERE cluster_id = $5 AND event_time IS NOT NULL AND message IS NOT NULL`,
+        [clusterKey, provenance.source, secret, eventsPath, facts.clusterId],
+      );
+      eventsNew = (await countEvents(tx, clusterKey)) - before;
+    }
+
+    for (const raw of hostsJson) {
+      const host = hostFacts((raw ?? {}) as Record<string, unknown>);
+      if (host) await upsertHost(tx, { clusterKey, secret, source: provenance.source, host });
+    }
+    if (versions && typeof versions === "object" && !Array.isArray(versions)) {
+      for (const [component, version] of Object.entries(versions)) {
+        if (typeof version !== "string") continue;
+        await tx.run(
+          `INSERT OR REPLACE INTO component_versions VALUES ($1, $2, $3)`,
+          [clusterKey, component, version.slice(0, 500)],
+        );
+      }
+    }
+    const attempts = await deriveAttempts(tx, {
+      clusterKey,
+      facts,
+      orgKey: keyOf(secret, facts.orgId) ?? provenance.orgKey,
+      userKey: keyOf(secret, facts.userId),
+      secret,
+      provenance,
+      metadata,
+      aiVersion:
+        typeof (versions as Record<string, unknown> | undefined)?.["assisted-installer-service"] ===
+            "string"
+          ? (versions as Record<string, string>)["assisted-installer-service"]
+          : null,
+    });
+    await fillBootDiskTypes(tx, clusterKey);
+    return {
+      clusterKey,
+      collector: metadata?.collector ??
+        (metadata ? "assisted-service" : "assisted-service (before 2024)"),
+      eventsInArchive,
+      eventsNew,
+      attempts,
+    };
+  } finally {
+    await Deno.remove(spool, { recursive: true }).catch(() => {});
+  }
+}
+
+async function isJsonNull(path: string): Promise<boolean> {
+  const file = await Deno.open(path);
+  try {
+    const head = new Uint8Array(16);
+    const n = (await file.read(head)) ?? 0;
+    return new TextDecoder().decode(head.subarray(0, n)).trim().startsWith("null") || n === 0;
+  } finally {
+    file.close();
+  }
+}
+
+async function countEvents(tx: Tx, clusterKey: string): Promise<number> {
+  const [row] = await tx.query<{ n: number }>(
+    "SELECT count(*)::INTEGER AS n FROM events WHERE cluster_key = $1",
+    [clusterKey],
+  );
+  return row.n;
+}
+
+/** Writes (or replaces, the latest archive winning) one host. */
+export async function upsertHost(
+  tx: Tx,
+  row: {
+    clusterKey: string;
+    secret: string;
+    source: string;
+    host: NonNullable<ReturnType<typeof hostFacts>>;
+  },
+): Promise<void> {
+  const { host } = row;
+  await tx.run(
+    `INSERT OR REPLACE INTO hosts VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULL, $12)`,
+    [
+      row.clusterKey,
+      keyOf(row.secret, host.hostId),
+      row.source,
+      host.role,
+      host.status,
+      host.finalStage,
+      host.vendor,
+      host.product,
+      host.isVirtual,
+      host.cpuCores,
+      host.memoryBytes,
+      host.cpuArchitecture,
+    ],
+  );
+}
+
+/** The installation disk's type, as its host's stage events report it. */
+export async function fillBootDiskTypes(tx: Tx, clusterKey: string): Promise<void> {
+  await tx.run(
+    `UPDATE hosts SET boot_disk_type = s.disk_type
+     FROM (SELECT host_key, any_value(disk_type) AS disk_type FROM host_stages
+           WHERE cluster_key = $1 AND disk_type IS NOT NULL GROUP BY host_key) s
+     WHERE hosts.cluster_key = $1 AND hosts.host_key = s.host_key`,
+    [clusterKey],
+  );
+}
+
+/**
+ * Every finished attempt of the cluster: one per `cluster.installation.results`
+ * event with a final result (the metrics event the dashboards count, §1.1),
+ * each carrying the cluster's facts as this archive states them. An on-prem
+ * archive whose events hold no result (older assisted-service) still counts
+ * the attempt its metadata names.
+ */
+export async function deriveAttempts(
+  tx: Tx,
+  input: {
+    clusterKey: string;
+    facts: ClusterFacts;
+    /** Keyed organisation and user (already pseudonymous). */
+    orgKey: string | null;
+    userKey: string | null;
+    secret: string;
+    provenance: Provenance;
+    metadata?: ArchiveMetadata;
+    aiVersion: string | null;
+  },
+): Promise<number> {
+  const { clusterKey, facts, secret, provenance, metadata } = input;
+  const results = await tx.query<
+    {
+      attempt_id: string;
+      ended_at: string;
+      result: string;
+      last_state: string | null;
+      duration_s: number | null;
+    }
+  >(
+    `SELECT event_id AS attempt_id, event_time::VARCHAR AS ended_at,
+            json_extract_string(props, '$.result') AS result,
+            json_extract_string(props, '$.lastState') AS last_state,
+            TRY_CAST(json_extract_string(props, '$.duration') AS DOUBLE) AS duration_s
+     FROM events WHERE cluster_key = $1 AND message = 'cluster.installation.results'
+       AND json_valid(props) AND json_extract_string(props, '$.result') IN ('installed', 'error', 'cancelled')`,
+    [clusterKey],
+  );
+  if (
+    results.length === 0 && metadata?.attempt_status &&
+    (FINAL_RESULTS as readonly string[]).includes(metadata.attempt_status)
+  ) {
+    results.push({
+      attempt_id: keyOf(secret, `${facts.clusterId}/${metadata.attempt_ended_at ?? ""}`)!,
+      ended_at: metadata.attempt_ended_at ?? "",
+      result: metadata.attempt_status,
+      last_state: null,
+      duration_s: null,
+    });
+  }
+  for (const r of results) {
+    // A zero install_started_at gives ~6.3e10 s (saas-data-shape §8): not a duration.
+    const duration = r.duration_s !== null && r.duration_s >= 0 && r.duration_s < 1e9
+      ? r.duration_s
+      : null;
+    await tx.run(
+      `INSERT OR IGNORE INTO attempts VALUES ($1, $2, $3, $4, $5, $6, $7, $8, TRY_CAST($9 AS TIMESTAMPTZ),
+         TRY_CAST($10 AS TIMESTAMPTZ), $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23,
+         from_json($24, '["VARCHAR"]'), $25)`,
+      [
+        r.attempt_id,
+        clusterKey,
+        provenance.source,
+        provenance.channel,
+        input.orgKey,
+        input.userKey,
+        facts.emailDomain,
+        isInternal(facts.emailDomain),
+        facts.createdAt,
+        r.ended_at,
+        r.result,
+        r.last_state,
+        duration,
+        facts.openshiftVersion,
+        input.aiVersion,
+        provenance.source === "onprem" ? metadata?.["deployment-type"] || null : "SaaS",
+        provenance.source === "onprem" ? metadata?.["deployment-version"] || null : null,
+        facts.platform,
+        facts.haMode,
+        facts.hostCount,
+        facts.cpuArchitecture,
+        facts.networkType,
+        facts.userManagedNetworking,
+        JSON.stringify(facts.features),
+        provenance.sha256,
+      ],
+    );
+  }
+  return results.length;
+}
+
+function firstLine(err: unknown): string {
+  return String(err instanceof Error ? err.message : err).split("\n")[0].slice(0, 300);
+}

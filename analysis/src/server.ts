@@ -1,0 +1,204 @@
+/**
+ * The analysis service's HTTP face: ingress's upload and tracking contract
+ * (so a collector's DATA_UPLOAD_ENDPOINT can point here), and the question
+ * API. Tokens are compared in constant time.
+ */
+import { timingSafeEqual } from "node:crypto";
+import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import type { Context } from "hono";
+import { INGRESS_MAX_BYTES, REQUEST_ID, USER_AGENT_PREFIX } from "../../contract/mod.ts";
+import type { AnalysisConfig, Tokens } from "./config.ts";
+import type { Ingest } from "./ingest/mod.ts";
+import { keyOf } from "./normalise/keys.ts";
+import { ask, findQuestion, parseAsk, QuestionError, QUESTIONS } from "./questions/mod.ts";
+import { toCsv } from "./questions/format.ts";
+
+/** What the app needs. */
+export interface AppDeps {
+  ingest: Ingest;
+  config: AnalysisConfig;
+  tokens: Tokens;
+  /** Where reads of single clusters are logged. */
+  audit?: (line: Record<string, unknown>) => void;
+}
+
+const CONTENT_TYPE = /^application\/vnd\.redhat\.([a-z0-9-]+)\.([a-z0-9-]+)(\+[a-z0-9]+)?$/i;
+
+function bearer(c: Context): string | undefined {
+  return /^Bearer\s+(\S+)\s*$/i.exec(c.req.header("authorization") ?? "")?.[1];
+}
+
+function sameToken(a: string, b: string): boolean {
+  const x = new TextEncoder().encode(a);
+  const y = new TextEncoder().encode(b);
+  return x.byteLength === y.byteLength && timingSafeEqual(x, y);
+}
+
+function inSet(token: string | undefined, set: Iterable<string>): boolean {
+  if (!token) return false;
+  let found = false;
+  for (const t of set) found = sameToken(token, t) || found;
+  return found;
+}
+
+/** Builds the service's app. */
+export function createAnalysisApp(deps: AppDeps): Hono {
+  const { ingest, config, tokens } = deps;
+  const app = new Hono();
+  const tooLarge = { error: `payload larger than ${INGRESS_MAX_BYTES} bytes` };
+
+  /** The organisation an upload token belongs to; undefined when refused. */
+  function uploader(token: string | undefined): string | undefined {
+    if (!token) return undefined;
+    for (const [t, org] of tokens.uploaders) if (sameToken(token, t)) return org;
+    return config.devMode ? "development" : undefined;
+  }
+  const isAnalyst = (c: Context) => inSet(bearer(c), tokens.analysts);
+  const mayRead = (c: Context) =>
+    config.devMode || isAnalyst(c) || inSet(bearer(c), tokens.readers);
+
+  app.get("/healthz", (c) => c.json({ status: "ok" }));
+
+  app.post(
+    "/api/ingress/v1/upload",
+    async (c, next) => {
+      if (uploader(bearer(c)) === undefined) {
+        return c.json({ error: "missing or invalid bearer token" }, 401);
+      }
+      if (!(c.req.header("user-agent") ?? "").startsWith(USER_AGENT_PREFIX)) {
+        return c.json({
+          error: "unrecognised client: pull-secret auth needs the operator User-Agent",
+        }, 401);
+      }
+      await next();
+    },
+    bodyLimit({ maxSize: INGRESS_MAX_BYTES + 64 * 1024, onError: (c) => c.json(tooLarge, 413) }),
+    async (c) => {
+      let form: FormData;
+      try {
+        form = await c.req.raw.formData();
+      } catch {
+        return c.json({ error: "body is not multipart/form-data" }, 400);
+      }
+      const file = form.get("file");
+      if (!(file instanceof File)) return c.json({ error: "no file part named 'file'" }, 400);
+      const type = CONTENT_TYPE.exec(file.type);
+      if (!type || type[1] !== "assisted-installer") {
+        return c.json({ error: `unsupported content type '${file.type.slice(0, 100)}'` }, 415);
+      }
+      if (file.size > INGRESS_MAX_BYTES) return c.json(tooLarge, 413);
+      const bytes = new Uint8Array(await file.arrayBuffer());
+      if (bytes[0] !== 0x1f || bytes[1] !== 0x8b) {
+        return c.json({ error: "file is not gzip-compressed" }, 400);
+      }
+      const requestId = crypto.randomUUID();
+      await ingest.accept(bytes, {
+        kind: "archive",
+        channel: "upload",
+        orgLabel: uploader(bearer(c))!,
+        requestId,
+      });
+      c.header("x-rh-insights-request-id", requestId);
+      return c.json({ request_id: requestId, upload: { account_number: "", org_id: "" } }, 202);
+    },
+  );
+
+  app.get("/api/ingress/v1/track/:id", async (c) => {
+    const org = uploader(bearer(c));
+    if (org === undefined) return c.json({ error: "missing or invalid bearer token" }, 401);
+    const id = c.req.param("id");
+    if (!REQUEST_ID.test(id)) return c.json({ error: "request id is not a UUID" }, 400);
+    const status = await ingest.track(id);
+    if (!status) return c.json({ error: "unknown request id" }, 404);
+    if (status.org !== keyOf(ingest.secret, org)) {
+      return c.json({ error: "payload of another organisation" }, 403);
+    }
+    return c.json({
+      status: status.status,
+      status_msg: status.status_msg,
+      date: status.date,
+      service: "assisted-installer",
+      inventory_id: null,
+    });
+  });
+
+  app.get("/api/v1/questions", (c) => {
+    if (!mayRead(c)) return c.json({ error: "a reader or analyst token is required" }, 401);
+    return c.json(QUESTIONS.map((q) => ({
+      id: q.id,
+      title: q.title,
+      question: q.question,
+      formula: q.formula,
+      by: Object.keys(q.by),
+      split_by_source: q.splits ?? false,
+      analyst_only: q.analystOnly ?? false,
+    })));
+  });
+
+  app.get("/api/v1/questions/:id", async (c) => {
+    if (!mayRead(c)) return c.json({ error: "a reader or analyst token is required" }, 401);
+    const question = findQuestion(c.req.param("id"));
+    if (!question) return c.json({ error: "no such question" }, 404);
+    if (question.analystOnly && !isAnalyst(c)) {
+      return c.json({ error: "rows of one cluster need an analyst token" }, 403);
+    }
+    const format = c.req.query("format") ?? "json";
+    if (!["json", "csv"].includes(format)) {
+      return c.json({ error: "format must be json or csv" }, 400);
+    }
+    try {
+      const params = parseAsk(c.req.query());
+      const answer = await ask(ingest.store, question, {
+        params,
+        k: config.minGroup,
+        secret: ingest.secret,
+      });
+      if (question.analystOnly) {
+        deps.audit?.({ msg: "cluster rows read", question: question.id, rows: answer.rows.length });
+      }
+      if (format === "csv") {
+        return c.body(toCsv(answer.rows), 200, { "content-type": "text/csv; charset=utf-8" });
+      }
+      return c.json(answer);
+    } catch (err) {
+      if (err instanceof QuestionError) return c.json({ error: err.message }, 400);
+      throw err;
+    }
+  });
+
+  app.post(
+    "/api/v1/import",
+    bodyLimit({
+      maxSize: INGRESS_MAX_BYTES,
+      onError: (c) => c.json(tooLarge, 413),
+    }),
+    async (c) => {
+      if (!isAnalyst(c)) return c.json({ error: "an analyst token is required" }, 401);
+      const bytes = new Uint8Array(await c.req.arrayBuffer());
+      const channel = c.req.query("channel") ?? "import";
+      if (!["import", "manual_export"].includes(channel)) {
+        return c.json({ error: "channel must be import or manual_export" }, 400);
+      }
+      const result = await ingest.accept(bytes, { kind: "archive", channel, orgLabel: null });
+      await ingest.settled();
+      const [row] = await ingest.store.query<{ status: string; reason: string | null }>(
+        "SELECT status, reason FROM archives WHERE sha256 = $1",
+        [result.sha256],
+      );
+      return c.json({ ...result, status: row.status, reason: row.reason ?? undefined });
+    },
+  );
+
+  app.onError((err, c) => {
+    console.error(
+      JSON.stringify({
+        level: "error",
+        msg: "request failed",
+        error: String(err?.message ?? err).slice(0, 300),
+      }),
+    );
+    return c.json({ error: "internal error" }, 500);
+  });
+  return app;
+}

@@ -1,0 +1,115 @@
+/**
+ * The embedded store: one DuckDB file holding the raw-archive index, the
+ * normalised tables and nothing else. One connection, used one statement
+ * at a time, so ingest and questions never interleave inside a write.
+ */
+import {
+  DuckDBConnection,
+  DuckDBInstance,
+  type DuckDBResultReader,
+  type DuckDBValue,
+} from "@duckdb/node-api";
+import { SCHEMA_SQL } from "./schema.ts";
+
+/** A value a parameter can take. */
+export type Param = string | number | boolean | null;
+
+/** Positional (`$1`) or named (`$name`) parameters. */
+export type Params = Param[] | Record<string, Param>;
+
+const WIDE_INTEGERS = new Set(["BIGINT", "HUGEINT", "UBIGINT", "UHUGEINT"]);
+
+/** Rows as JSON-safe objects; 64-bit counts as numbers (they stay far below 2^53). */
+function rowsOf(reader: DuckDBResultReader): Record<string, unknown>[] {
+  const wide = reader.columnTypes().map((t) => WIDE_INTEGERS.has(t.toString()));
+  const names = reader.columnNames();
+  return reader.getRowObjectsJson().map((row) => {
+    names.forEach((name, i) => {
+      const v = row[name];
+      if (wide[i] && typeof v === "string") (row as Record<string, unknown>)[name] = Number(v);
+    });
+    return row as Record<string, unknown>;
+  });
+}
+
+/** An open store. */
+export class Store {
+  readonly path: string;
+  readonly #instance: DuckDBInstance;
+  readonly #conn: DuckDBConnection;
+  #queue: Promise<unknown> = Promise.resolve();
+
+  private constructor(path: string, instance: DuckDBInstance, conn: DuckDBConnection) {
+    this.path = path;
+    this.#instance = instance;
+    this.#conn = conn;
+  }
+
+  /** Opens (creating if needed) the DuckDB file at `path`; `:memory:` for none. */
+  static async open(path: string): Promise<Store> {
+    const instance = await DuckDBInstance.create(path);
+    const conn = await instance.connect();
+    const store = new Store(path, instance, conn);
+    await store.exec(SCHEMA_SQL);
+    return store;
+  }
+
+  /** Runs `work` alone on the connection. */
+  #serial<T>(work: () => Promise<T>): Promise<T> {
+    const next = this.#queue.then(work, work);
+    this.#queue = next.catch(() => {});
+    return next;
+  }
+
+  /** Runs statements without parameters or results. */
+  exec(sql: string): Promise<void> {
+    return this.#serial(async () => {
+      await this.#conn.run(sql);
+    });
+  }
+
+  /** Runs one parameterised statement and returns its rows as JSON-safe objects. */
+  query<T = Record<string, unknown>>(sql: string, params: Params = []): Promise<T[]> {
+    return this.#serial(async () => {
+      const reader = await this.#conn.runAndReadAll(sql, params as Record<string, DuckDBValue>);
+      return rowsOf(reader) as T[];
+    });
+  }
+
+  /** Runs `work` inside one transaction, rolled back if it throws. */
+  transaction<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
+    return this.#serial(async () => {
+      await this.#conn.run("BEGIN TRANSACTION");
+      const tx: Tx = {
+        run: async (sql, params = []) => {
+          await this.#conn.run(sql, params as Record<string, DuckDBValue>);
+        },
+        query: async <R>(sql: string, params: Params = []) =>
+          rowsOf(
+            await this.#conn.runAndReadAll(sql, params as Record<string, DuckDBValue>),
+          ) as R[],
+      };
+      try {
+        const out = await work(tx);
+        await this.#conn.run("COMMIT");
+        return out;
+      } catch (err) {
+        await this.#conn.run("ROLLBACK").catch(() => {});
+        throw err;
+      }
+    });
+  }
+
+  /** Closes the file. */
+  async close(): Promise<void> {
+    await this.#queue.catch(() => {});
+    this.#conn.closeSync();
+    this.#instance.closeSync();
+  }
+}
+
+/** Statements inside a transaction. */
+export interface Tx {
+  run(sql: string, params?: Params): Promise<void>;
+  query<R = Record<string, unknown>>(sql: string, params?: Params): Promise<R[]>;
+}

@@ -1,0 +1,180 @@
+/**
+ * A generated population of clusters, each with a known list of results,
+ * written as SaaS export files (both S3 layouts), and the ground truth the
+ * answers must equal, computed here from the inputs alone.
+ */
+import { createHash } from "node:crypto";
+
+/** One generated cluster and what happened to it. */
+export interface GenCluster {
+  id: string;
+  source: "onprem" | "saas";
+  openshiftVersion: string;
+  platform: string;
+  haMode: "Full" | "None";
+  emailDomain: string;
+  createdAt: string;
+  /** Results in order; each is one finished attempt. */
+  results: Array<"installed" | "error" | "cancelled">;
+  features: string[];
+}
+
+const RESULT_PATTERNS: GenCluster["results"][] = [
+  ["installed"],
+  ["installed"],
+  ["error"],
+  ["error", "installed"],
+  ["cancelled"],
+  ["error", "error"],
+  ["cancelled", "installed"],
+];
+
+/** A deterministic UUID from a seed. */
+export function uuidOf(seed: string): string {
+  const h = createHash("md5").update(seed).digest("hex");
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-8${h.slice(17, 20)}-${
+    h.slice(20, 32)
+  }`;
+}
+
+/** `n` clusters of `source`, spread over versions, platforms, topologies and results. */
+export function generateClusters(
+  source: GenCluster["source"],
+  n: number,
+  seed = source,
+): GenCluster[] {
+  return Array.from({ length: n }, (_, i) => ({
+    id: uuidOf(`${seed}-${i}`),
+    source,
+    openshiftVersion: ["4.18.4", "4.17.12", "4.18.1"][i % 3],
+    platform: ["baremetal", "vsphere", "none"][i % 3 === 2 ? 2 : i % 2],
+    haMode: i % 4 === 0 ? "None" : "Full",
+    emailDomain: i === 1 ? "redhat.com" : "customer.example",
+    createdAt: `2026-${i % 2 ? "10" : "11"}-0${1 + (i % 9)}T08:00:00.000Z`,
+    results: RESULT_PATTERNS[i % RESULT_PATTERNS.length],
+    features: i % 3 === 0 ? ["SNO", "STATIC_NETWORK_CONFIG"] : ["OVN_NETWORK_TYPE"],
+  }));
+}
+
+/** The metrics event assisted-service writes when an attempt ends (saas-data-shape §8). */
+export function resultEvent(cluster: GenCluster, index: number): Record<string, string> {
+  const result = cluster.results[index];
+  const ms = String(100 + index).padStart(3, "0");
+  return {
+    cluster_id: cluster.id,
+    event_time: `2026-11-20T1${index}:00:00.${ms}Z`,
+    message: "cluster.installation.results",
+    category: "metrics",
+    severity: "info",
+    props: JSON.stringify({
+      duration: 3000 + 600 * index,
+      lastState: result === "installed" ? "finalizing" : "installing",
+      result,
+    }),
+  };
+}
+
+function featureUsage(ids: string[]): string {
+  return JSON.stringify(Object.fromEntries(ids.map((id) => [id.toLowerCase(), { id, name: id }])));
+}
+
+/** A cluster as a SaaS `.clusters` record (with hosts, as the list endpoint loads them). */
+export function saasClusterRecord(c: GenCluster): Record<string, unknown> {
+  return {
+    id: c.id,
+    kind: "Cluster",
+    status: c.results.at(-1),
+    openshift_version: c.openshiftVersion,
+    platform: { type: c.platform, external: {} },
+    high_availability_mode: c.haMode,
+    email_domain: c.emailDomain,
+    org_id: `org-${c.id.slice(0, 4)}`,
+    user_id: createHash("md5").update(`user-${c.id}`).digest("hex"),
+    created_at: c.createdAt,
+    updated_at: "2026-11-21T00:00:00.000000Z",
+    cpu_architecture: "x86_64",
+    network_type: "OVNKubernetes",
+    total_host_count: c.haMode === "None" ? 1 : 3,
+    feature_usage: featureUsage(c.features),
+    hosts: [{
+      id: uuidOf(`host-${c.id}`),
+      cluster_id: c.id,
+      role: "master",
+      status: "installed",
+      host_inventory: {
+        cpu: { architecture: "x86_64", count: 16 },
+        memory: { physical_bytes: 34359738368 },
+        system_vendor: {
+          manufacturer: "Dell Inc.",
+          product_name: "PowerEdge R650",
+          virtual: false,
+        },
+      },
+    }],
+  };
+}
+
+/** Python's json.dumps separators, as the scraper writes its NDJSON. */
+function scraperLine(value: Record<string, unknown>): string {
+  return JSON.stringify(value).replaceAll('","', '", "').replaceAll('":', '": ');
+}
+
+/**
+ * Writes `clusters` as a SaaS export under `dir`: cluster records and most
+ * result events in the scraper's layout (decimal event ids), and the last
+ * cluster's events also in ccx-exporter's layout (one object per file, hex
+ * ids, 6-digit times) so that an event exported by both is counted once.
+ */
+export async function writeSaasExport(dir: string, clusters: GenCluster[]): Promise<void> {
+  const day = "2026-11-21";
+  await Deno.mkdir(`${dir}/.clusters/${day}`, { recursive: true });
+  await Deno.mkdir(`${dir}/.events/${day}`, { recursive: true });
+  await Deno.mkdir(`${dir}/ccx-exporter/output-0/.events/${day}`, { recursive: true });
+  await Deno.writeTextFile(
+    `${dir}/.clusters/${day}/1763683200_${"a".repeat(64)}.ndjson`,
+    clusters.map((c) => scraperLine(saasClusterRecord(c)) + "\n").join(""),
+  );
+  const lines: string[] = [];
+  for (const c of clusters) {
+    c.results.forEach((_, i) => {
+      const e = resultEvent(c, i);
+      const md5 = createHash("md5").update(e.event_time + e.cluster_id + e.message).digest("hex");
+      const { category: _category, ...scraper } = e;
+      lines.push(scraperLine({ ...scraper, event_id: BigInt(`0x${md5}`).toString() }) + "\n");
+    });
+  }
+  await Deno.writeTextFile(
+    `${dir}/.events/${day}/1763683200_${"b".repeat(64)}.ndjson`,
+    lines.join(""),
+  );
+  const last = clusters.at(-1)!;
+  for (let i = 0; i < last.results.length; i++) {
+    const e = resultEvent(last, i);
+    const md5 = createHash("md5").update(e.event_time + e.cluster_id + e.message).digest("hex");
+    const sorted = Object.fromEntries(
+      Object.entries({ ...e, event_id: md5, event_time: e.event_time.replace("Z", "000Z") }).sort(),
+    );
+    await Deno.writeTextFile(
+      `${dir}/ccx-exporter/output-0/.events/${day}/${md5}.ndjson`,
+      JSON.stringify(sorted),
+    );
+  }
+}
+
+/** The success-rate row the answers must hold for a set of clusters (§1.1 and §1.2). */
+export function expectedSuccess(clusters: GenCluster[]): Record<string, number> {
+  const any = (c: GenCluster, r: string) => c.results.includes(r as never);
+  const count = (r: string) =>
+    clusters.reduce((n, c) => n + c.results.filter((x) => x === r).length, 0);
+  const installed = clusters.filter((c) => any(c, "installed")).length;
+  const n = clusters.filter((c) => any(c, "installed") || any(c, "error")).length;
+  return {
+    clusters_installed: installed,
+    clusters_error: clusters.filter((c) => any(c, "error")).length,
+    attempts_installed: count("installed"),
+    attempts_error: count("error"),
+    attempts_cancelled: count("cancelled"),
+    n,
+    success_rate: Math.round((installed / n) * 10000) / 10000,
+  };
+}

@@ -1,0 +1,86 @@
+/** Shared wiring for the analysis tests: a store, the service on loopback, the real collector. */
+import { type AnalysisConfig, loadAnalysisConfig, type Tokens } from "../src/config.ts";
+import { Ingest } from "../src/ingest/mod.ts";
+import { loadSecret } from "../src/normalise/keys.ts";
+import { createAnalysisApp } from "../src/server.ts";
+import { Store } from "../src/store/duckdb.ts";
+
+const ROOT = new URL("../../", import.meta.url).pathname;
+
+/** A running analysis service over a fresh store in a temporary folder. */
+export interface TestService {
+  dir: string;
+  config: AnalysisConfig;
+  ingest: Ingest;
+  url: string;
+  audit: Array<Record<string, unknown>>;
+  close(): Promise<void>;
+}
+
+/** Starts the service in-process on a free loopback port. */
+export async function startService(
+  options: { env?: Record<string, string>; tokens?: Partial<Tokens> } = {},
+): Promise<TestService> {
+  const dir = await Deno.makeTempDir({ prefix: "analysis-test-" });
+  const config = loadAnalysisConfig({ ANALYSIS_DB: `${dir}/store.duckdb`, ...options.env });
+  const store = await Store.open(config.dbPath);
+  const ingest = new Ingest(store, {
+    secret: await loadSecret(config.keyFile),
+    rawDir: config.rawDir,
+  });
+  const tokens: Tokens = {
+    uploaders: options.tokens?.uploaders ?? new Map(),
+    readers: options.tokens?.readers ?? new Set(),
+    analysts: options.tokens?.analysts ?? new Set(),
+  };
+  const audit: Array<Record<string, unknown>> = [];
+  const app = createAnalysisApp({ ingest, config, tokens, audit: (l) => audit.push(l) });
+  const ready = Promise.withResolvers<number>();
+  const server = Deno.serve(
+    { port: 0, hostname: "127.0.0.1", onListen: ({ port }) => ready.resolve(port) },
+    app.fetch,
+  );
+  const url = `http://127.0.0.1:${await ready.promise}`;
+  return {
+    dir,
+    config,
+    ingest,
+    url,
+    audit,
+    async close() {
+      await server.shutdown();
+      await ingest.settled();
+      await store.close();
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    },
+  };
+}
+
+/** A clean environment for a child process, keeping what Deno needs to find its cache. */
+export function childEnv(env: Record<string, string>): Record<string, string> {
+  const keep: Record<string, string> = { NO_COLOR: "1" };
+  for (const name of ["HOME", "DENO_DIR", "PATH", "XDG_CACHE_HOME", "TMPDIR"]) {
+    const value = Deno.env.get(name);
+    if (value) keep[name] = value;
+  }
+  return { ...keep, ...env };
+}
+
+/** Runs a program of this repository (`main.ts` or `analysis/main.ts`) to completion. */
+export async function runProgram(
+  program: "collector" | "analysis",
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const config = program === "collector" ? `${ROOT}deno.json` : `${ROOT}analysis/deno.json`;
+  const main = program === "collector" ? `${ROOT}main.ts` : `${ROOT}analysis/main.ts`;
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-all", "--config", config, main, ...args],
+    env: childEnv(env),
+    clearEnv: true,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
