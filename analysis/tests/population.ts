@@ -41,7 +41,7 @@ export function uuidOf(seed: string): string {
 export function generateClusters(
   source: GenCluster["source"],
   n: number,
-  seed = source,
+  seed: string = source,
 ): GenCluster[] {
   return Array.from({ length: n }, (_, i) => ({
     id: uuidOf(`${seed}-${i}`),

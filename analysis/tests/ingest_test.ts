@@ -1,0 +1,337 @@
+/**
+ * Ingest: ingress's contract, raw storage by content, quarantine with
+ * reasons, every collector's archive shapes, reprocessing, and Parquet that
+ * an independent reader reads back.
+ */
+import assert from "node:assert/strict";
+import { packTar } from "modern-tar";
+import { parquetReadObjects } from "npm:hyparquet@1.33.0";
+import { exportParquet } from "../src/store/parquet.ts";
+import { ask, findQuestion, parseAsk } from "../src/questions/mod.ts";
+import { generateClusters, resultEvent, uuidOf } from "./population.ts";
+import { runProgram, startService, type TestService } from "./support.ts";
+
+const TOKEN = "uploader-token-0123456789";
+const UA = "assisted-installer-operator/test cluster/x";
+const TYPE = "application/vnd.redhat.assisted-installer.events+tar";
+const enc = new TextEncoder();
+
+async function gzip(bytes: Uint8Array): Promise<Uint8Array> {
+  const stream = new Blob([bytes as Uint8Array<ArrayBuffer>]).stream()
+    .pipeThrough(new CompressionStream("gzip"));
+  return new Uint8Array(await new Response(stream).arrayBuffer());
+}
+
+/** A tar.gz of `files` (name → text or bytes). */
+async function archive(files: Record<string, string | Uint8Array>): Promise<Uint8Array> {
+  const tar = await packTar(
+    Object.entries(files).map(([name, body]) => {
+      const data = typeof body === "string" ? enc.encode(body) : body;
+      return { header: { name, size: data.byteLength, type: "file" as const }, body: data };
+    }),
+  );
+  return await gzip(tar);
+}
+
+/** An upstream-shaped archive of one generated cluster (optionally without metadata or versions). */
+function upstreamFiles(
+  id: string,
+  options: { metadata?: boolean; versions?: boolean; events?: unknown } = {},
+): Record<string, string> {
+  const cluster = generateClusters("onprem", 1, id)[0];
+  cluster.id = id;
+  const files: Record<string, string> = {
+    [`${id}/events/cluster.json`]: JSON.stringify({
+      id,
+      openshift_version: "4.16.3",
+      platform: { type: "baremetal" },
+      email_domain: "customer.example",
+      user_name: "jdoe@example.com",
+      created_at: "2026-11-01T00:00:00Z",
+    }),
+    [`${id}/events/hosts.json`]: JSON.stringify([{
+      id: uuidOf(`h-${id}`),
+      cluster_id: id,
+      role: "master",
+      inventory: '{"cpu":{"count":8}}',
+    }]),
+    [`${id}/events.json`]: JSON.stringify(
+      options.events !== undefined
+        ? options.events
+        : cluster.results.map((_, i) => resultEvent(cluster, i)),
+    ),
+  };
+  if (options.versions ?? true) {
+    files[`${id}/versions.json`] = JSON.stringify({
+      "assisted-installer-service": "quay.io/x/assisted-service:v2.40",
+    });
+  }
+  if (options.metadata ?? true) {
+    files[`${id}/metadata.json`] = JSON.stringify({
+      "assisted-installer-service": "quay.io/x/assisted-service:v2.40",
+      "deployment-type": "MCE",
+      "deployment-version": "2.8.0",
+      "git-ref": "abc",
+    });
+  }
+  return files;
+}
+
+async function upload(
+  service: TestService,
+  body: Uint8Array,
+  options: { token?: string; ua?: string; type?: string; field?: string } = {},
+): Promise<Response> {
+  const form = new FormData();
+  form.append(
+    options.field ?? "file",
+    new File([body as Uint8Array<ArrayBuffer>], "events.tgz", { type: options.type ?? TYPE }),
+  );
+  return await fetch(`${service.url}/api/ingress/v1/upload`, {
+    method: "POST",
+    body: form,
+    headers: {
+      ...(options.token === "" ? {} : { authorization: `Bearer ${options.token ?? TOKEN}` }),
+      "user-agent": options.ua ?? UA,
+    },
+  });
+}
+
+async function track(service: TestService, id: string) {
+  const res = await fetch(`${service.url}/api/ingress/v1/track/${id}`, {
+    headers: { authorization: `Bearer ${TOKEN}` },
+  });
+  return { status: res.status, body: await res.json() };
+}
+
+function withService(body: (s: TestService) => Promise<void>, env: Record<string, string> = {}) {
+  return async () => {
+    const service = await startService({
+      env: { ANALYSIS_MIN_GROUP: "1", ...env },
+      tokens: { uploaders: new Map([[TOKEN, "org-a"], ["other-org-token-0123", "org-b"]]) },
+    });
+    try {
+      await body(service);
+    } finally {
+      await service.close();
+    }
+  };
+}
+
+Deno.test(
+  "upload answers as ingress does: 202 with a request id, 400, 401, 415",
+  withService(async (s) => {
+    const good = await archive(upstreamFiles(uuidOf("u1")));
+    const ok = await upload(s, good);
+    assert.equal(ok.status, 202);
+    const body = await ok.json();
+    assert.match(body.request_id, /^[0-9a-f-]{36}$/);
+    assert.equal(ok.headers.get("x-rh-insights-request-id"), body.request_id);
+    assert.equal((await upload(s, good, { token: "" })).status, 401);
+    assert.equal((await upload(s, good, { token: "not-a-known-token" })).status, 401);
+    assert.equal((await upload(s, good, { ua: "curl/8" })).status, 401);
+    assert.equal((await upload(s, good, { type: "application/json" })).status, 415);
+    assert.equal((await upload(s, good, { field: "other" })).status, 400);
+    assert.equal((await upload(s, enc.encode("plain"))).status, 400);
+    await s.ingest.settled();
+    assert.equal((await track(s, body.request_id)).body.status, "success");
+    const other = await fetch(`${s.url}/api/ingress/v1/track/${body.request_id}`, {
+      headers: { authorization: "Bearer other-org-token-0123" },
+    });
+    assert.equal(other.status, 403, "another organisation's payload");
+  }),
+);
+
+Deno.test(
+  "hostile archives are quarantined with their reason; nothing received is lost",
+  withService(async (s) => {
+    const id = uuidOf("hostile");
+    const cases: Array<[string, Uint8Array, RegExp]> = [
+      ["traversal", await archive({ [`../${id}/events.json`]: "[]" }), /bad-path/],
+      [
+        "bomb",
+        await archive({ [`${id}/events/cluster.json`]: new Uint8Array(80 * 1024 * 1024) }),
+        /member-too-large/,
+      ],
+      ["not json", await archive({ [`${id}/events/cluster.json`]: "{nope" }), /bad-json/],
+      [
+        "wrong type",
+        await archive({
+          [`${id}/events/cluster.json`]: `{"id":"${id}"}`,
+          [`${id}/events/hosts.json`]: "{}",
+        }),
+        /bad-hosts/,
+      ],
+      [
+        "events not an array of objects",
+        await archive({
+          [`${id}/events/cluster.json`]: `{"id":"${id}"}`,
+          [`${id}/events.json`]: `{"a":`,
+        }),
+        /bad-events/,
+      ],
+      ["gzip of no tar", await gzip(enc.encode("x".repeat(5000))), /not-tar-gz/],
+      ["no cluster", await archive({ [`${id}/events.json`]: "[]" }), /no-cluster/],
+    ];
+    const ids: string[] = [];
+    for (const [, bytes] of cases) {
+      const res = await upload(s, bytes);
+      assert.equal(res.status, 202);
+      ids.push((await res.json()).request_id);
+    }
+    await s.ingest.settled();
+    for (let i = 0; i < cases.length; i++) {
+      const t = await track(s, ids[i]);
+      assert.equal(t.body.status, "error", cases[i][0]);
+      assert.match(t.body.status_msg, cases[i][2], cases[i][0]);
+    }
+    const health = await ask(s.ingest.store, findQuestion("ingest-health")!, {
+      params: parseAsk({ by: "source" }),
+      k: 1,
+      secret: s.ingest.secret,
+    });
+    assert.equal(health.rows[0].quarantined, cases.length);
+    // Every raw archive is kept, by content.
+    const [{ n }] = await s.ingest.store.query<{ n: number }>("SELECT count(*) AS n FROM archives");
+    assert.equal(n, cases.length);
+    for (const [, bytes] of cases) {
+      const sha = Array.from(
+        new Uint8Array(await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>)),
+        (b) => b.toString(16).padStart(2, "0"),
+      ).join("");
+      assert.deepEqual(await Deno.readFile(s.ingest.rawPath(sha, "archive")), bytes);
+    }
+  }),
+);
+
+Deno.test(
+  "every collector's shape is read: no metadata, no versions, events null; the same bytes twice are stored once",
+  withService(async (s) => {
+    const a = uuidOf("pre-2024");
+    const b = uuidOf("with-metadata");
+    const c = uuidOf("no-events");
+    const oldest = await archive(upstreamFiles(a, { metadata: false, versions: false }));
+    await upload(s, await archive(upstreamFiles(b)));
+    await upload(s, oldest);
+    await upload(s, oldest);
+    await upload(s, await archive(upstreamFiles(c, { events: null })));
+    await s.ingest.settled();
+    const archives = await s.ingest.store.query<{ status: string; times_received: number }>(
+      "SELECT status, times_received FROM archives ORDER BY times_received DESC",
+    );
+    assert.deepEqual(archives.map((r) => r.status), ["success", "success", "success"]);
+    assert.equal(archives[0].times_received, 2);
+    const attempts = await s.ingest.store.query<
+      { deployment_type: string | null; ai_version: string | null; n: number }
+    >(
+      "SELECT deployment_type, ai_version, count(*) AS n FROM attempts GROUP BY ALL ORDER BY deployment_type NULLS LAST",
+    );
+    assert.deepEqual(attempts, [
+      { deployment_type: "MCE", ai_version: "quay.io/x/assisted-service:v2.40", n: 1 },
+      { deployment_type: null, ai_version: null, n: 1 },
+    ]);
+    // No raw user name or cluster id is stored anywhere.
+    const dump = JSON.stringify(await s.ingest.store.query("SELECT * FROM attempts")) +
+      JSON.stringify(await s.ingest.store.query("SELECT * FROM events")) +
+      JSON.stringify(await s.ingest.store.query("SELECT * FROM hosts"));
+    for (const secret of [a, b, c, "jdoe@example.com"]) assert.ok(!dump.includes(secret), secret);
+  }),
+);
+
+Deno.test(
+  "reprocess re-reads every raw archive into the same answers",
+  withService(async (s) => {
+    for (let i = 0; i < 4; i++) await upload(s, await archive(upstreamFiles(uuidOf(`re-${i}`))));
+    await s.ingest.settled();
+    const question = findQuestion("success-rate")!;
+    const params = { params: parseAsk({ by: "source" }), k: 1, secret: s.ingest.secret };
+    const before = await ask(s.ingest.store, question, params);
+    const [events] = await s.ingest.store.query<{ n: number }>("SELECT count(*) AS n FROM events");
+    assert.ok(events.n > 0);
+    assert.deepEqual(await s.ingest.reprocess(), { success: 4, error: 0 });
+    assert.deepEqual(await ask(s.ingest.store, question, params), before);
+    const [after] = await s.ingest.store.query<{ n: number }>("SELECT count(*) AS n FROM events");
+    assert.equal(after.n, events.n);
+  }),
+);
+
+Deno.test(
+  "the tables export as Hive-partitioned Parquet that another reader reads back",
+  withService(async (s) => {
+    for (let i = 0; i < 3; i++) await upload(s, await archive(upstreamFiles(uuidOf(`pq-${i}`))));
+    await s.ingest.settled();
+    const out = `${s.dir}/lake`;
+    await exportParquet(s.ingest.store, out);
+    const dirs = [...Deno.readDirSync(`${out}/attempts`)].map((e) => e.name);
+    assert.deepEqual(dirs, ["source=onprem"]);
+    const months = [...Deno.readDirSync(`${out}/attempts/source=onprem`)].map((e) => e.name);
+    assert.deepEqual(months, ["month=2026-11"]);
+    const files = [...Deno.readDirSync(`${out}/attempts/source=onprem/month=2026-11`)];
+    const bytes = await Deno.readFile(
+      `${out}/attempts/source=onprem/month=2026-11/${files[0].name}`,
+    );
+    const rows = await parquetReadObjects({ file: bytes.buffer as ArrayBuffer });
+    const expected = await s.ingest.store.query<{ attempt_id: string; result: string }>(
+      "SELECT attempt_id, result FROM attempts ORDER BY attempt_id",
+    );
+    assert.deepEqual(
+      rows.map((r) => ({ attempt_id: r.attempt_id, result: r.result }))
+        .sort((x, y) => String(x.attempt_id).localeCompare(String(y.attempt_id))),
+      expected,
+    );
+  }),
+);
+
+Deno.test("the CLI: usage and settings errors exit 2; import and ask on a store of their own", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "analysis-cli-" });
+  try {
+    const env = { ANALYSIS_DB: `${dir}/cli.duckdb` };
+    const unknown = await runProgram("analysis", ["frobnicate"], env);
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /unknown command 'frobnicate'/);
+    const badPort = await runProgram("analysis", ["questions"], { ...env, ANALYSIS_PORT: "0x10" });
+    assert.equal(badPort.code, 2);
+    assert.match(badPort.stderr, /ANALYSIS_PORT must be a whole number/);
+    assert.equal((await runProgram("analysis", ["ask", "no-such-question"], env)).code, 2);
+    assert.equal(
+      (await runProgram("analysis", ["ask", "success-rate", "--by", "colour"], env)).code,
+      2,
+    );
+    assert.equal((await runProgram("analysis", ["ask", "success-rate", "--bogus"], env)).code, 2);
+    const help = await runProgram("analysis", ["import", "--help"], env);
+    assert.equal(help.code, 0);
+    assert.match(help.stdout, /ANALYSIS_MIN_GROUP/);
+    const serveWithoutTokens = await runProgram("analysis", ["serve"], env);
+    assert.equal(serveWithoutTokens.code, 2);
+    assert.match(serveWithoutTokens.stderr, /ANALYSIS_TOKENS_FILE/);
+
+    for (let i = 0; i < 3; i++) {
+      await Deno.writeFile(`${dir}/a${i}.tgz`, await archive(upstreamFiles(uuidOf(`cli-${i}`))));
+    }
+    await Deno.writeFile(`${dir}/broken.tgz`, enc.encode("not an archive"));
+    const imported = await runProgram("analysis", ["import", dir], env);
+    assert.equal(imported.code, 1, "a quarantined file makes import exit 1");
+    assert.match(imported.stdout, /4 files read, 1 quarantined/);
+    const answer = await runProgram("analysis", [
+      "ask",
+      "attempts-per-cluster",
+      "--by",
+      "source",
+      "--format",
+      "csv",
+    ], {
+      ...env,
+      ANALYSIS_MIN_GROUP: "1",
+    });
+    assert.equal(answer.code, 0, answer.stderr);
+    assert.match(
+      answer.stdout,
+      /^key,attempts,clusters,attempts_per_cluster,suppressed\r\nonprem,/,
+    );
+    const table = await runProgram("analysis", ["ask", "success-rate", "--by", "source"], env);
+    assert.equal(table.code, 0);
+    assert.match(table.stdout, /suppressed/, "3 clusters under the default k of 5");
+  } finally {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+});
