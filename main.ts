@@ -15,8 +15,8 @@ import { renderPreview } from "./src/collect/preview.ts";
 import { connect } from "./src/db/mod.ts";
 import { createLogger, type Logger } from "./src/log/mod.ts";
 import { createReceiver, ReceiverStore } from "./src/receiver/mod.ts";
-import { CollectorMetrics, createApp, PassScheduler, serve } from "./src/server/mod.ts";
-import { dueCount } from "./src/db/ledger.ts";
+import { installFaultHandler } from "./src/server/faults.ts";
+import { assembleService } from "./src/server/service.ts";
 import { VERSION } from "./src/version.ts";
 
 /** Exit codes: 0 done, 1 something failed, 2 bad configuration or usage. */
@@ -150,77 +150,21 @@ async function runOptSwitch(config: Config, log: Logger, optedOut: boolean): Pro
 /** Time the upload in flight gets to finish after SIGTERM (Kubernetes allows 30 s in all). */
 const SHUTDOWN_GRACE_MS = 20_000;
 
-/**
- * Keeps the service alive through errors thrown outside any request or pass:
- * postgres.js can throw from a timer when the database drops a socket
- * (porsager/postgres#1208); the query involved has already failed and is
- * retried by the next pass.
- */
-function keepAlive(log: Logger): void {
-  globalThis.addEventListener("error", (event) => {
-    event.preventDefault();
-    log.error("uncaught error (service continues)", {
-      error: safeError(event.error ?? event.message),
-    });
-  });
-  globalThis.addEventListener("unhandledrejection", (event) => {
-    event.preventDefault();
-    log.error("unhandled rejection (service continues)", { error: safeError(event.reason) });
-  });
-}
-
 async function runServe(config: Config, log: Logger): Promise<number> {
-  keepAlive(log);
-  const sql = connect(config.databaseUrl, { max: config.uploadConcurrency + 3 });
-  const metrics: CollectorMetrics = new CollectorMetrics({
-    backlog: () => dueCount(sql),
-    // Read at scrape time, after the collector below exists.
-    paused: (): boolean => collector.pause !== undefined,
+  const service = assembleService(config, { log });
+  installFaultHandler(log, () => service.metrics.driverFault());
+  service.listen({
+    port: config.port,
+    onListen: (port) => log.info("listening", { port, version: VERSION }),
   });
-  const collector = new Collector({ sql, config, log, metrics });
-  const stop = new AbortController();
-  const abort = new AbortController();
-  const scheduler = new PassScheduler((request) =>
-    collector.runPass(request, { stop: stop.signal, abort: abort.signal })
-  );
-  const server = serve(
-    createApp({
-      collector,
-      scheduler,
-      sql,
-      log,
-      triggerToken: config.triggerToken,
-      metrics,
-    }),
-    {
-      port: config.port,
-      signal: stop.signal,
-      onListen: (port) => log.info("listening", { port, version: VERSION }),
-    },
-  );
-  scheduler.request({});
-  scheduler.startTimer(config.scanIntervalMs);
-
+  service.start();
   const stopped = Promise.withResolvers<void>();
   for (const signal of ["SIGTERM", "SIGINT"] as const) {
     Deno.addSignalListener(signal, () => stopped.resolve());
   }
   await stopped.promise;
   log.info("shutting down");
-  scheduler.stopTimer();
-  stop.abort();
-  const grace = new Promise((resolve) => setTimeout(resolve, SHUTDOWN_GRACE_MS, "timeout"));
-  const outcome = await Promise.race([scheduler.idle().then(() => "idle"), grace]);
-  abort.abort();
-  if (outcome === "timeout") {
-    log.warn(
-      "upload still running at shutdown: aborted; its claim rolls back and is retried later",
-    );
-    await Promise.race([scheduler.idle(), new Promise((resolve) => setTimeout(resolve, 5_000))]);
-  }
-  await server.finished.catch(() => {});
-  collector.close();
-  await sql.end({ timeout: 5 });
+  await service.shutdown({ graceMs: SHUTDOWN_GRACE_MS });
   return EXIT.ok;
 }
 

@@ -1,14 +1,13 @@
 import assert from "node:assert/strict";
 import { childEnv } from "./support/cli.ts";
 import { seedCluster } from "./fixtures/assisted_data.ts";
-import { testApp } from "./support/setup.ts";
 import { scenario } from "./support/scenario.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 
 Deno.test("preview is byte for byte the archive the upload path sent", async () => {
   await scenario(async ({ db, receiver, collector }) => {
-    const { collector: c, sql } = collector({ OBFUSCATE: "networking" });
+    const { collector: c, service } = collector({ OBFUSCATE: "networking" });
     await c.reconcile();
     const id = crypto.randomUUID();
     await seedCluster(db.sql, id, { hosts: 5, events: 300 });
@@ -20,7 +19,7 @@ Deno.test("preview is byte for byte the archive the upload path sent", async () 
     assert.ok(preview?.inLedger);
     assert.deepEqual(new Uint8Array(await preview.archive.arrayBuffer()), sent);
 
-    const { app } = testApp(c, sql);
+    const { app } = service;
     const res = await app.fetch(new Request(`http://collector/v1/clusters/${id}/preview`), {
       peer: "127.0.0.1",
     });

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { emptyPassResult, type PassRequest } from "../src/collect/mod.ts";
-import { PassScheduler } from "../src/server/scheduler.ts";
+import { PassScheduler } from "../src/collect/scheduler.ts";
 
 const EMPTY = emptyPassResult();
 

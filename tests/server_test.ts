@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { authorize } from "../src/server/auth.ts";
 import { serve } from "../src/server/mod.ts";
-import { memoryLogger, testApp, testCollector, testConfig } from "./support/setup.ts";
+import { memoryLogger, testCollector, testConfig } from "./support/setup.ts";
 import { seedCluster } from "./fixtures/assisted_data.ts";
 import { scenario } from "./support/scenario.ts";
 
@@ -24,8 +24,8 @@ Deno.test("control access: the bearer token when set, else loopback only", () =>
 
 Deno.test("the API: health, auth, trigger validation, opt switch and status", async () => {
   await scenario(async ({ db, receiver, collector }) => {
-    const { collector: c, sql, lines } = collector({ TRIGGER_TOKEN: TOKEN });
-    const { app, scheduler } = testApp(c, sql, { triggerToken: TOKEN });
+    const { collector: c, sql, lines, service } = collector({ TRIGGER_TOKEN: TOKEN });
+    const { app, scheduler } = service;
     const ready = Promise.withResolvers<number>();
     const server = serve(app, {
       port: 0,
@@ -109,8 +109,8 @@ Deno.test("the API: health, auth, trigger validation, opt switch and status", as
 
 Deno.test("without TRIGGER_TOKEN, a non-loopback peer is refused", async () => {
   await scenario(async ({ collector }) => {
-    const { collector: c, sql } = collector();
-    const { app, scheduler } = testApp(c, sql);
+    const { service } = collector();
+    const { app, scheduler } = service;
     const req = () => new Request("http://collector/v1/trigger", { method: "POST" });
     assert.equal((await app.fetch(req(), { peer: "10.0.0.7" })).status, 403);
     assert.equal(
@@ -131,7 +131,7 @@ Deno.test("without TRIGGER_TOKEN, a non-loopback peer is refused", async () => {
 Deno.test("readyz reports a database that cannot be reached", async () => {
   const c = testCollector(testConfig("postgres://nobody@127.0.0.1:1/none", "http://127.0.0.1:1/x"));
   try {
-    const { app } = testApp(c.collector, c.sql);
+    const { app } = c.service;
     const res = await app.fetch(new Request("http://collector/readyz"), { peer: "127.0.0.1" });
     assert.equal(res.status, 503);
     assert.deepEqual(await res.json(), { ready: false, database: false, paused: null });
@@ -146,41 +146,35 @@ Deno.test("readyz reports a database that cannot be reached", async () => {
 });
 
 Deno.test("metrics: outcomes, bytes, events, passes, opt-out and backlog in Prometheus format", async () => {
-  await scenario(async ({ db, receiver }) => {
-    const { CollectorMetrics } = await import("../src/server/mod.ts");
-    const { dueCount } = await import("../src/db/ledger.ts");
-    const { Collector } = await import("../src/collect/mod.ts");
-    const { connect } = await import("../src/db/mod.ts");
-    const sql = connect(db.url);
-    const metrics = new CollectorMetrics({ backlog: () => dueCount(sql), paused: () => false });
-    const c = new Collector({
-      sql,
-      config: testConfig(db.url, receiver.endpoint),
-      log: memoryLogger().log,
-      metrics,
+  await scenario(async ({ db, receiver, collector }) => {
+    // The service's own metrics, wired as serve wires them (backlog and pause closures included).
+    const { collector: c, service } = collector();
+    await c.reconcile();
+    await seedCluster(db.sql, crypto.randomUUID(), { events: 25 });
+    await seedCluster(db.sql, crypto.randomUUID(), {
+      events: 5,
+      cluster: { pull_secret: "{not json" },
     });
-    try {
-      await c.reconcile();
-      await seedCluster(db.sql, crypto.randomUUID(), { events: 25 });
-      await c.runPass();
-      const { app } = testApp(c, sql, { metrics });
-      const res = await app.fetch(new Request("http://c/metrics"), { peer: "10.0.0.1" });
-      const text = await res.text();
-      assert.equal(res.status, 200);
-      assert.match(res.headers.get("content-type")!, /^text\/plain/);
-      assert.match(text, /assisted_telemetry_attempts_total\{outcome="sent"\} 1/);
-      assert.match(text, /assisted_telemetry_sent_events_total 25/);
-      const [upload] = await receiver.store.list();
-      assert.match(text, new RegExp(`assisted_telemetry_sent_bytes_total ${upload.bytes}`));
-      assert.match(text, /assisted_telemetry_pass_duration_seconds_count 1/);
-      assert.match(text, /assisted_telemetry_last_success_timestamp_seconds \d{10}/);
-      assert.match(text, /assisted_telemetry_opted_out 0/);
-      assert.match(text, /assisted_telemetry_backlog_attempts 0/);
-      assert.match(text, /assisted_telemetry_uploads_paused 0/);
-      assert.ok(res.headers.get("x-request-id"), "every answer carries a request id");
-    } finally {
-      c.close();
-      await sql.end();
-    }
+    await c.runPass();
+    const res = await service.app.fetch(new Request("http://c/metrics"), { peer: "10.0.0.1" });
+    const text = await res.text();
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get("content-type")!, /^text\/plain/);
+    assert.match(text, /assisted_telemetry_attempts_total\{outcome="sent"\} 1/);
+    assert.match(text, /assisted_telemetry_sent_events_total 25/);
+    const [upload] = await receiver.store.list();
+    assert.match(text, new RegExp(`assisted_telemetry_sent_bytes_total ${upload.bytes}`));
+    assert.match(text, /assisted_telemetry_pass_duration_seconds_count 1/);
+    assert.match(text, /assisted_telemetry_last_success_timestamp_seconds \d{10}/);
+    assert.match(text, /assisted_telemetry_opted_out 0/);
+    assert.match(text, /assisted_telemetry_uploads_paused 0/);
+    assert.ok(res.headers.get("x-request-id"), "every answer carries a request id");
+    // The backlog is read from the ledger at scrape time: one attempt made due again.
+    await db.sql`UPDATE assisted_telemetry.attempts SET state = 'pending', next_attempt_at = NULL
+      WHERE state <> 'sent'`;
+    const again =
+      await (await service.app.fetch(new Request("http://c/metrics"), { peer: "10.0.0.1" }))
+        .text();
+    assert.match(again, /assisted_telemetry_backlog_attempts 1/);
   });
 });

@@ -58,7 +58,8 @@ export async function startService(
 
 /** A clean environment for a child process, keeping what Deno needs to find its cache. */
 export function childEnv(env: Record<string, string>): Record<string, string> {
-  const keep: Record<string, string> = { NO_COLOR: "1" };
+  // No update check: it would reach out (through HTTPS_PROXY when a test sets one).
+  const keep: Record<string, string> = { NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1" };
   for (const name of ["HOME", "DENO_DIR", "PATH", "XDG_CACHE_HOME", "TMPDIR"]) {
     const value = Deno.env.get(name);
     if (value) keep[name] = value;

@@ -25,7 +25,6 @@ import {
 } from "../db/ledger.ts";
 import { errorMessage, type Logger } from "../log/mod.ts";
 import { importHmacKey } from "../sanitize/mod.ts";
-import type { CollectorMetrics } from "../server/metrics.ts";
 import { redactForLog } from "../sanitize/text.ts";
 import { uploadArchive, type UploadResult } from "../upload/mod.ts";
 import { decide } from "../upload/policy.ts";
@@ -80,6 +79,12 @@ export function emptyPassResult(): PassResult {
   return { optedOut: false, discovered: 0, sent: 0, failed: 0, skipped: 0, blocked: 0, errors: [] };
 }
 
+/** What the collector reports as it works (the server's metrics implement it). */
+export interface CollectorObserver {
+  outcome(outcome: Outcome): void;
+  pass(seconds: number, optedOut: boolean): void;
+}
+
 /** What the collector needs from outside. */
 export interface CollectorDeps {
   sql: Sql;
@@ -88,7 +93,7 @@ export interface CollectorDeps {
   /** The window of UPLOAD_RATE_PER_MINUTE; shorter only in tests. */
   rateWindowMs?: number;
   /** Where outcomes and passes are counted, if anywhere. */
-  metrics?: CollectorMetrics;
+  metrics?: CollectorObserver;
 }
 
 /** Uploads to the endpoint are paused: after 401/403, or a 429/503 with Retry-After. */

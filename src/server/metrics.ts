@@ -5,9 +5,10 @@
  */
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { Outcome } from "../db/ledger.ts";
+import type { CollectorObserver } from "../collect/mod.ts";
 
 /** The collector's metrics, in their own registry. */
-export class CollectorMetrics {
+export class CollectorMetrics implements CollectorObserver {
   readonly registry = new Registry();
   readonly #uploads: Counter<"outcome">;
   readonly #bytes: Counter;
@@ -16,6 +17,7 @@ export class CollectorMetrics {
   readonly #lastSuccess: Gauge;
   readonly #optedOut: Gauge;
   readonly #paused: Gauge;
+  readonly #driverFaults: Counter;
 
   constructor(options: { backlog?: () => Promise<number>; paused?: () => boolean } = {}) {
     const registers = [this.registry];
@@ -59,6 +61,11 @@ export class CollectorMetrics {
         this.set(options.paused?.() ? 1 : 0);
       },
     });
+    this.#driverFaults = new Counter({
+      name: "assisted_telemetry_driver_socket_faults_total",
+      help: "Uncaught database-driver writes on a closed socket survived (porsager/postgres#1208)",
+      registers,
+    });
     new Gauge({
       name: "assisted_telemetry_backlog_attempts",
       help: "Attempts waiting to be sent and due now (-1: database unreachable)",
@@ -77,6 +84,11 @@ export class CollectorMetrics {
       this.#events.inc(outcome.events);
       this.#lastSuccess.set(Date.now() / 1000);
     }
+  }
+
+  /** Counts one survived driver socket fault. */
+  driverFault(): void {
+    this.#driverFaults.inc();
   }
 
   /** Records a finished pass. */

@@ -11,11 +11,11 @@ import type { Sql } from "../db/mod.ts";
 import { ping } from "../db/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import { authorize } from "./auth.ts";
-import type { PassScheduler } from "./scheduler.ts";
+import type { PassScheduler } from "../collect/scheduler.ts";
 import type { CollectorMetrics } from "./metrics.ts";
 import { requestId } from "hono/request-id";
 
-export { PassScheduler } from "./scheduler.ts";
+export { PassScheduler } from "../collect/scheduler.ts";
 export { CollectorMetrics } from "./metrics.ts";
 
 /** Bindings handed to `app.fetch` by the listener. */

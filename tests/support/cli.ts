@@ -8,7 +8,8 @@ const PERMISSIONS = ["--allow-net", "--allow-env", "--allow-read", "--allow-writ
  * (without HOME or DENO_DIR it would resolve every npm package again).
  */
 export function childEnv(env: Record<string, string>): Record<string, string> {
-  const keep: Record<string, string> = { NO_COLOR: "1" };
+  // No update check: it would reach out (through HTTPS_PROXY when a test sets one).
+  const keep: Record<string, string> = { NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1" };
   for (const name of ["HOME", "DENO_DIR", "PATH", "XDG_CACHE_HOME", "TMPDIR"]) {
     const value = Deno.env.get(name);
     if (value) keep[name] = value;

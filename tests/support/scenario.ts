@@ -1,6 +1,7 @@
 /** One test's world: a fresh database, a receiver, and collectors on both. */
 import type { Collector } from "../../src/collect/mod.ts";
 import type { Sql } from "../../src/db/mod.ts";
+import type { Service } from "../../src/server/service.ts";
 import { type TestDatabase, testDatabase } from "./db.ts";
 import { type Answer, startReceiver, type TestReceiver } from "./receiver.ts";
 import { testCollector, testConfig } from "./setup.ts";
@@ -13,7 +14,7 @@ export interface Scenario {
   collector(
     env?: Record<string, string>,
     options?: { rateWindowMs?: number },
-  ): { collector: Collector; sql: Sql; lines: string[] };
+  ): { collector: Collector; sql: Sql; lines: string[]; service: Service };
   /** Writes a pull secret file and returns its path. */
   secretFile(text: string): Promise<string>;
   /** Rows of the ledger, oldest first. */

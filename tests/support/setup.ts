@@ -1,11 +1,11 @@
 /** Wiring shared by the tests: a collector over a test database and receiver. */
 import { type Config, loadConfig } from "../../src/config/mod.ts";
-import { Collector } from "../../src/collect/mod.ts";
+import type { Collector } from "../../src/collect/mod.ts";
 import { connect, type Sql } from "../../src/db/mod.ts";
 import { createLogger, type Logger } from "../../src/log/mod.ts";
 import { unpackArchive } from "../../src/bundle/mod.ts";
 import type { TestReceiver } from "./receiver.ts";
-import { createApp, PassScheduler, type ServerDeps } from "../../src/server/mod.ts";
+import { assembleService, type Service } from "../../src/server/service.ts";
 
 /** A logger that keeps its lines, so tests can read (and scan) them. */
 export function memoryLogger(): { log: Logger; lines: string[] } {
@@ -22,20 +22,27 @@ export function testConfig(
   return loadConfig({ DATABASE_URL: databaseUrl, DATA_UPLOAD_ENDPOINT: endpoint, ...env });
 }
 
-/** A collector with its own pool; `close` ends the pool. */
+/** A collector with its own pool, assembled as `serve` assembles it; `close` ends the pool. */
 export function testCollector(
   config: Config,
   options: { rateWindowMs?: number } = {},
-): { collector: Collector; sql: Sql; lines: string[]; close(): Promise<void> } {
+): {
+  collector: Collector;
+  sql: Sql;
+  lines: string[];
+  service: Service;
+  close(): Promise<void>;
+} {
   const sql = connect(config.databaseUrl, { max: config.uploadConcurrency + 3 });
   const { log, lines } = memoryLogger();
-  const collector = new Collector({ sql, config, log, rateWindowMs: options.rateWindowMs });
+  const service = assembleService(config, { log, sql, rateWindowMs: options.rateWindowMs });
   return {
-    collector,
+    collector: service.collector,
     sql,
     lines,
+    service,
     close: async () => {
-      collector.close();
+      await service.shutdown({ graceMs: 5_000 });
       await sql.end({ timeout: 5 });
     },
   };
@@ -53,15 +60,4 @@ export async function receivedFiles(
     out.push(files);
   }
   return out;
-}
-
-/** The collector's HTTP app over `collector`, with its own scheduler and a quiet logger. */
-export function testApp(
-  collector: Collector,
-  sql: Sql,
-  extra: Partial<Omit<ServerDeps, "collector" | "sql" | "scheduler">> = {},
-): { app: ReturnType<typeof createApp>; scheduler: PassScheduler } {
-  const scheduler = new PassScheduler((request) => collector.runPass(request));
-  const app = createApp({ collector, scheduler, sql, log: memoryLogger().log, ...extra });
-  return { app, scheduler };
 }

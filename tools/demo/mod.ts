@@ -4,13 +4,12 @@
  * of what went out and what was removed or pseudonymised on the way.
  */
 import { unpackArchive } from "../../src/bundle/mod.ts";
-import { Collector } from "../../src/collect/mod.ts";
 import { loadConfig } from "../../src/config/mod.ts";
 import { connect } from "../../src/db/mod.ts";
 import { createLogger } from "../../src/log/mod.ts";
 import { serveLocalReceiver } from "../local_receiver.ts";
 import { CLUSTER, EVENT, HOST, INFRA_ENV } from "../../src/sanitize/mod.ts";
-import { createApp, PassScheduler, serve } from "../../src/server/mod.ts";
+import { assembleService } from "../../src/server/service.ts";
 import { ASSISTED_SCHEMA_SQL } from "../../tests/fixtures/assisted_schema.ts";
 import { startDemoDatabase } from "./database.ts";
 import { PLANTED, pullSecret, seedCluster } from "../../tests/fixtures/assisted_data.ts";
@@ -61,15 +60,15 @@ async function main(): Promise<void> {
       LOG_LEVEL: "warn",
     });
     const log = createLogger(config.logLevel);
-    const collector = new Collector({ sql, config, log });
-    const scheduler = new PassScheduler((request) => collector.runPass(request));
+    const service = assembleService(config, { log, sql });
+    const { scheduler } = service;
     const serverReady = Promise.withResolvers<number>();
-    const server = serve(createApp({ collector, scheduler, sql, log, triggerToken: token }), {
+    service.listen({
       port: 0,
       hostname: "127.0.0.1",
       onListen: (port) => serverReady.resolve(port),
     });
-    cleanups.push(() => server.shutdown());
+    cleanups.push(async () => void await service.shutdown({ graceMs: 5_000 }));
     const api = `http://127.0.0.1:${await serverReady.promise}`;
     scheduler.request({});
     await scheduler.idle();

@@ -6,7 +6,7 @@
  * after 1, 2, 4 … seconds, rather than an interval later; once the wait
  * would reach the interval, the interval's own passes take over.
  */
-import { emptyPassResult, type PassRequest, type PassResult } from "../collect/mod.ts";
+import { emptyPassResult, type PassRequest, type PassResult } from "./mod.ts";
 
 /** What the scheduler is doing, for `/v1/status`. */
 export interface SchedulerState {
