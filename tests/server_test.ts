@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { authorize } from "../src/server/auth.ts";
 import { serve } from "../src/server/mod.ts";
-import { memoryLogger, testCollector, testConfig } from "./support/setup.ts";
+import { testCollector, testConfig } from "./support/setup.ts";
 import { seedCluster } from "./fixtures/assisted_data.ts";
 import { scenario } from "./support/scenario.ts";
 
@@ -24,7 +24,7 @@ Deno.test("control access: the bearer token when set, else loopback only", () =>
 
 Deno.test("the API: health, auth, trigger validation, opt switch and status", async () => {
   await scenario(async ({ db, receiver, collector }) => {
-    const { collector: c, sql, lines, service } = collector({ TRIGGER_TOKEN: TOKEN });
+    const { collector: c, lines, service } = collector({ TRIGGER_TOKEN: TOKEN });
     const { app, scheduler } = service;
     const ready = Promise.withResolvers<number>();
     const server = serve(app, {
