@@ -9,6 +9,7 @@ import { seedCluster } from "./fixtures/assisted_data.ts";
 import { backoffMs, classify, decide, parseRetryAfter } from "../src/upload/policy.ts";
 import { bypassesProxy, firstHop } from "../src/upload/mod.ts";
 import { scenario } from "./support/scenario.ts";
+import { statusBody } from "../src/server/mod.ts";
 
 const FAST = {
   UPLOAD_RETRY_INITIAL: "20ms",
@@ -159,7 +160,7 @@ Deno.test("an attempt is abandoned after UPLOAD_MAX_ATTEMPTS, visible in status,
     assert.deepEqual([row.state, row.tries], ["abandoned", 3]);
     assert.match(String(row.last_error), /^gave up after 3 tries: HTTP 502/);
     assert.equal(receiver.requests, 3);
-    const status = await c.status();
+    const status = statusBody(await c.status());
     assert.equal((status.attempts as Record<string, number>).abandoned, 1);
   }, { answer: () => new Response("bad gateway", { status: 502 }) });
 });
@@ -193,7 +194,7 @@ for (const status of [401, 403]) {
       await c.runPass();
       assert.equal(receiver.requests, 1, "the first refusal stops the pass");
       assert.equal(c.pause?.kind, "auth");
-      const status = await c.status();
+      const status = statusBody(await c.status());
       assert.match(JSON.stringify(status.uploads_paused), /auth/);
       assert.ok(lines.some((l) => l.includes("uploads paused")));
       for (let i = 0; i < 3; i++) await c.runPass();
@@ -368,7 +369,8 @@ Deno.test("UPLOAD_CONCURRENCY bounds uploads in flight", async () => {
   }, {
     answer: async () => {
       maxInFlight = Math.max(maxInFlight, ++inFlight);
-      await sleep(60);
+      // Long enough that the second upload starts while the first is open, even on a loaded machine.
+      await sleep(300);
       inFlight--;
       return undefined;
     },

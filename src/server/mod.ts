@@ -5,7 +5,7 @@
 import { Hono } from "hono";
 import { z } from "zod";
 import type { Collector } from "../collect/mod.ts";
-import { safeError } from "../collect/mod.ts";
+import { type CollectorStatus, safeError } from "../collect/mod.ts";
 import { TripwireError } from "../collect/secrets.ts";
 import type { Sql } from "../db/mod.ts";
 import { ping } from "../db/mod.ts";
@@ -51,6 +51,28 @@ async function optionalJson(request: Request): Promise<{ value?: unknown; error?
   } catch {
     return { error: "body is not valid JSON" };
   }
+}
+
+/** The `/v1/status` JSON of the collector's state. */
+export function statusBody(status: CollectorStatus): Record<string, unknown> {
+  const { pause, retry } = status;
+  return {
+    collection: status.enablement ?? null,
+    runtime_opted_out: status.runtimeOptedOut,
+    uploads_paused: pause
+      ? { kind: pause.kind, until: new Date(pause.until).toISOString(), reason: pause.reason }
+      : null,
+    retry_policy: {
+      initial_ms: retry.initialMs,
+      max_ms: retry.maxMs,
+      max_attempts: retry.maxAttempts,
+      auth_pause_ms: retry.authPauseMs,
+      concurrency: status.concurrency,
+      per_minute: status.perMinute,
+    },
+    attempts: status.attempts,
+    recent: status.recent,
+  };
 }
 
 /** Builds the hono app. */
@@ -153,7 +175,7 @@ export function createApp(deps: ServerDeps): Hono<{ Bindings: ServerEnv }> {
   app.get("/v1/status", async (c) => {
     let ledger: Record<string, unknown>;
     try {
-      ledger = await collector.status();
+      ledger = statusBody(await collector.status());
     } catch (err) {
       return c.json({ database: false, error: safeError(err), pass: scheduler.state }, 503);
     }
