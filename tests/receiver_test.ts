@@ -91,6 +91,23 @@ Deno.test("a configured receiver token is the only one accepted", async () => {
         .status,
       202,
     );
+    // The listing and the downloads need the token too.
+    const base = r.endpoint.replace("/api/ingress/v1/upload", "");
+    const list = (auth?: string) =>
+      fetch(`${base}/uploads`, { headers: auth ? { authorization: auth } : {} });
+    assert.equal((await list()).status, 401);
+    assert.equal((await list("Bearer wrong")).status, 401);
+    const listed = await list("Bearer right-token");
+    assert.equal(listed.status, 200);
+    const [upload] = await listed.json();
+    const download = (auth?: string) =>
+      fetch(`${base}/uploads/${upload.request_id}`, {
+        headers: auth ? { authorization: auth } : {},
+      });
+    assert.equal((await download()).status, 401);
+    const got = await download("Bearer right-token");
+    assert.equal(got.status, 200);
+    await got.body?.cancel();
   } finally {
     await r.close();
   }
@@ -120,5 +137,22 @@ Deno.test("an archive stored but not yet read when the receiver stopped is read 
     assert.deepEqual([kept.request_id, kept.bundle_id], [id, "left-over"]);
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a member that inflates past its cap is refused when read, holding no more than the cap", async () => {
+  const r = await startReceiver();
+  try {
+    const { packArchive } = await import("../src/bundle/mod.ts");
+    // 64 MiB of zeros as metadata.json: a few tens of KB on the wire.
+    const bomb = await packArchive([
+      { name: "c1/metadata.json", data: new Uint8Array(64 * 1024 * 1024) },
+    ]);
+    assert.ok(bomb.byteLength < 200_000);
+    const res = await post(r.endpoint, form(bomb), { Authorization: "Bearer any" });
+    assert.equal(res.status, 202);
+    assert.deepEqual(await r.store.list(), [], "dropped once read");
+  } finally {
+    await r.close();
   }
 });

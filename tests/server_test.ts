@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { authorize } from "../src/server/auth.ts";
+import { controlAccess } from "../src/server/auth.ts";
 import { serve } from "../src/server/mod.ts";
 import { testCollector, testConfig } from "./support/setup.ts";
 import { seedCluster } from "./fixtures/assisted_data.ts";
@@ -7,19 +7,29 @@ import { scenario } from "./support/scenario.ts";
 
 const TOKEN = "trigger-token-0123456789";
 
-Deno.test("control access: the bearer token when set, else loopback only", () => {
-  assert.equal(authorize(`Bearer ${TOKEN}`, { token: TOKEN, peer: "10.1.2.3" }), undefined);
-  assert.equal(
-    authorize("Bearer wrong-token-0123456789", { token: TOKEN, peer: "127.0.0.1" })?.status,
-    401,
-  );
-  assert.equal(authorize(undefined, { token: TOKEN, peer: "127.0.0.1" })?.status, 401);
-  assert.equal(authorize(`Basic ${TOKEN}`, { token: TOKEN })?.status, 401);
-  assert.equal(authorize(undefined, { peer: "127.0.0.1" }), undefined);
-  assert.equal(authorize(undefined, { peer: "::1" }), undefined);
-  assert.equal(authorize(undefined, { peer: "::ffff:127.0.0.1" }), undefined);
-  assert.equal(authorize(undefined, { peer: "192.168.1.9" })?.status, 403);
-  assert.equal(authorize(undefined, {})?.status, 403);
+Deno.test("control access: the bearer token when set, else loopback only", async () => {
+  const { Hono } = await import("hono");
+  const app = (token?: string) => {
+    const a = new Hono<{ Bindings: { peer?: string } }>();
+    a.use("/v1/*", controlAccess({ token }));
+    a.get("/v1/x", (c) => c.text("ok"));
+    return a;
+  };
+  const call = async (token: string | undefined, auth: string | undefined, peer?: string) =>
+    (await app(token).fetch(
+      new Request("http://c/v1/x", { headers: auth ? { authorization: auth } : {} }),
+      { peer },
+    )).status;
+  assert.equal(await call(TOKEN, `Bearer ${TOKEN}`, "10.1.2.3"), 200);
+  assert.equal(await call(TOKEN, "Bearer wrong-token-0123456789", "127.0.0.1"), 401);
+  assert.equal(await call(TOKEN, undefined, "127.0.0.1"), 401);
+  assert.equal(await call(TOKEN, `Basic ${TOKEN}`), 401);
+  assert.equal(await call(TOKEN, "Bearer two words"), 401);
+  assert.equal(await call(undefined, undefined, "127.0.0.1"), 200);
+  assert.equal(await call(undefined, undefined, "::1"), 200);
+  assert.equal(await call(undefined, undefined, "::ffff:127.0.0.1"), 200);
+  assert.equal(await call(undefined, undefined, "192.168.1.9"), 403);
+  assert.equal(await call(undefined, undefined), 403);
 });
 
 Deno.test("the API: health, auth, trigger validation, opt switch and status", async () => {
@@ -60,13 +70,26 @@ Deno.test("the API: health, auth, trigger validation, opt switch and status", as
           '{"cluster_id": 5}',
           '{"cluster_id": "../x"}',
           '{"other": 1}',
-          "x".repeat(5000),
+          "null",
+          `{"cluster_id": "not-a-uuid"}`,
         ]
       ) {
         const bad = await call("POST", "/v1/trigger", { body, type: "application/json" });
         assert.equal(bad.status, 400, body);
         assert.match(bad.json.error, /body/, body);
       }
+
+      const big = await call("POST", "/v1/trigger", {
+        body: "x".repeat(5000),
+        type: "application/json",
+      });
+      assert.deepEqual([big.status, big.json.error], [413, "body larger than 4096 bytes"]);
+      const unknown = crypto.randomUUID();
+      const missing = await call("POST", "/v1/trigger", {
+        body: JSON.stringify({ cluster_id: unknown }),
+        type: "application/json",
+      });
+      assert.deepEqual([missing.status, missing.json.error], [404, `no cluster ${unknown}`]);
 
       await c.reconcile();
       const id = crypto.randomUUID();
@@ -134,12 +157,31 @@ Deno.test("readyz reports a database that cannot be reached", async () => {
     const { app } = c.service;
     const res = await app.fetch(new Request("http://collector/readyz"), { peer: "127.0.0.1" });
     assert.equal(res.status, 503);
-    assert.deepEqual(await res.json(), { ready: false, database: false, paused: null });
+    assert.deepEqual(await res.json(), { ready: false, database: false, paused: false });
     assert.equal((await app.fetch(new Request("http://collector/healthz"), {})).status, 200);
     const status = await app.fetch(new Request("http://collector/v1/status"), {
       peer: "127.0.0.1",
     });
     assert.equal(status.status, 503);
+    // Every control endpoint that needs the database says so, with the cause.
+    for (
+      const [method, path, body] of [
+        ["POST", "/v1/opt-out", undefined],
+        ["POST", "/v1/opt-in", undefined],
+        ["GET", `/v1/clusters/${crypto.randomUUID()}/preview`, undefined],
+        ["POST", "/v1/trigger", JSON.stringify({ cluster_id: crypto.randomUUID() })],
+      ] as const
+    ) {
+      const res = await app.fetch(new Request(`http://collector${path}`, { method, body }), {
+        peer: "127.0.0.1",
+      });
+      assert.equal(res.status, 503, path);
+      assert.match(
+        (await res.json()).error,
+        /^database unavailable: .*(ECONNREFUSED|connect)/i,
+        path,
+      );
+    }
   } finally {
     await c.close();
   }

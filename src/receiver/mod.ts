@@ -7,6 +7,7 @@
  */
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
+import { requireBearer } from "../server/auth.ts";
 import {
   ArchiveError,
   archiveMetadata,
@@ -198,14 +199,18 @@ export function createReceiver(
   const tooLarge = { error: `payload larger than ${maxBytes} bytes` };
 
   app.get("/healthz", (c) => c.json({ status: "ok" }));
+  // With RECEIVER_TOKEN, only that token; without, any token (as ingress, whose
+  // gateway checks it); the listing and downloads need RECEIVER_TOKEN when set.
+  const upload = requireBearer(
+    options.token !== undefined ? { token: options.token } : { verify: () => true },
+  );
+  if (options.token !== undefined) app.use("/uploads", requireBearer({ token: options.token }));
+  if (options.token !== undefined) app.use("/uploads/*", requireBearer({ token: options.token }));
 
   app.post(
     "/api/ingress/v1/upload",
+    upload,
     async (c, next) => {
-      const auth = /^Bearer\s+(\S+)\s*$/i.exec(c.req.header("authorization") ?? "");
-      if (!auth || (options.token !== undefined && auth[1] !== options.token)) {
-        return c.json({ error: "missing or invalid bearer token" }, 401);
-      }
       if (!(c.req.header("user-agent") ?? "").startsWith(USER_AGENT_PREFIX)) {
         return c.json({
           error: "unrecognised client: pull-secret auth needs the operator User-Agent",

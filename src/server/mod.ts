@@ -10,7 +10,12 @@ import { TripwireError } from "../collect/secrets.ts";
 import type { Sql } from "../db/mod.ts";
 import { ping } from "../db/mod.ts";
 import type { Logger } from "../log/mod.ts";
-import { authorize } from "./auth.ts";
+import { controlAccess } from "./auth.ts";
+import { bodyLimit } from "hono/body-limit";
+import { HTTPException } from "hono/http-exception";
+import { readCluster } from "../db/assisted.ts";
+
+const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 import type { PassScheduler } from "../collect/scheduler.ts";
 import type { CollectorMetrics } from "./metrics.ts";
 import { requestId } from "hono/request-id";
@@ -37,9 +42,19 @@ export interface ServerDeps {
 const MAX_BODY = 4096;
 
 const triggerBody = z.object({
-  cluster_id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, "must be a cluster id")
-    .optional(),
-}).strict();
+  cluster_id: z.string().regex(UUID, "must be a cluster id (a UUID)").optional(),
+}, { error: "must be a JSON object" }).strict();
+
+/** Runs database work, telling "the database is unavailable" (with its cause) from an answer. */
+async function withDatabase<T>(
+  work: () => Promise<T>,
+): Promise<{ value: T } | { unavailable: string }> {
+  try {
+    return { value: await work() };
+  } catch (err) {
+    return { unavailable: `database unavailable: ${safeError(err)}` };
+  }
+}
 
 /** Reads an optional JSON body: empty is fine, anything else must be JSON. */
 async function optionalJson(request: Request): Promise<{ value?: unknown; error?: string }> {
@@ -81,6 +96,8 @@ export function createApp(deps: ServerDeps): Hono<{ Bindings: ServerEnv }> {
   const { collector, scheduler, log } = deps;
 
   app.onError((err, c) => {
+    // Refusals thrown by middleware (bearerAuth) carry their own answer.
+    if (err instanceof HTTPException) return err.getResponse();
     log.error("request failed", { path: c.req.path, error: safeError(err) });
     return c.json({ error: "internal error" }, 500);
   });
@@ -111,7 +128,8 @@ export function createApp(deps: ServerDeps): Hono<{ Bindings: ServerEnv }> {
       {
         ready,
         database,
-        paused: pause ? { kind: pause.kind, until: new Date(pause.until).toISOString() } : null,
+        // Whether, not why: the pause's details are behind the token, on /v1/status.
+        paused: pause !== undefined,
       },
       ready ? 200 : 503,
     );
@@ -122,24 +140,30 @@ export function createApp(deps: ServerDeps): Hono<{ Bindings: ServerEnv }> {
     return c.body(body, 200, { "content-type": contentType });
   });
 
-  app.use("/v1/*", async (c, next) => {
-    const refusal = authorize(c.req.header("authorization"), {
-      token: deps.triggerToken,
-      peer: c.env?.peer,
-    });
-    if (refusal) return c.json({ error: refusal.message }, refusal.status);
-    await next();
-  });
+  app.use("/v1/*", controlAccess({ token: deps.triggerToken }));
+  // Bounded before anything reads it: no control request needs more than a few bytes.
+  app.use(
+    "/v1/*",
+    bodyLimit({
+      maxSize: MAX_BODY,
+      onError: (c) => c.json({ error: `body larger than ${MAX_BODY} bytes` }, 413),
+    }),
+  );
 
   app.post("/v1/trigger", async (c) => {
     const body = await optionalJson(c.req.raw);
     if (body.error) return c.json({ error: body.error }, 400);
-    const parsed = triggerBody.safeParse(body.value ?? {});
+    const parsed = triggerBody.safeParse(body.value === undefined ? {} : body.value);
     if (!parsed.success) {
       const detail = parsed.error.issues.map((i) => `${i.path.join(".") || "body"}: ${i.message}`);
       return c.json({ error: `invalid trigger body: ${detail.join("; ")}` }, 400);
     }
     const clusterId = parsed.data.cluster_id;
+    if (clusterId) {
+      const known = await withDatabase(() => readCluster(deps.sql, clusterId));
+      if ("unavailable" in known) return c.json({ error: known.unavailable }, 503);
+      if (!known.value) return c.json({ error: `no cluster ${clusterId}` }, 404);
+    }
     const { started, queued } = scheduler.request({
       clusters: clusterId ? [clusterId] : undefined,
     });
@@ -149,7 +173,9 @@ export function createApp(deps: ServerDeps): Hono<{ Bindings: ServerEnv }> {
 
   for (const [path, optedOut] of [["/v1/opt-out", true], ["/v1/opt-in", false]] as const) {
     app.post(path, async (c) => {
-      const { state, error } = await collector.setOptOut(optedOut);
+      const done = await withDatabase(() => collector.setOptOut(optedOut));
+      if ("unavailable" in done) return c.json({ error: done.unavailable }, 503);
+      const { state, error } = done.value;
       log.info(optedOut ? "opt-out requested" : "opt-in requested", { enabled: state?.enabled });
       if (error) return c.json({ runtime_opted_out: optedOut, error }, 409);
       return c.json({ runtime_opted_out: optedOut, collection: state }, 200);
@@ -162,7 +188,7 @@ export function createApp(deps: ServerDeps): Hono<{ Bindings: ServerEnv }> {
       preview = await collector.preview(c.req.param("id"));
     } catch (err) {
       if (err instanceof TripwireError) return c.json({ error: err.message }, 409);
-      throw err;
+      return c.json({ error: `database unavailable: ${safeError(err)}` }, 503);
     }
     if (!preview) return c.json({ error: "no such cluster" }, 404);
     return c.body(await preview.archive.arrayBuffer(), 200, {
