@@ -157,7 +157,7 @@ Deno.test("an attempt is abandoned after UPLOAD_MAX_ATTEMPTS, visible in status,
       await sleep(25);
     }
     const [row] = await ledger();
-    assert.deepEqual([row.state, row.tries], ["abandoned", 3]);
+    assert.deepEqual([row.state, row.tries, row.abandon_reason], ["abandoned", 3, "max-tries"]);
     assert.match(String(row.last_error), /^gave up after 3 tries: HTTP 502/);
     assert.equal(receiver.requests, 3);
     const status = statusBody(await c.status());
@@ -176,8 +176,12 @@ for (const status of [400, 415]) {
         await sleep(25);
       }
       const [row] = await ledger();
-      assert.deepEqual([row.state, row.last_http_status], ["abandoned", status]);
-      assert.match(String(row.last_error), /^permanent: /);
+      assert.deepEqual([row.state, row.last_http_status, row.abandon_reason], [
+        "abandoned",
+        status,
+        "permanent",
+      ]);
+      assert.match(String(row.last_error), /^HTTP \d{3}/);
       assert.equal(receiver.requests, 1);
     }, { answer: () => new Response("no", { status }) });
   });
@@ -244,8 +248,8 @@ Deno.test("an endpoint that always answers 413 gets a bounded number of ever sma
       if ((await ledger())[0]?.state !== "pending") break;
     }
     const [row] = await ledger();
-    assert.equal(row.state, "abandoned");
-    assert.match(String(row.last_error), /permanent: archive of \d+ bytes cannot be reduced/);
+    assert.deepEqual([row.state, row.abandon_reason], ["abandoned", "too-large"]);
+    assert.match(String(row.last_error), /^archive of \d+ bytes cannot be reduced/);
     assert.ok(receiver.requests < 20, `${receiver.requests} requests`);
   }, { answer: () => new Response("too large", { status: 413 }) });
 });

@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import { connect } from "../src/db/mod.ts";
-import { loadInstallation, migrateLedger, reconcileEnablement } from "../src/db/ledger.ts";
+import {
+  ATTEMPT_STATES,
+  ledgerSummary,
+  loadInstallation,
+  migrateLedger,
+  reconcileEnablement,
+} from "../src/db/ledger.ts";
 import { seedCluster } from "./fixtures/assisted_data.ts";
 import { testDatabase } from "./support/db.ts";
 import { scenario } from "./support/scenario.ts";
@@ -17,6 +23,28 @@ Deno.test("migrations are idempotent and safe to race; the key is made once", as
     const [{ n, v }] = await db.sql`
       SELECT count(*)::int AS n, max(version)::int AS v FROM assisted_telemetry.migrations`;
     assert.equal(n, v);
+  } finally {
+    await db.drop();
+  }
+});
+
+Deno.test("the states are one list: the table's CHECK and the summary follow it", async () => {
+  const db = await testDatabase();
+  try {
+    await migrateLedger(db.sql);
+    for (const state of ATTEMPT_STATES) {
+      await db
+        .sql`INSERT INTO assisted_telemetry.attempts (cluster_id, ended_at, cluster_status, bundle_id, state)
+        VALUES (${state}, now(), 'installed', gen_random_uuid(), ${state})`;
+    }
+    await assert.rejects(
+      db.sql`INSERT INTO assisted_telemetry.attempts (cluster_id, ended_at, cluster_status, bundle_id, state)
+        VALUES ('x', now(), 'installed', gen_random_uuid(), 'lost')`,
+      /attempts_state_check/,
+    );
+    const { counts } = await ledgerSummary(db.sql);
+    assert.deepEqual(Object.keys(counts), [...ATTEMPT_STATES]);
+    assert.ok(Object.values(counts).every((n) => n === 1));
   } finally {
     await db.drop();
   }

@@ -75,8 +75,10 @@ export function outcomeOf(
   }
   const base = { error: ctx.error, httpStatus: result.status, ...sizes };
   if (decision.kind === "abandon") {
-    const why = decision.reason === "permanent" ? "permanent" : `gave up after ${tries} tries`;
-    return { kind: "abandoned", ...base, error: `${why}: ${ctx.error}` };
+    const error = decision.reason === "max-tries"
+      ? `gave up after ${tries} tries: ${ctx.error}`
+      : ctx.error;
+    return { kind: "abandoned", reason: decision.reason, ...base, error };
   }
   if (decision.kind !== "retry") throw new Error("a failed upload cannot be sent");
   if (decision.pause) {
@@ -121,7 +123,10 @@ export async function tryAttempt(
 
 async function tryOnce(tx: TransactionSql, attempt: Attempt, ctx: TryContext): Promise<Outcome> {
   const { config } = ctx;
-  // An opt-out that raced this claim waits on our row lock; honour it here.
+  // An opt-out committed since this pass read the enablement is honoured here.
+  // One still waiting on this row's lock has not committed (READ COMMITTED
+  // cannot see it); its bulk cancel runs after this claim commits, and finds
+  // the attempt no longer pending only if this try ended it.
   const [latest] =
     await tx`SELECT enabled, reason FROM assisted_telemetry.enablement ORDER BY id DESC LIMIT 1`;
   if (!latest?.enabled) {
@@ -161,7 +166,7 @@ async function tryOnce(tx: TransactionSql, attempt: Attempt, ctx: TryContext): P
   } catch (err) {
     if (err instanceof TripwireError) return { kind: "blocked", reason: err.message };
     if (err instanceof ArchiveTooLargeError) {
-      return { kind: "abandoned", error: `permanent: ${err.message}` };
+      return { kind: "abandoned", reason: "too-large", error: err.message };
     }
     return failedTry(attempt, ctx, `could not build the archive: ${safeError(err)}`);
   }

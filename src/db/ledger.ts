@@ -9,6 +9,52 @@ import type { Sql, TransactionSql } from "./mod.ts";
 /** The schema holding the collector's state. */
 export const LEDGER_SCHEMA = "assisted_telemetry";
 
+/**
+ * The states of an attempt: the one list the SQL CHECK, the type and the
+ * status summary are made from.
+ */
+export const ATTEMPT_STATES = [
+  "pending",
+  "sent",
+  "skipped",
+  "cancelled",
+  "blocked",
+  "abandoned",
+] as const;
+
+/** States a finished attempt can be in. */
+export type AttemptState = (typeof ATTEMPT_STATES)[number];
+
+/** Why an attempt was given up. */
+export type AbandonReason = "permanent" | "max-tries" | "too-large";
+
+/**
+ * Every change of an attempt's state, named. All leave `pending`; `retry`
+ * and `defer` stay there (a try spent, or none), the rest end it.
+ */
+export const TRANSITIONS = {
+  send: { from: "pending", to: "sent" },
+  retry: { from: "pending", to: "pending" },
+  defer: { from: "pending", to: "pending" },
+  abandon: { from: "pending", to: "abandoned" },
+  skip: { from: "pending", to: "skipped" },
+  cancel: { from: "pending", to: "cancelled" },
+  block: { from: "pending", to: "blocked" },
+} as const satisfies Record<string, { from: AttemptState; to: AttemptState }>;
+
+/** The transition each outcome of a try makes. */
+export const OUTCOME_TRANSITION = {
+  sent: "send",
+  failed: "retry",
+  deferred: "defer",
+  abandoned: "abandon",
+  skipped: "skip",
+  cancelled: "cancel",
+  blocked: "block",
+} as const satisfies Record<Outcome["kind"], keyof typeof TRANSITIONS>;
+
+const STATE_CHECK = `CHECK (state IN (${ATTEMPT_STATES.map((s) => `'${s}'`).join(", ")}))`;
+
 /** Serialises migrations and enablement changes across replicas. */
 const LOCK_KEY = 0x61737473; // "asts"
 
@@ -57,6 +103,13 @@ const MIGRATIONS: string[] = [
   `
   ALTER TABLE assisted_telemetry.attempts ADD COLUMN size_limit bigint;
   `,
+  `
+  ALTER TABLE assisted_telemetry.attempts ADD COLUMN abandon_reason text;
+  UPDATE assisted_telemetry.attempts SET abandon_reason = CASE
+    WHEN last_error LIKE 'permanent: archive of %' THEN 'too-large'
+    WHEN last_error LIKE 'permanent: %' THEN 'permanent' ELSE 'max-tries' END
+    WHERE state = 'abandoned';
+  `,
 ];
 
 /**
@@ -81,6 +134,17 @@ export async function migrateLedger(sql: Sql): Promise<void> {
     for (let v = version; v < MIGRATIONS.length; v++) {
       await tx.unsafe(MIGRATIONS[v]);
       await tx`INSERT INTO assisted_telemetry.migrations (version) VALUES (${v + 1})`;
+    }
+    // The states' CHECK follows ATTEMPT_STATES, whatever the migrations wrote.
+    const [check] = await tx`
+      SELECT pg_get_constraintdef(oid) AS def FROM pg_constraint
+      WHERE conname = 'attempts_state_check'
+        AND conrelid = 'assisted_telemetry.attempts'::regclass`;
+    const states = ATTEMPT_STATES.map((s) => `'${s}'::text`).join(", ");
+    if (!String(check?.def ?? "").includes(states)) {
+      await tx.unsafe(`ALTER TABLE assisted_telemetry.attempts
+        DROP CONSTRAINT IF EXISTS attempts_state_check,
+        ADD CONSTRAINT attempts_state_check ${STATE_CHECK}`);
     }
     const key = crypto.getRandomValues(new Uint8Array(32));
     await tx`INSERT INTO assisted_telemetry.installation (email_hmac_key) VALUES (${key})
@@ -147,9 +211,10 @@ export async function reconcileEnablement(
       INSERT INTO assisted_telemetry.enablement (enabled, reason)
       VALUES (${desired.enabled}, ${desired.reason}) RETURNING changed_at::text AS since`;
     if (!desired.enabled) {
+      const { from, to } = TRANSITIONS.cancel;
       await tx`UPDATE assisted_telemetry.attempts
-        SET state = 'cancelled', last_error = ${"opted out: " + desired.reason}
-        WHERE state = 'pending'`;
+        SET state = ${to}, last_error = ${"opted out: " + desired.reason}
+        WHERE state = ${from}`;
     }
     return { ...desired, since: row.since, changed: true };
   });
@@ -164,9 +229,6 @@ export async function currentEnablement(
     ORDER BY id DESC LIMIT 1`;
   return last ? { enabled: last.enabled, reason: last.reason, since: last.since } : undefined;
 }
-
-/** States a finished attempt can be in. */
-export type AttemptState = "pending" | "sent" | "skipped" | "cancelled" | "blocked" | "abandoned";
 
 /** One finished installation attempt. */
 export interface Attempt {
@@ -252,7 +314,14 @@ export type Outcome =
     /** After a 413: the next try must stay under this many bytes. */
     sizeLimit?: number;
   }
-  | { kind: "abandoned"; error: string; httpStatus?: number; bytes?: number; events?: number }
+  | {
+    kind: "abandoned";
+    reason: AbandonReason;
+    error: string;
+    httpStatus?: number;
+    bytes?: number;
+    events?: number;
+  }
   /** Held back (a pause): due again after `retryInMs`, and no try spent. */
   | { kind: "deferred"; reason: string; retryInMs: number }
   | { kind: "skipped"; reason: string }
@@ -265,11 +334,12 @@ export async function recordOutcome(
   attempt: Attempt,
   outcome: Outcome,
 ): Promise<void> {
-  const key =
-    tx`cluster_id = ${attempt.clusterId} AND ended_at = ${attempt.endedAt}::text::timestamptz`;
+  const key = tx`cluster_id = ${attempt.clusterId}
+    AND ended_at = ${attempt.endedAt}::text::timestamptz AND state = 'pending'`;
+  const to = TRANSITIONS[OUTCOME_TRANSITION[outcome.kind]].to;
   switch (outcome.kind) {
     case "sent":
-      await tx`UPDATE assisted_telemetry.attempts SET state = 'sent', tries = tries + 1,
+      await tx`UPDATE assisted_telemetry.attempts SET state = ${to}, tries = tries + 1,
         last_error = NULL, last_http_status = ${outcome.httpStatus}, request_id = ${outcome.requestId},
         bytes = ${outcome.bytes}, event_count = ${outcome.events},
         last_try_at = clock_timestamp(), sent_at = clock_timestamp()
@@ -277,11 +347,11 @@ export async function recordOutcome(
       return;
     case "failed":
     case "abandoned":
-      await tx`UPDATE assisted_telemetry.attempts SET tries = tries + 1,
-        state = ${outcome.kind === "failed" ? "pending" : "abandoned"},
+      await tx`UPDATE assisted_telemetry.attempts SET tries = tries + 1, state = ${to},
         last_error = ${outcome.error}, last_http_status = ${outcome.httpStatus ?? null},
         bytes = ${outcome.bytes ?? null}, event_count = ${outcome.events ?? null},
         last_try_at = clock_timestamp(),
+        abandon_reason = ${outcome.kind === "abandoned" ? outcome.reason : null},
         size_limit = ${
         outcome.kind === "failed" && outcome.sizeLimit ? outcome.sizeLimit : tx`size_limit`
       },
@@ -300,7 +370,7 @@ export async function recordOutcome(
     case "skipped":
     case "cancelled":
     case "blocked":
-      await tx`UPDATE assisted_telemetry.attempts SET state = ${outcome.kind},
+      await tx`UPDATE assisted_telemetry.attempts SET state = ${to},
         last_error = ${outcome.reason} WHERE ${key}`;
   }
 }
@@ -371,6 +441,7 @@ export interface LedgerRow {
   state: AttemptState;
   tries: number;
   last_error: string | null;
+  abandon_reason: AbandonReason | null;
   last_http_status: number | null;
   request_id: string | null;
   bytes: number | null;
@@ -384,14 +455,7 @@ export async function ledgerSummary(
   sql: Sql,
   options: { limit?: number } = {},
 ): Promise<{ counts: Record<string, number>; recent: LedgerRow[] }> {
-  const counts: Record<string, number> = {
-    pending: 0,
-    sent: 0,
-    skipped: 0,
-    cancelled: 0,
-    blocked: 0,
-    abandoned: 0,
-  };
+  const counts: Record<string, number> = Object.fromEntries(ATTEMPT_STATES.map((s) => [s, 0]));
   for (
     const r
       of await sql`SELECT state, count(*)::int AS n FROM assisted_telemetry.attempts GROUP BY state`
@@ -400,7 +464,7 @@ export async function ledgerSummary(
   }
   const recent = await sql<LedgerRow[]>`
     SELECT cluster_id, ended_at::text AS ended_at, cluster_status, bundle_id::text AS bundle_id,
-           state, tries, last_error, last_http_status, request_id,
+           state, tries, last_error, abandon_reason, last_http_status, request_id,
            next_attempt_at::text AS next_attempt_at,
            bytes::float8 AS bytes, event_count::float8 AS event_count, sent_at::text AS sent_at
     FROM assisted_telemetry.attempts ORDER BY ended_at DESC, cluster_id LIMIT ${

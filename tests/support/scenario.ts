@@ -48,7 +48,7 @@ export async function scenario(
       async ledger() {
         return [
           ...await db.sql`
-          SELECT cluster_id, ended_at::text AS ended_at, state, tries, last_error, last_http_status,
+          SELECT cluster_id, ended_at::text AS ended_at, state, tries, last_error, abandon_reason, last_http_status,
                  request_id, bundle_id::text AS bundle_id, bytes::int AS bytes, event_count::int AS event_count
           FROM assisted_telemetry.attempts ORDER BY ended_at`,
         ];
