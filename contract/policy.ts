@@ -51,7 +51,46 @@ export interface EntityPolicy {
   objects: string[];
   /** Known columns that never leave, with the reason: documentation, not logic. */
   dropped: Record<string, string>;
+  /** Keys always written with a fixed value, whatever the row holds (the consumer expects them). */
+  fixed?: Record<string, null>;
 }
+
+/** One key of a host inventory that leaves, and what of it. */
+export interface InventoryRule {
+  key: string;
+  /** An object or a list of objects keeps only `keys` (scalars); a scalar keeps its type. */
+  kind: "object" | "list" | "string" | "number";
+  keys?: string[];
+}
+
+/** What a host inventory keeps (treatment `inventory`): hardware facts only, in this order. */
+export const INVENTORY: readonly InventoryRule[] = [
+  { key: "cpu", kind: "object", keys: ["architecture", "count", "frequency", "model_name"] },
+  {
+    key: "memory",
+    kind: "object",
+    keys: ["physical_bytes", "usable_bytes", "physical_bytes_method"],
+  },
+  {
+    key: "disks",
+    kind: "list",
+    keys: [
+      "drive_type",
+      "size_bytes",
+      "vendor",
+      "model",
+      "bootable",
+      "removable",
+      "is_installation_media",
+    ],
+  },
+  { key: "interfaces", kind: "list", keys: ["speed_mbps", "type", "vendor", "product", "mtu"] },
+  { key: "system_vendor", kind: "object", keys: ["manufacturer", "product_name", "virtual"] },
+  { key: "boot", kind: "object", keys: ["current_boot_mode", "secure_boot_state"] },
+  { key: "gpus", kind: "list", keys: ["vendor", "vendor_id", "device_id", "name"] },
+  { key: "tpm_version", kind: "string" },
+  { key: "timestamp", kind: "number" },
+];
 
 /** GORM's embedded prefixes where they differ from the JSON key. */
 const PREFIXES: Array<[string, string]> = [
@@ -79,6 +118,7 @@ const NETWORK = "internal addresses or names";
 /** `cluster.json`. */
 export const CLUSTER: EntityPolicy = {
   file: "events/cluster.json",
+  fixed: { deleted_at: null },
   objects: [
     "image_info",
     "progress",
@@ -187,6 +227,7 @@ export const CLUSTER: EntityPolicy = {
 /** Each entry of `hosts.json`. */
 export const HOST: EntityPolicy = {
   file: "events/hosts.json",
+  fixed: { deleted_at: null },
   objects: ["progress"],
   fields: [
     rule("id", "stringAlways"),

@@ -97,6 +97,7 @@ export class Sanitizer {
       const value = encodeValue(this.#treat(rule, row[rule.column] ?? null), rule.encoding);
       if (value !== ABSENT) setPath(out, rule.key, value);
     }
+    for (const [key, value] of Object.entries(policy.fixed ?? {})) out[key] = value;
     return out;
   }
 
@@ -130,16 +131,12 @@ export class Sanitizer {
     if ((!filled.email_domain || filled.email_domain === "Unknown") && domain) {
       filled.email_domain = domain;
     }
-    const out = await this.apply(CLUSTER, filled);
-    out.deleted_at = null;
-    return out;
+    return await this.apply(CLUSTER, filled);
   }
 
   /** One entry of `hosts.json`. */
   async host(row: Row): Promise<Record<string, unknown>> {
-    const out = await this.apply(HOST, row);
-    out.deleted_at = null;
-    return out;
+    return await this.apply(HOST, row);
   }
 
   /** `infraenv.json`. */

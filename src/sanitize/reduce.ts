@@ -2,6 +2,7 @@
  * Reductions: a sensitive value becomes the fact the analysis needs, never
  * the value itself.
  */
+import { INVENTORY } from "../../contract/policy.ts";
 
 /** A proxy URL becomes its scheme, plus `+credentials` when it carried any. */
 export function reduceProxy(value: string): string {
@@ -108,24 +109,15 @@ export function reduceInventory(value: string): string {
   } catch {
     return JSON.stringify({ unparseable: true });
   }
-  const out: Json = {
-    cpu: pick(inv.cpu, ["architecture", "count", "frequency", "model_name"]),
-    memory: pick(inv.memory, ["physical_bytes", "usable_bytes", "physical_bytes_method"]),
-    disks: pickEach(inv.disks, [
-      "drive_type",
-      "size_bytes",
-      "vendor",
-      "model",
-      "bootable",
-      "removable",
-      "is_installation_media",
-    ]),
-    interfaces: pickEach(inv.interfaces, ["speed_mbps", "type", "vendor", "product", "mtu"]),
-    system_vendor: pick(inv.system_vendor, ["manufacturer", "product_name", "virtual"]),
-    boot: pick(inv.boot, ["current_boot_mode", "secure_boot_state"]),
-    gpus: pickEach(inv.gpus, ["vendor", "vendor_id", "device_id", "name"]),
-    tpm_version: typeof inv.tpm_version === "string" ? inv.tpm_version : undefined,
-    timestamp: typeof inv.timestamp === "number" ? inv.timestamp : undefined,
-  };
+  const out: Json = {};
+  for (const { key, kind, keys } of INVENTORY) {
+    out[key] = kind === "object"
+      ? pick(inv[key], keys!)
+      : kind === "list"
+      ? pickEach(inv[key], keys!)
+      : typeof inv[key] === kind
+      ? inv[key]
+      : undefined;
+  }
   return JSON.stringify(out);
 }

@@ -2,7 +2,14 @@
  * Renders the README's "what leaves" table from the allow-lists, so the
  * documentation cannot drift from the code (a test compares the two).
  */
-import { CLUSTER, type EntityPolicy, EVENT, HOST, INFRA_ENV } from "../../contract/policy.ts";
+import {
+  CLUSTER,
+  type EntityPolicy,
+  EVENT,
+  HOST,
+  INFRA_ENV,
+  INVENTORY,
+} from "../../contract/policy.ts";
 import type { Treatment } from "../../contract/policy.ts";
 
 const TREATMENT_TEXT: Record<Treatment, string> = {
@@ -15,7 +22,9 @@ const TREATMENT_TEXT: Record<Treatment, string> = {
   keyPaths: "only the list of keys it sets, no values",
   args: "only the flags, no values",
   kernelArgs: "only operation and argument name",
-  inventory: "hardware facts only (CPU, memory, disks by type/size/vendor/model, NIC speed/vendor)",
+  inventory: `hardware facts only: ${
+    INVENTORY.map((r) => r.keys ? `${r.key} (${r.keys.join(", ")})` : r.key).join("; ")
+  }`,
   presence: "only whether it was set (`true`)",
 };
 
@@ -31,6 +40,14 @@ function entityRows(policy: EntityPolicy): string[] {
   const rows = [...byTreatment].map(([t, keys]) =>
     `| \`${policy.file}\` | sent | ${TREATMENT_TEXT[t]} | ${keys.join(", ")} |`
   );
+  const fixed = Object.keys(policy.fixed ?? {});
+  if (fixed.length > 0) {
+    rows.push(
+      `| \`${policy.file}\` | sent | always \`null\`, whatever is stored | ${
+        fixed.map((k) => `\`${k}\``).join(", ")
+      } |`,
+    );
+  }
   const reasons = new Map<string, string[]>();
   for (const [column, reason] of Object.entries(policy.dropped)) {
     reasons.set(reason, [...(reasons.get(reason) ?? []), `\`${column}\``]);
