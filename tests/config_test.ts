@@ -137,3 +137,68 @@ Deno.test("versions.json takes assisted-service's settings, prefixed names first
   assert.deepEqual(Object.keys(v).sort(), Object.keys(v));
   assert.equal(Object.keys(v).length, 4);
 });
+
+Deno.test("numbers are decimal whole numbers, in the project's words, each setting named once", () => {
+  for (const bad of ["0x10", "1e3", "5.6432e4", "-1", "12abc", "99999"]) {
+    assert.deepEqual(problems({ ...DB, PORT: bad }), [
+      "PORT: must be a whole number from 1 to 65535",
+    ], bad);
+  }
+  assert.deepEqual(problems({ ...DB, UPLOAD_MAX_ATTEMPTS: "1e3" }), [
+    "UPLOAD_MAX_ATTEMPTS: must be a whole number from 1 to 1000",
+  ]);
+  const list = problems({ ...DB, PORT: "x", UPLOAD_CONCURRENCY: "0x2", LOG_LEVEL: "loud" });
+  assert.equal(new Set(list.map((p) => p.split(":")[0])).size, list.length, "each named once");
+  assert.ok(!list.join().includes("expected"), "no zod wording");
+});
+
+Deno.test("assisted-service's DB_* settings are checked like DATABASE_URL, and no password is printed", () => {
+  const base = {
+    DB_HOST: "postgres",
+    DB_USER: "admin",
+    DB_PASS: "s3cret-Passw0rd",
+    DB_NAME: "installer",
+  };
+  for (const port of ["0x10", "1e3", "0", "65536"]) {
+    assert.deepEqual(problems({ ...base, DB_PORT: port }), [
+      "DB_PORT: must be a whole number from 1 to 65535",
+    ], port);
+  }
+  assert.deepEqual(problems({ ...base, DB_HOST: "bad host" }), [
+    "DB_HOST: must be a host name or address, without spaces",
+  ]);
+  assert.deepEqual(problems({ DATABASE_URL: "postgres://admin:s3cret-Passw0rd@db:99999/x" }), [
+    "DATABASE_URL: its port must be 1-65535",
+  ]);
+  const all = [
+    ...problems({ ...base, DB_PORT: "1e3" }),
+    ...problems({ DATABASE_URL: "postgres://admin:s3cret-Passw0rd@db:99999/x" }),
+    ...problems({ DATABASE_URL: "postgres://admin:s3cret-Passw0rd@/x" }),
+  ].join("\n");
+  assert.ok(!all.includes("s3cret-Passw0rd"), all);
+  assert.equal(loadConfig({ ...base, DB_HOST: "::1" }).databaseUrl.includes("@[::1]:5432/"), true);
+});
+
+Deno.test("a blank upload endpoint is an error, not the production default; proxies are checked", () => {
+  assert.deepEqual(problems({ ...DB, DATA_UPLOAD_ENDPOINT: "" }), [
+    "DATA_UPLOAD_ENDPOINT: is empty; unset it to use the default",
+  ]);
+  assert.deepEqual(problems({ ...DB, DATA_UPLOAD_ENDPOINT: "   " }), [
+    "DATA_UPLOAD_ENDPOINT: is empty; unset it to use the default",
+  ]);
+  assert.equal(loadConfig(DB).uploadEndpoint, DEFAULT_ENDPOINT);
+  assert.deepEqual(problems({ ...DB, HTTPS_PROXY: "proxy host:3128" }), [
+    "HTTPS_PROXY: must be an http:// or https:// proxy URL",
+  ]);
+  assert.deepEqual(problems({ ...DB, https_proxy: "socks5://proxy:1080" }), [
+    "HTTPS_PROXY: must be an http:// or https:// proxy URL",
+  ]);
+  assert.deepEqual(problems({ ...DB, NO_PROXY: "a b,c" }), [
+    "NO_PROXY: must be a comma-separated list of hosts, domains or addresses",
+  ]);
+  assert.ok(loadConfig({
+    ...DB,
+    HTTPS_PROXY: "http://user:pw@proxy.example:3128",
+    NO_PROXY: "localhost,.cluster.local,10.0.0.0/8,*",
+  }));
+});

@@ -69,20 +69,3 @@ export function whatLeavesTable(): string {
     ...[CLUSTER, HOST, INFRA_ENV, EVENT].flatMap(entityRows),
   ].join("\n");
 }
-
-const BEGIN = "<!-- what-leaves:begin -->\n";
-const END = "<!-- what-leaves:end -->";
-
-/** Replaces the table between the markers of a README text. */
-export function withTable(readme: string): string {
-  const start = readme.indexOf(BEGIN);
-  const end = readme.indexOf(END);
-  if (start < 0 || end < start) throw new Error("what-leaves markers not found");
-  return readme.slice(0, start + BEGIN.length) + whatLeavesTable() + "\n" + readme.slice(end);
-}
-
-if (import.meta.main) {
-  const path = Deno.args[0];
-  if (path) await Deno.writeTextFile(path, withTable(await Deno.readTextFile(path)));
-  else console.log(whatLeavesTable());
-}

@@ -1,0 +1,31 @@
+/**
+ * Regenerates the README's generated tables (what leaves, settings) from the
+ * code that defines them: `deno task readme`.
+ */
+import { settingsTable } from "../src/config/mod.ts";
+import { whatLeavesTable } from "../src/sanitize/table.ts";
+
+/** The generated sections: marker name and content. */
+export const SECTIONS: ReadonlyArray<[string, () => string]> = [
+  ["what-leaves", whatLeavesTable],
+  ["settings", settingsTable],
+];
+
+/** `readme` with every generated section replaced by what the code generates now. */
+export function regenerate(readme: string): string {
+  let out = readme;
+  for (const [name, generate] of SECTIONS) {
+    const begin = `<!-- ${name}:begin -->\n`;
+    const end = `<!-- ${name}:end -->`;
+    const start = out.indexOf(begin);
+    const stop = out.indexOf(end);
+    if (start < 0 || stop < start) throw new Error(`${name} markers not found`);
+    out = out.slice(0, start + begin.length) + generate() + "\n" + out.slice(stop);
+  }
+  return out;
+}
+
+if (import.meta.main) {
+  const path = Deno.args[0] ?? "README.md";
+  await Deno.writeTextFile(path, regenerate(await Deno.readTextFile(path)));
+}
