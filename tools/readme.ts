@@ -4,11 +4,39 @@
  */
 import { settingsTable } from "../src/config/mod.ts";
 import { whatLeavesTable } from "../src/sanitize/table.ts";
+import { QUESTIONS } from "../analysis/src/questions/catalog.ts";
+import { ANALYSIS_SETTINGS } from "../analysis/src/config.ts";
+
+/** The analysis service's questions, from their declarations. */
+export function questionsTable(): string {
+  return [
+    "| id | question | breakdowns (`by=`) | formula |",
+    "| --- | --- | --- | --- |",
+    ...QUESTIONS.map((q) =>
+      `| \`${q.id}\`${q.analystOnly ? " (analyst token)" : ""} | ${q.question} | ${
+        Object.keys(q.by).join(", ") || "—"
+      } | ${q.formula.replaceAll("|", "\\|")} |`
+    ),
+  ].join("\n");
+}
+
+/** The analysis service's settings, from their declarations. */
+export function analysisSettingsTable(): string {
+  return [
+    "| setting | default | meaning |",
+    "| --- | --- | --- |",
+    ...ANALYSIS_SETTINGS.map((s) =>
+      `| \`${s.name}\` | ${s.default ? `\`${s.default}\`` : "unset"} | ${s.description} |`
+    ),
+  ].join("\n");
+}
 
 /** The generated sections: marker name and content. */
 export const SECTIONS: ReadonlyArray<[string, () => string]> = [
   ["what-leaves", whatLeavesTable],
   ["settings", settingsTable],
+  ["analysis-questions", questionsTable],
+  ["analysis-settings", analysisSettingsTable],
 ];
 
 /** `readme` with every generated section replaced by what the code generates now. */
