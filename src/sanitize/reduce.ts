@@ -115,7 +115,7 @@ export function reduceInventory(value: string): string {
       ? pick(inv[key], keys!)
       : kind === "list"
       ? pickEach(inv[key], keys!)
-      : typeof inv[key] === kind
+      : (kind === "string" ? typeof inv[key] === "string" : typeof inv[key] === "number")
       ? inv[key]
       : undefined;
   }
