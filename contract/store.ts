@@ -14,6 +14,13 @@ export interface ReceivedUpload {
   user_agent: string;
   /** How many more times the same bundle arrived. */
   duplicates: number;
+  /**
+   * What became of it, as ingress's tracker says: `success` once read and
+   * kept, `error` (with `reason`) when refused; absent while not yet read.
+   * A re-sent bundle is `success`, naming the upload it repeats.
+   */
+  status?: "success" | "error";
+  reason?: string;
 }
 
 /** Request ids are UUIDs; nothing else names a stored file. */

@@ -156,3 +156,43 @@ Deno.test("a member that inflates past its cap is refused when read, holding no 
     await r.close();
   }
 });
+
+Deno.test("the receiver's tracker answers received, success, error, 404 and 400 as ingress does", async () => {
+  const r = await startReceiver();
+  try {
+    const track = (id: string) =>
+      fetch(r.endpoint.replace("/upload", `/track/${id}`), {
+        headers: { Authorization: "Bearer any" },
+      });
+    const good = await post(r.endpoint, form(await archive("b-1")), {
+      Authorization: "Bearer any",
+    });
+    const again = await post(r.endpoint, form(await archive("b-1")), {
+      Authorization: "Bearer any",
+    });
+    const { packArchive } = await import("../src/bundle/mod.ts");
+    const bad = await post(
+      r.endpoint,
+      form(await packArchive([{ name: "../x/metadata.json", data: new Uint8Array(2) }])),
+      { Authorization: "Bearer any" },
+    );
+    await r.store.settled();
+    const ok = await (await track(good.requestId!)).json();
+    assert.deepEqual([ok.status, ok.service], ["success", "assisted-installer"]);
+    const dup = await (await track(again.requestId!)).json();
+    assert.equal(dup.status, "success");
+    assert.equal(dup.status_msg, `duplicate of ${good.requestId!}; dropped`);
+    const refused = await (await track(bad.requestId!)).json();
+    assert.equal(refused.status, "error");
+    assert.match(refused.status_msg, /not under a cluster id/);
+    assert.equal((await track(crypto.randomUUID())).status, 404);
+    assert.equal((await track("nope")).status, 400);
+    assert.equal(
+      (await fetch(r.endpoint.replace("/upload", `/track/${good.requestId!}`))).status,
+      401,
+    );
+    assert.equal((await r.store.list()).length, 1, "only the kept upload is listed");
+  } finally {
+    await r.close();
+  }
+});

@@ -118,6 +118,11 @@ Deno.test("end to end: collector uploads and a SaaS export answer the questions 
     assert.equal(bySource.onprem.quarantined, 0);
     assert.equal(bySource.saas.quarantined, 0);
 
+    // The collector verified each delivery against this service's tracker (the design's Test 1).
+    const delivery = await db.sql`SELECT verification, count(*)::int AS n
+      FROM assisted_telemetry.attempts WHERE state = 'sent' GROUP BY verification`;
+    assert.deepEqual([...delivery], [{ verification: "verified", n: onprem.length }]);
+
     // The collector's uploads are tracked as processed.
     const [ledger] = await db
       .sql`SELECT request_id FROM assisted_telemetry.attempts WHERE state = 'sent' LIMIT 1`;

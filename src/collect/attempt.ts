@@ -71,7 +71,13 @@ export function outcomeOf(
   const decision = decide(result, { tries, policy: ctx.config.retry, bytes: ctx.bytes });
   const sizes = { bytes: ctx.bytes, events: ctx.events };
   if (result.ok) {
-    return { kind: "sent", requestId: result.requestId, httpStatus: result.status, ...sizes };
+    return {
+      kind: "sent",
+      requestId: result.requestId,
+      httpStatus: result.status,
+      ...sizes,
+      verify: ctx.config.trackTemplate !== undefined,
+    };
   }
   const base = { error: ctx.error, httpStatus: result.status, ...sizes };
   if (decision.kind === "abandon") {

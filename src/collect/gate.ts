@@ -11,6 +11,7 @@ import type { Sql } from "../db/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import { uploadArchive, type UploadOptions, type UploadResult } from "../upload/mod.ts";
 import pThrottle from "p-throttle";
+import { trackPayload } from "../upload/track.ts";
 import type { GlobalSecret } from "./enablement.ts";
 
 /** Uploads to the endpoint are paused: after 401/403, or a 429/503 with Retry-After. */
@@ -92,6 +93,11 @@ export class UploadGate {
   /** Sends through the throttle, or defers when a pause holds at the moment of sending. */
   send(archive: Blob, options: Omit<UploadOptions, "client">): Promise<UploadResult | Deferral> {
     return this.#send(archive, { ...options, client: this.#client });
+  }
+
+  /** Asks the payload tracker through the same client (proxy and CA as for uploads). */
+  track(template: string, options: Omit<Parameters<typeof trackPayload>[1], "client">) {
+    return trackPayload(template, { ...options, client: this.#client });
   }
 
   /** Releases the HTTP client. */

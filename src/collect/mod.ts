@@ -45,6 +45,7 @@ import {
   REASONS,
 } from "./enablement.ts";
 import { type Pause, UploadGate } from "./gate.ts";
+import { type VerificationResult, verifyDeliveries } from "./verify.ts";
 
 export { ClaimRolledBack, REASONS, safeError };
 export type { Pause };
@@ -86,6 +87,7 @@ export function emptyPassResult(): PassResult {
 export interface CollectorObserver {
   outcome(outcome: Outcome): void;
   pass(seconds: number, optedOut: boolean): void;
+  verification(result: VerificationResult): void;
 }
 
 /** What the collector needs from outside. */
@@ -116,6 +118,8 @@ export interface CollectorStatus {
   concurrency: number;
   perMinute: number;
   attempts: Record<string, number>;
+  /** Sent attempts by what the payload tracker said. */
+  verification: Record<string, number>;
   recent: LedgerRow[];
 }
 
@@ -216,6 +220,13 @@ export class Collector {
         else if (outcome?.kind === "blocked") result.blocked++;
         else result.skipped++;
       }
+      await verifyDeliveries({
+        sql,
+        config,
+        gate: this.#gate,
+        log,
+        observe: (r) => this.#deps.metrics?.verification(r),
+      }, { global, stop: options.stop });
     } catch (err) {
       const message = safeError(err);
       result.errors.push(message);
@@ -356,6 +367,7 @@ export class Collector {
       concurrency: config.uploadConcurrency,
       perMinute: config.uploadsPerMinute,
       attempts: ledger.counts,
+      verification: ledger.verification,
       recent: ledger.recent,
     };
   }

@@ -7,6 +7,7 @@
  */
 import { z } from "zod";
 import { parseDuration } from "./duration.ts";
+import { defaultTrackTemplate } from "../upload/track.ts";
 
 /** The Red Hat ingress endpoint that accepts assisted-installer uploads. */
 export const DEFAULT_ENDPOINT = "https://console.redhat.com/api/ingress/v1/upload";
@@ -203,6 +204,36 @@ const DEFINITIONS = {
     help: `upload URL (default ${DEFAULT_ENDPOINT}); https, or http to loopback`,
     default: `\`${DEFAULT_ENDPOINT}\``,
     doc: "must be https; plain http only to a loopback address (local receiver, tests)",
+  },
+  DATA_UPLOAD_TRACK_ENDPOINT: {
+    schema: z.preprocess(
+      blankToUndefined,
+      z.string().trim().transform((text, ctx) => {
+        if (text.toLowerCase() === "off") return "off";
+        const url = urlOrProblem(text.replace("{id}", "x"), ctx, "a URL with {id}, or off");
+        if (!url) return z.NEVER;
+        const loopbackHttp = url.protocol === "http:" && isLoopbackHost(url.hostname);
+        if (!text.includes("{id}") || (url.protocol !== "https:" && !loopbackHttp)) {
+          ctx.addIssue({
+            code: "custom",
+            message: "must be an https URL with {id} (http only to loopback), or off",
+          });
+          return z.NEVER;
+        }
+        return text;
+      }).optional(),
+    ),
+    help: "payload tracker URL with {id}, or off (default: the endpoint's /track/{id})",
+    default: "the upload endpoint with `/upload` → `/track/{id}`",
+    doc:
+      "where delivery is verified after a 2xx (ingress's payload tracker); `off` turns verification off. A tracker failure never causes a re-send",
+  },
+  UPLOAD_VERIFY_WINDOW: {
+    schema: duration("1h", { minMs: 1000, maxMs: 7 * 24 * 3_600_000 }),
+    help: "how long after a 2xx the tracker is asked for a final status (default 1h)",
+    default: "`1h`",
+    doc:
+      "how long after a 2xx the tracker is asked, with backoff, for a final status; after that the attempt is `unverified`",
   },
   PULL_SECRET_FILE: {
     schema: optionalText,
@@ -543,6 +574,11 @@ function toConfig(parsed: Parsed, env: Env, extra: { databaseUrl: string; caPem?
     uploadMaxBytes: parsed.UPLOAD_MAX_BYTES,
     gzipLevel: parsed.ARCHIVE_GZIP_LEVEL,
     receiverToken: parsed.RECEIVER_TOKEN,
+    /** The payload tracker's URL template (`{id}`), or undefined when verification is off. */
+    trackTemplate: parsed.DATA_UPLOAD_TRACK_ENDPOINT === "off"
+      ? undefined
+      : parsed.DATA_UPLOAD_TRACK_ENDPOINT ?? defaultTrackTemplate(parsed.DATA_UPLOAD_ENDPOINT),
+    verifyWindowMs: parsed.UPLOAD_VERIFY_WINDOW,
   };
 }
 

@@ -110,6 +110,16 @@ const MIGRATIONS: string[] = [
     WHEN last_error LIKE 'permanent: %' THEN 'permanent' ELSE 'max-tries' END
     WHERE state = 'abandoned';
   `,
+  `
+  ALTER TABLE assisted_telemetry.attempts
+    ADD COLUMN verification text
+      CHECK (verification IN ('pending', 'verified', 'failed', 'unverified')),
+    ADD COLUMN verification_message text,
+    ADD COLUMN verify_tries integer NOT NULL DEFAULT 0,
+    ADD COLUMN verify_next_at timestamptz;
+  CREATE INDEX attempts_verifying ON assisted_telemetry.attempts (verify_next_at)
+    WHERE verification = 'pending';
+  `,
 ];
 
 /**
@@ -302,7 +312,15 @@ function toAttempt(r: postgres.Row): Attempt {
 
 /** What became of one try at an attempt. */
 export type Outcome =
-  | { kind: "sent"; requestId: string | null; httpStatus: number; bytes: number; events: number }
+  | {
+    kind: "sent";
+    requestId: string | null;
+    httpStatus: number;
+    bytes: number;
+    events: number;
+    /** Ask the payload tracker about it afterwards. */
+    verify?: boolean;
+  }
   | {
     kind: "failed";
     error: string;
@@ -342,7 +360,9 @@ export async function recordOutcome(
       await tx`UPDATE assisted_telemetry.attempts SET state = ${to}, tries = tries + 1,
         last_error = NULL, last_http_status = ${outcome.httpStatus}, request_id = ${outcome.requestId},
         bytes = ${outcome.bytes}, event_count = ${outcome.events},
-        last_try_at = clock_timestamp(), sent_at = clock_timestamp()
+        last_try_at = clock_timestamp(), sent_at = clock_timestamp(),
+        verification = ${outcome.verify && outcome.requestId ? "pending" : null},
+        verify_next_at = clock_timestamp()
         WHERE ${key}`;
       return;
     case "failed":
@@ -414,6 +434,52 @@ export async function releaseAuthHeld(sql: Sql): Promise<number> {
   return rows.length;
 }
 
+/** A sent attempt whose delivery is still to be verified. */
+export interface Verifying {
+  clusterId: string;
+  endedAt: string;
+  requestId: string;
+  tries: number;
+  /** Milliseconds since it was sent. */
+  ageMs: number;
+}
+
+/** Sent attempts due for a question to the payload tracker, oldest first. */
+export async function dueVerifications(sql: Sql, limit: number): Promise<Verifying[]> {
+  const rows = await sql`
+    SELECT cluster_id, ended_at::text AS ended_at, request_id, verify_tries,
+           (extract(epoch FROM clock_timestamp() - sent_at) * 1000)::float8 AS age_ms
+    FROM assisted_telemetry.attempts
+    WHERE verification = 'pending' AND verify_next_at <= clock_timestamp()
+    ORDER BY verify_next_at LIMIT ${limit}`;
+  return rows.map((r) => ({
+    clusterId: r.cluster_id,
+    endedAt: r.ended_at,
+    requestId: r.request_id,
+    tries: r.verify_tries,
+    ageMs: r.age_ms,
+  }));
+}
+
+/** Records what the tracker said: final, or asked again after `retryInMs`. */
+export async function recordVerification(
+  sql: Sql,
+  attempt: Pick<Verifying, "clusterId" | "endedAt">,
+  result:
+    | { verification: "verified" | "failed" | "unverified"; message: string }
+    | { verification: "pending"; message: string; retryInMs: number },
+): Promise<void> {
+  await sql`UPDATE assisted_telemetry.attempts SET verification = ${result.verification},
+    verification_message = ${result.message}, verify_tries = verify_tries + 1,
+    verify_next_at = ${
+    result.verification === "pending"
+      ? sql`clock_timestamp() + ${result.retryInMs} * interval '1 millisecond'`
+      : sql`NULL`
+  }
+    WHERE cluster_id = ${attempt.clusterId} AND ended_at = ${attempt.endedAt}::text::timestamptz
+      AND verification = 'pending'`;
+}
+
 /** How many pending attempts are due now (for the backlog metric). */
 export async function dueCount(sql: Sql): Promise<number> {
   const [r] = await sql`
@@ -444,6 +510,8 @@ export interface LedgerRow {
   abandon_reason: AbandonReason | null;
   last_http_status: number | null;
   request_id: string | null;
+  verification: string | null;
+  verification_message: string | null;
   bytes: number | null;
   event_count: number | null;
   sent_at: string | null;
@@ -454,7 +522,9 @@ export interface LedgerRow {
 export async function ledgerSummary(
   sql: Sql,
   options: { limit?: number } = {},
-): Promise<{ counts: Record<string, number>; recent: LedgerRow[] }> {
+): Promise<
+  { counts: Record<string, number>; verification: Record<string, number>; recent: LedgerRow[] }
+> {
   const counts: Record<string, number> = Object.fromEntries(ATTEMPT_STATES.map((s) => [s, 0]));
   for (
     const r
@@ -462,13 +532,26 @@ export async function ledgerSummary(
   ) {
     counts[r.state] = r.n;
   }
+  const verification: Record<string, number> = {
+    pending: 0,
+    verified: 0,
+    failed: 0,
+    unverified: 0,
+  };
+  for (
+    const r of await sql`SELECT verification, count(*)::int AS n FROM assisted_telemetry.attempts
+      WHERE verification IS NOT NULL GROUP BY verification`
+  ) {
+    verification[r.verification] = r.n;
+  }
   const recent = await sql<LedgerRow[]>`
     SELECT cluster_id, ended_at::text AS ended_at, cluster_status, bundle_id::text AS bundle_id,
            state, tries, last_error, abandon_reason, last_http_status, request_id,
+           verification, verification_message,
            next_attempt_at::text AS next_attempt_at,
            bytes::float8 AS bytes, event_count::float8 AS event_count, sent_at::text AS sent_at
     FROM assisted_telemetry.attempts ORDER BY ended_at DESC, cluster_id LIMIT ${
     options.limit ?? 50
   }`;
-  return { counts, recent: [...recent] };
+  return { counts, verification, recent: [...recent] };
 }

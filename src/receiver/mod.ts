@@ -75,7 +75,7 @@ export class ReceiverStore {
     const records = new Set<string>();
     for (const upload of await this.#records()) {
       records.add(upload.request_id);
-      if (upload.bundle_id) this.#byBundle.set(upload.bundle_id, upload);
+      if (upload.bundle_id && !upload.reason) this.#byBundle.set(upload.bundle_id, upload);
     }
     for await (const entry of Deno.readDir(this.dir)) {
       const id = entry.name.replace(/\.tgz$/, "");
@@ -100,10 +100,43 @@ export class ReceiverStore {
     return out.sort((a, b) => a.received_at.localeCompare(b.received_at));
   }
 
-  /** Every accepted upload, oldest first, once the ones received so far are indexed. */
+  /** Every upload kept, oldest first, once the ones received so far are indexed. */
   async list(): Promise<ReceivedUpload[]> {
     await this.settled();
-    return await this.#records();
+    return (await this.#records()).filter((r) => r.status !== "error" && !r.reason);
+  }
+
+  /**
+   * What became of one upload, as ingress's tracker answers: `received`
+   * while stored but not yet read, then `success` or `error`; undefined
+   * when the id is unknown.
+   */
+  async track(requestId: string): Promise<
+    { status: string; status_msg: string; date: string } | undefined
+  > {
+    if (!REQUEST_ID.test(requestId)) return undefined;
+    try {
+      const record: ReceivedUpload = JSON.parse(
+        await Deno.readTextFile(`${this.dir}/${storedFiles(requestId).record}`),
+      );
+      return {
+        status: record.status ?? "success",
+        status_msg: record.reason ?? "payload read and kept",
+        date: record.received_at,
+      };
+    } catch {
+      // no record yet: stored and waiting to be read, or never received
+    }
+    try {
+      const stat = await Deno.stat(`${this.dir}/${storedFiles(requestId).archive}`);
+      return {
+        status: "received",
+        status_msg: "payload stored, not yet read",
+        date: (stat.mtime ?? new Date()).toISOString(),
+      };
+    } catch {
+      return undefined;
+    }
   }
 
   /** Resolves when every upload received so far has been indexed. */
@@ -160,6 +193,7 @@ export class ReceiverStore {
       if (!(err instanceof ArchiveError)) throw err;
       console.error(`receiver: ${record.request_id} refused (${err.message}); dropped`);
       await Deno.remove(path);
+      await this.#writeRecord({ ...record, status: "error", reason: err.message });
       return;
     }
     const earlier = bundleId ? this.#byBundle.get(bundleId) : undefined;
@@ -167,9 +201,16 @@ export class ReceiverStore {
       await Deno.remove(path);
       earlier.duplicates++;
       await this.#writeRecord(earlier);
+      await this.#writeRecord({
+        ...record,
+        bundle_id: bundleId,
+        status: "success",
+        reason: `duplicate of ${earlier.request_id}; dropped`,
+      });
       return;
     }
     record.bundle_id = bundleId;
+    record.status = "success";
     await this.#writeRecord(record);
     if (bundleId) this.#byBundle.set(bundleId, record);
   }
@@ -246,6 +287,14 @@ export function createReceiver(
       return c.json({ request_id: requestId, upload: { account_number: "", org_id: "" } }, 202);
     },
   );
+
+  app.get("/api/ingress/v1/track/:id", upload, async (c) => {
+    const id = c.req.param("id");
+    if (!REQUEST_ID.test(id)) return c.json({ error: "request id is not a UUID" }, 400);
+    const tracked = await store.track(id);
+    if (!tracked) return c.json({ error: "unknown request id" }, 404);
+    return c.json({ ...tracked, service: "assisted-installer", inventory_id: null });
+  });
 
   app.get("/uploads", async (c) => c.json(await store.list()));
   app.get("/uploads/:id", async (c) => {

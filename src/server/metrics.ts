@@ -18,6 +18,7 @@ export class CollectorMetrics implements CollectorObserver {
   readonly #optedOut: Gauge;
   readonly #paused: Gauge;
   readonly #driverFaults: Counter;
+  readonly #verifications: Counter<"result">;
 
   constructor(options: { backlog?: () => Promise<number>; paused?: () => boolean } = {}) {
     const registers = [this.registry];
@@ -61,6 +62,12 @@ export class CollectorMetrics implements CollectorObserver {
         this.set(options.paused?.() ? 1 : 0);
       },
     });
+    this.#verifications = new Counter({
+      name: "assisted_telemetry_deliveries_verified_total",
+      help: "Sent attempts by what the payload tracker finally said (verified, failed, unverified)",
+      labelNames: ["result"],
+      registers,
+    });
     this.#driverFaults = new Counter({
       name: "assisted_telemetry_driver_socket_faults_total",
       help: "Uncaught database-driver writes on a closed socket survived (porsager/postgres#1208)",
@@ -84,6 +91,11 @@ export class CollectorMetrics implements CollectorObserver {
       this.#events.inc(outcome.events);
       this.#lastSuccess.set(Date.now() / 1000);
     }
+  }
+
+  /** Counts one final verification of a delivery. */
+  verification(result: "verified" | "failed" | "unverified"): void {
+    this.#verifications.inc({ result });
   }
 
   /** Counts one survived driver socket fault. */

@@ -86,6 +86,7 @@ export function statusBody(status: CollectorStatus): Record<string, unknown> {
       per_minute: status.perMinute,
     },
     attempts: status.attempts,
+    delivery: status.verification,
     recent: status.recent,
   };
 }

@@ -5,8 +5,10 @@ import { createReceiver, ReceiverStore } from "../../src/receiver/mod.ts";
 export interface TestReceiver {
   endpoint: string;
   store: ReceiverStore;
-  /** Requests seen, accepted or not. */
+  /** Upload requests seen, accepted or not. */
   requests: number;
+  /** Questions to the payload tracker seen. */
+  tracks: number;
   /** The real receiver's handler, for scripted answers that still store. */
   handle(request: Request): Promise<Response>;
   close(): Promise<void>;
@@ -21,13 +23,13 @@ export type Answer = (
 
 /** Starts a receiver; `answer` can override the response to script faults. */
 export async function startReceiver(
-  options: { token?: string; maxBytes?: number; answer?: Answer } = {},
+  options: { token?: string; maxBytes?: number; answer?: Answer; track?: Answer } = {},
 ): Promise<TestReceiver> {
   const dir = await Deno.makeTempDir({ prefix: "collector-received-" });
   const store = new ReceiverStore(dir);
   await store.open();
   const app = createReceiver(store, { token: options.token, maxBytes: options.maxBytes });
-  const state = { requests: 0 };
+  const state = { requests: 0, tracks: 0 };
   // Answers that hang forever are released when the receiver closes, so shutdown can finish.
   const closing = Promise.withResolvers<void>();
   const ready = Promise.withResolvers<number>();
@@ -36,6 +38,10 @@ export async function startReceiver(
     hostname: "127.0.0.1",
     onListen: ({ port }) => ready.resolve(port),
   }, async (req) => {
+    if (new URL(req.url).pathname.includes("/track/")) {
+      state.tracks++;
+      return (await options.track?.(state.tracks, req, closing.promise)) ?? await app.fetch(req);
+    }
     state.requests++;
     return (await options.answer?.(state.requests, req, closing.promise)) ?? await app.fetch(req);
   });
@@ -45,6 +51,9 @@ export async function startReceiver(
     store,
     get requests() {
       return state.requests;
+    },
+    get tracks() {
+      return state.tracks;
     },
     handle: async (request) => await app.fetch(request),
     async close() {

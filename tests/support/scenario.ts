@@ -24,10 +24,10 @@ export interface Scenario {
 /** Runs `body` in a fresh scenario and tears everything down after. */
 export async function scenario(
   body: (s: Scenario) => Promise<void>,
-  options: { answer?: Answer } = {},
+  options: { answer?: Answer; track?: Answer } = {},
 ): Promise<void> {
   const db = await testDatabase();
-  const receiver = await startReceiver({ answer: options.answer });
+  const receiver = await startReceiver({ answer: options.answer, track: options.track });
   const closers: Array<() => Promise<void>> = [];
   const files: string[] = [];
   try {
