@@ -36,17 +36,14 @@ Red Hat once, unless collection is opted out.
 Usage: deno run -A main.ts <command> [options]
 
 Commands:
-  serve              HTTP API plus a pass every SCAN_INTERVAL (deno task start)
-  once               run one pass and exit: 0 sent or skipped, 1 failed, 2 bad config
-  opt-out            turn collection off now; pending attempts are cancelled
-  opt-in             turn it on again; only attempts that end from now on are sent
-  preview <cluster-id> [--out FILE.tgz]
-                     show the archive that would be sent for the cluster's latest
-                     attempt, without sending it; --out also writes the archive
-  receive [--dir D] [--port P] [--hostname H]
-                     a local ingress receiver (default ./received, port ${RECEIVER_PORT},
-                     127.0.0.1); RECEIVER_TOKEN, if set, is the only token accepted
-  help, --help       this text
+${
+    Object.values(COMMANDS).map((c) =>
+      c.usage.length > 17
+        ? `  ${c.usage}\n                     ${c.summary}`
+        : `  ${c.usage.padEnd(17)}  ${c.summary}`
+    ).join("\n")
+  }
+  help, --help       this text; <command> --help shows one command
 
 Endpoints of serve (/v1/* need "Authorization: Bearer $TRIGGER_TOKEN", or a
 loopback caller when TRIGGER_TOKEN is unset):
@@ -69,6 +66,85 @@ ${
     ).join("\n")
   }
 `;
+}
+
+/** A command: its usage line, what it does, and the options it takes. */
+interface Command {
+  usage: string;
+  summary: string;
+  options?: Record<string, { type: "string" | "boolean"; default?: string }>;
+  /** How many positional arguments it takes (exactly). */
+  positionals?: number;
+}
+
+/** Every command of the command line. */
+export const COMMANDS: Record<string, Command> = {
+  serve: { usage: "serve", summary: "HTTP API plus a pass every SCAN_INTERVAL (deno task start)" },
+  once: {
+    usage: "once",
+    summary: "run one pass and exit: 0 sent or skipped, 1 failed, 2 bad configuration or usage",
+  },
+  "opt-out": {
+    usage: "opt-out",
+    summary: "turn collection off now; pending attempts are cancelled",
+  },
+  "opt-in": {
+    usage: "opt-in",
+    summary: "turn it on again; only attempts that end from now on are sent",
+  },
+  preview: {
+    usage: "preview <cluster-id> [--out FILE.tgz]",
+    summary:
+      "show the archive that would be sent for the cluster's latest attempt, without sending it; --out also writes the archive",
+    options: { out: { type: "string" } },
+    positionals: 1,
+  },
+  receive: {
+    usage: "receive [--dir D] [--port P] [--hostname H]",
+    summary:
+      `a local ingress receiver (default ./received, port ${RECEIVER_PORT}, 127.0.0.1); RECEIVER_TOKEN, if set, is the only token accepted`,
+    options: {
+      dir: { type: "string", default: "./received" },
+      port: { type: "string", default: String(RECEIVER_PORT) },
+      hostname: { type: "string", default: "127.0.0.1" },
+    },
+  },
+};
+
+/** A usage error: printed with the command's usage, exit 2. */
+class UsageError extends Error {}
+
+/** Parses a command's arguments strictly: unknown options and extra arguments are usage errors. */
+function parseCommand(
+  name: string,
+  args: string[],
+): { values: Record<string, string | boolean | undefined>; positionals: string[] } {
+  const command = COMMANDS[name];
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      options: command.options ?? {},
+      allowPositionals: true,
+      strict: true,
+    });
+  } catch (err) {
+    throw new UsageError((err as Error).message.split("\n")[0]);
+  }
+  const want = command.positionals ?? 0;
+  if (parsed.positionals.length !== want) {
+    throw new UsageError(
+      want === 0
+        ? `${name} takes no arguments`
+        : `${name} takes ${want} argument${want > 1 ? "s" : ""}`,
+    );
+  }
+  return parsed as { values: Record<string, string | boolean | undefined>; positionals: string[] };
+}
+
+function commandHelp(name: string): string {
+  const command = COMMANDS[name];
+  return `usage: deno run -A main.ts ${command.usage}\n\n${command.summary}\n`;
 }
 
 function configOrExit(): Config {
@@ -102,16 +178,13 @@ async function runOnce(config: Config, log: Logger): Promise<number> {
   }
 }
 
-async function runPreview(config: Config, log: Logger, args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args,
-    options: { out: { type: "string" } },
-    allowPositionals: true,
-  });
-  if (positionals.length !== 1) {
-    console.error("error: usage: preview <cluster-id> [--out FILE.tgz]");
-    return EXIT.config;
-  }
+async function runPreview(
+  config: Config,
+  log: Logger,
+  parsed: { values: Record<string, string | boolean | undefined>; positionals: string[] },
+): Promise<number> {
+  const { positionals } = parsed;
+  const values = parsed.values as { out?: string };
   const sql = connect(config.databaseUrl);
   try {
     const preview = await new Collector({ sql, config, log }).preview(positionals[0]);
@@ -153,10 +226,18 @@ const SHUTDOWN_GRACE_MS = 20_000;
 async function runServe(config: Config, log: Logger): Promise<number> {
   const service = assembleService(config, { log });
   installFaultHandler(log, () => service.metrics.driverFault());
-  service.listen({
-    port: config.port,
-    onListen: (port) => log.info("listening", { port, version: VERSION }),
-  });
+  try {
+    service.listen({
+      port: config.port,
+      onListen: (port) => log.info("listening", { port, version: VERSION }),
+    });
+  } catch (err) {
+    // Fatal at start: a service that cannot listen must say so and fail, so
+    // that Restart=on-failure (or the kubelet) acts.
+    log.error("cannot listen", { port: config.port, error: listenProblem(err) });
+    await service.shutdown({ graceMs: 0 });
+    return EXIT.failed;
+  }
   service.start();
   const stopped = Promise.withResolvers<void>();
   for (const signal of ["SIGTERM", "SIGINT"] as const) {
@@ -168,37 +249,53 @@ async function runServe(config: Config, log: Logger): Promise<number> {
   return EXIT.ok;
 }
 
-async function runReceiver(args: string[], log: Logger): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      dir: { type: "string", default: "./received" },
-      port: { type: "string", default: String(RECEIVER_PORT) },
-      hostname: { type: "string", default: "127.0.0.1" },
-    },
-  });
-  const port = Number(values.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    console.error("error: --port must be 0-65535");
+async function runReceiver(
+  values: Record<string, string | boolean | undefined>,
+  log: Logger,
+): Promise<number> {
+  const text = String(values.port);
+  const port = /^\d{1,5}$/.test(text) ? Number(text) : NaN;
+  if (!(port >= 0 && port <= 65535)) {
+    throw new UsageError("--port must be a number from 0 to 65535");
+  }
+  const store = new ReceiverStore(String(values.dir));
+  try {
+    await store.open();
+  } catch (err) {
+    console.error(`error: --dir ${values.dir} cannot be used: ${(err as Error).name}`);
     return EXIT.config;
   }
-  const store = new ReceiverStore(values.dir!);
-  await store.open();
   const app = createReceiver(store, { token: Deno.env.get("RECEIVER_TOKEN") || undefined });
-  const server = Deno.serve({
-    port,
-    hostname: values.hostname,
-    onListen: ({ hostname, port }) =>
-      log.info("receiver listening", {
-        url: `http://${hostname}:${port}/api/ingress/v1/upload`,
-        dir: store.dir,
-      }),
-  }, app.fetch);
+  let server: Deno.HttpServer;
+  try {
+    server = Deno.serve({
+      port,
+      hostname: String(values.hostname),
+      onListen: ({ hostname, port }) =>
+        log.info("receiver listening", {
+          url: `http://${hostname}:${port}/api/ingress/v1/upload`,
+          dir: store.dir,
+        }),
+    }, app.fetch);
+  } catch (err) {
+    console.error(`error: cannot listen on ${values.hostname}:${port}: ${listenProblem(err)}`);
+    return EXIT.failed;
+  }
   for (const signal of ["SIGTERM", "SIGINT"] as const) {
     Deno.addSignalListener(signal, () => server.shutdown());
   }
   await server.finished;
   return EXIT.ok;
+}
+
+/** Why a listener could not start, in words. */
+function listenProblem(err: unknown): string {
+  if (err instanceof Deno.errors.AddrInUse) return "the port is in use";
+  if (err instanceof Deno.errors.PermissionDenied) {
+    return "not permitted (a port below 1024 needs privileges)";
+  }
+  if (err instanceof Deno.errors.AddrNotAvailable) return "the address is not on this machine";
+  return safeError(err);
 }
 
 /** Runs the command line; returns the exit code. */
@@ -212,26 +309,48 @@ export async function main(args: string[]): Promise<number> {
     console.log(VERSION);
     return EXIT.ok;
   }
-  if (command === "receive") {
-    const level = Deno.env.get("LOG_LEVEL") ?? "info";
-    const known = ["debug", "info", "warn", "error"] as const;
-    return await runReceiver(rest, createLogger(known.find((l) => l === level) ?? "info"));
-  }
-  if (!["serve", "once", "opt-out", "opt-in", "preview"].includes(command)) {
+  if (!(command in COMMANDS)) {
     console.error(`error: unknown command '${command}'; see --help`);
     return EXIT.config;
   }
-  const config = configOrExit();
-  const log = createLogger(config.logLevel);
-  switch (command) {
-    case "serve":
-      return await runServe(config, log);
-    case "once":
-      return await runOnce(config, log);
-    case "preview":
-      return await runPreview(config, log, rest);
-    default:
-      return await runOptSwitch(config, log, command === "opt-out");
+  // `<command> --help` helps and does nothing else.
+  if (rest.includes("--help") || rest.includes("-h")) {
+    console.log(commandHelp(command));
+    return EXIT.ok;
+  }
+  let parsed;
+  try {
+    parsed = parseCommand(command, rest);
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    console.error(`error: ${err.message}\n${commandHelp(command)}`);
+    return EXIT.config;
+  }
+  try {
+    if (command === "receive") {
+      const level = Deno.env.get("LOG_LEVEL") ?? "info";
+      const known = ["debug", "info", "warn", "error"] as const;
+      return await runReceiver(
+        parsed.values,
+        createLogger(known.find((l) => l === level) ?? "info"),
+      );
+    }
+    const config = configOrExit();
+    const log = createLogger(config.logLevel);
+    switch (command) {
+      case "serve":
+        return await runServe(config, log);
+      case "once":
+        return await runOnce(config, log);
+      case "preview":
+        return await runPreview(config, log, parsed);
+      default:
+        return await runOptSwitch(config, log, command === "opt-out");
+    }
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    console.error(`error: ${err.message}\n${commandHelp(command)}`);
+    return EXIT.config;
   }
 }
 

@@ -102,3 +102,74 @@ Deno.test("serve answers health checks and stops cleanly on SIGTERM", async () =
     for (const line of logs.trim().split("\n")) JSON.parse(line);
   });
 });
+
+Deno.test("<command> --help helps and does nothing else; bad usage exits 2 with the usage, no stack", async () => {
+  await scenario(async ({ db, receiver }) => {
+    const env = { DATABASE_URL: db.url, DATA_UPLOAD_ENDPOINT: receiver.endpoint };
+    for (const command of ["once", "opt-out", "opt-in", "preview", "receive", "serve"]) {
+      const help = await cli([command, "--help"], env);
+      assert.equal(help.code, 0, command);
+      assert.match(help.stdout, new RegExp(`^usage: deno run -A main.ts ${command}`), command);
+    }
+    const [state] = await db.sql`SELECT to_regclass('assisted_telemetry.enablement') AS t`;
+    assert.equal(state.t, null, "no --help touched the database");
+    assert.equal(receiver.requests, 0);
+    for (
+      const args of [
+        ["once", "--bogus"],
+        ["once", "extra"],
+        ["opt-out", "now"],
+        ["preview"],
+        ["preview", "a", "b"],
+        ["receive", "--port", "-1"],
+        ["receive", "--port", "0x10"],
+        ["receive", "--frobnicate"],
+      ]
+    ) {
+      const bad = await cli(args, env);
+      assert.equal(bad.code, 2, args.join(" "));
+      assert.match(bad.stderr, /usage: deno run -A main.ts/, args.join(" "));
+      assert.doesNotMatch(bad.stderr, /\n\s+at /, "no stack trace");
+    }
+  });
+});
+
+Deno.test("serve and receive that cannot listen say why and exit non-zero; a corrupt CA file is a configuration error", async () => {
+  await scenario(async ({ db, receiver }) => {
+    const busy = Deno.listen({ hostname: "0.0.0.0", port: 0 });
+    const port = String((busy.addr as Deno.NetAddr).port);
+    try {
+      const serve = await cli(["serve"], {
+        DATABASE_URL: db.url,
+        DATA_UPLOAD_ENDPOINT: receiver.endpoint,
+        PORT: port,
+      });
+      assert.equal(serve.code, 1, serve.stderr);
+      assert.match(serve.stderr, /cannot listen.*the port is in use/);
+      const receive = await cli(["receive", "--port", port, "--hostname", "0.0.0.0"]);
+      assert.equal(receive.code, 1);
+      assert.match(receive.stderr, /cannot listen on 0.0.0.0:\d+: the port is in use/);
+    } finally {
+      busy.close();
+    }
+    const dir = await Deno.makeTempDir();
+    try {
+      await Deno.writeTextFile(
+        `${dir}/bad.pem`,
+        "-----BEGIN CERTIFICATE-----\nnot base64 at all!!\n-----END CERTIFICATE-----\n",
+      );
+      const bad = await cli(["once"], {
+        DATABASE_URL: db.url,
+        DATA_UPLOAD_ENDPOINT: receiver.endpoint,
+        UPLOAD_CA_FILE: `${dir}/bad.pem`,
+      });
+      assert.equal(bad.code, 2);
+      assert.match(bad.stderr, /UPLOAD_CA_FILE: holds a PEM header but no usable certificate/);
+      const unwritable = await cli(["receive", "--dir", "/proc/no-such/dir", "--port", "0"]);
+      assert.equal(unwritable.code, 2);
+      assert.match(unwritable.stderr, /--dir \/proc\/no-such\/dir cannot be used/);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  });
+});

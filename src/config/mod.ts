@@ -538,6 +538,13 @@ function readCaFile(path: string | undefined, problems: Map<string, string>): st
     problems.set("UPLOAD_CA_FILE", "holds no PEM certificate");
     return undefined;
   }
+  try {
+    // The HTTP client parses it the same way at start: a corrupt body fails here, not later.
+    Deno.createHttpClient({ caCerts: [text] }).close();
+  } catch {
+    problems.set("UPLOAD_CA_FILE", "holds a PEM header but no usable certificate");
+    return undefined;
+  }
   return text;
 }
 
