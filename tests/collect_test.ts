@@ -419,3 +419,75 @@ Deno.test("a database outage fails the pass without losing an attempt", async ()
     }
   });
 });
+
+Deno.test("the reason shown for being opted out is the current one, all of them when several hold", async () => {
+  await scenario(async ({ collector, secretFile }) => {
+    const { pullSecret } = await import("./fixtures/assisted_data.ts");
+    const optedOut = await secretFile(pullSecret({ telemetry: false }));
+    const withEntry = await secretFile(pullSecret());
+    // env off, then env on but the pull secret without the entry: the pull secret is the reason.
+    let out = await collector({ ENABLE_DATA_COLLECTION: "false", PULL_SECRET_FILE: withEntry })
+      .collector.runPass();
+    assert.equal(out.reason, REASONS.env);
+    out = await collector({ PULL_SECRET_FILE: optedOut }).collector.runPass();
+    assert.equal(out.reason, REASONS.pullSecret);
+    // both at once: both are given.
+    out = await collector({ ENABLE_DATA_COLLECTION: "false", PULL_SECRET_FILE: optedOut })
+      .collector.runPass();
+    assert.equal(out.reason, `${REASONS.env}; ${REASONS.pullSecret}`);
+    // and the reverse order: pull secret first, then env alone.
+    out = await collector({ ENABLE_DATA_COLLECTION: "false", PULL_SECRET_FILE: withEntry })
+      .collector.runPass();
+    assert.equal(out.reason, REASONS.env);
+    out = await collector().collector.runPass();
+    assert.equal(out.optedOut, false, "on again with nothing against it");
+  });
+});
+
+Deno.test("an attempt no pass had found yet is recorded as cancelled by an opt-out", async () => {
+  await scenario(async ({ db, collector, ledger }) => {
+    const { collector: c } = collector();
+    await c.reconcile();
+    await seedCluster(db.sql, crypto.randomUUID());
+    // No pass ran: the attempt is not in the ledger yet when collection is turned off.
+    assert.equal((await ledger()).length, 0);
+    await c.setOptOut(true);
+    const rows = await ledger();
+    assert.deepEqual(rows.map((r) => r.state), ["cancelled"]);
+    assert.match(String(rows[0].last_error), /opted out/);
+  });
+});
+
+Deno.test("a malformed per-cluster pull secret is reported as malformed, not as missing an entry", async () => {
+  await scenario(async ({ db, collector, ledger }) => {
+    const { collector: c } = collector();
+    await c.reconcile();
+    await seedCluster(db.sql, crypto.randomUUID(), { cluster: { pull_secret: "{not json" } });
+    await c.runPass();
+    const [row] = await ledger();
+    assert.equal(row.state, "skipped");
+    assert.match(String(row.last_error), /cluster pull secret is malformed \(not JSON\)/);
+  });
+});
+
+Deno.test("pointed at a database without assisted-service's tables, it says so and leaves no trace", async () => {
+  const { testDatabase } = await import("./support/db.ts");
+  const db = await testDatabase();
+  try {
+    await db.sql.unsafe("DROP TABLE clusters, hosts, events, infra_envs CASCADE");
+    const { cli } = await import("./support/cli.ts");
+    const out = await cli(["once"], {
+      DATABASE_URL: db.url,
+      DATA_UPLOAD_ENDPOINT: "http://127.0.0.1:1/upload",
+    });
+    assert.equal(out.code, 1);
+    assert.match(
+      out.stdout + out.stderr,
+      /holds no assisted-service tables \(missing clusters, hosts, events, infra_envs\)/,
+    );
+    const [schema] = await db.sql`SELECT to_regnamespace('assisted_telemetry') AS s`;
+    assert.equal(schema.s, null);
+  } finally {
+    await db.drop();
+  }
+});

@@ -128,6 +128,13 @@ const MIGRATIONS: string[] = [
  * pending migrations under an advisory lock.
  */
 export async function migrateLedger(sql: Sql): Promise<void> {
+  // Pointed at the wrong database, say so and leave no trace there.
+  const [tables] = await sql`
+    SELECT array_agg(t) FILTER (WHERE to_regclass(t) IS NULL) AS missing
+    FROM unnest(${ASSISTED_TABLES}::text[]) AS t`;
+  if (tables?.missing?.length) {
+    throw new WrongDatabaseError(tables.missing);
+  }
   const [exists] = await sql`SELECT 1 FROM pg_namespace WHERE nspname = ${LEDGER_SCHEMA}`;
   if (!exists) {
     // Two replicas starting together can both miss the schema; one wins.
@@ -160,6 +167,21 @@ export async function migrateLedger(sql: Sql): Promise<void> {
     await tx`INSERT INTO assisted_telemetry.installation (email_hmac_key) VALUES (${key})
       ON CONFLICT DO NOTHING`;
   });
+}
+
+/** The assisted-service tables the collector reads; without them this is not its database. */
+export const ASSISTED_TABLES = ["clusters", "hosts", "events", "infra_envs"];
+
+/** The database holds no assisted-service tables. */
+export class WrongDatabaseError extends Error {
+  constructor(missing: string[]) {
+    super(
+      `the database holds no assisted-service tables (missing ${
+        missing.join(", ")
+      }): is DATABASE_URL assisted-service's database?`,
+    );
+    this.name = "WrongDatabaseError";
+  }
 }
 
 /** Per-installation state. */
@@ -214,8 +236,18 @@ export async function reconcileEnablement(
     const [last] = await tx`
       SELECT enabled, reason, changed_at::text AS since FROM assisted_telemetry.enablement
       ORDER BY id DESC LIMIT 1`;
-    if (last && last.enabled === desired.enabled) {
+    // The same state for the same reasons is no change; opted out for other
+    // reasons is recorded, so the reason shown is always the current one.
+    if (
+      last && last.enabled === desired.enabled &&
+      (desired.enabled || last.reason === desired.reason)
+    ) {
       return { enabled: last.enabled, reason: last.reason, since: last.since, changed: false };
+    }
+    if (last?.enabled && !desired.enabled) {
+      // Attempts that ended while collection was on but that no pass had found
+      // yet are recorded too, so that the cancellation below accounts for them.
+      await discoverAttempts(tx, last.since);
     }
     const [row] = await tx`
       INSERT INTO assisted_telemetry.enablement (enabled, reason)
@@ -260,7 +292,7 @@ export type ClusterFilter = readonly string[] | undefined;
  * Timestamps are compared in SQL, where they keep their microseconds.
  */
 export async function discoverAttempts(
-  sql: Sql,
+  sql: Sql | TransactionSql,
   since: string,
   options: { clusters?: ClusterFilter } = {},
 ): Promise<number> {
