@@ -470,3 +470,31 @@ Deno.test("a 429 stops uploads already waiting at the throttle; they wait withou
         : undefined,
   });
 });
+
+Deno.test("a database error while building one attempt's archive is that attempt's failure, with its cause; the others go", async () => {
+  const broken = crypto.randomUUID();
+  await scenario(async ({ db, collector, ledger }) => {
+    const { collector: c } = collector({ ...FAST, UPLOAD_MAX_ATTEMPTS: "2" });
+    await c.reconcile();
+    await seedCluster(db.sql, broken, { events: 5 });
+    const healthy = crypto.randomUUID();
+    await seedCluster(db.sql, healthy, { events: 5 });
+    // A real error from the database while one cluster's events are read.
+    await db.sql.unsafe(`
+      ALTER TABLE events RENAME TO events_data;
+      CREATE FUNCTION refuse_row(m text) RETURNS text LANGUAGE plpgsql AS $$
+      BEGIN RAISE EXCEPTION 'invalid byte sequence for encoding "UTF8": 0xff'; END $$;
+      CREATE VIEW events AS SELECT id, cluster_id, host_id, infra_env_id, category, name, severity,
+        event_time, CASE WHEN cluster_id = '${broken}' THEN refuse_row(message) ELSE message END AS message,
+        props, request_id, created_at, updated_at, deleted_at FROM events_data;`);
+    await c.runPass();
+    let rows = Object.fromEntries((await ledger()).map((r) => [r.cluster_id, r]));
+    assert.equal(rows[healthy].state, "sent", "a healthy attempt of the same pass goes");
+    assert.deepEqual([rows[broken].state, rows[broken].tries], ["pending", 1]);
+    assert.match(String(rows[broken].last_error), /invalid byte sequence for encoding "UTF8"/);
+    await sleep(60);
+    await c.runPass();
+    rows = Object.fromEntries((await ledger()).map((r) => [r.cluster_id, r]));
+    assert.deepEqual([rows[broken].state, rows[broken].abandon_reason], ["abandoned", "max-tries"]);
+  });
+});
