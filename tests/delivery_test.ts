@@ -498,3 +498,24 @@ Deno.test("a database error while building one attempt's archive is that attempt
     assert.deepEqual([rows[broken].state, rows[broken].abandon_reason], ["abandoned", "max-tries"]);
   });
 });
+
+Deno.test("a restart ends an auth pause: what it held back is due at once", async () => {
+  await scenario(async ({ db, receiver, collector, secretFile, ledger }) => {
+    const { pullSecret } = await import("./fixtures/assisted_data.ts");
+    const file = await secretFile(pullSecret({ password: "expired-password" }));
+    const before = collector({ ...FAST, PULL_SECRET_FILE: file }).collector;
+    await before.reconcile();
+    for (let i = 0; i < 2; i++) await seedCluster(db.sql, crypto.randomUUID());
+    await before.runPass();
+    assert.equal(before.pause?.kind, "auth");
+    const [held] = await db.sql`SELECT count(*)::int AS n FROM assisted_telemetry.attempts
+      WHERE next_attempt_at > clock_timestamp() + interval '30 minutes'`;
+    assert.equal(held.n, 1, "the refused attempt waits for the pause to end");
+    // The operator fixes the pull secret and restarts the collector.
+    await Deno.writeTextFile(file, pullSecret({ password: "renewed-password" }));
+    const after = collector({ ...FAST, PULL_SECRET_FILE: file }).collector;
+    assert.equal((await after.runPass()).sent, 2);
+    assert.ok((await ledger()).every((r) => r.state === "sent"));
+    assert.equal(receiver.requests, 3);
+  }, { answer: firstAnswers(1, () => new Response("expired", { status: 401 })) });
+});

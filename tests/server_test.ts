@@ -220,3 +220,56 @@ Deno.test("metrics: outcomes, bytes, events, passes, opt-out and backlog in Prom
     assert.match(again, /assisted_telemetry_backlog_attempts 1/);
   });
 });
+
+Deno.test("concurrent huge bodies are refused at the limit, and serve stays well within its memory limit", async () => {
+  const { spawn, freePort, until } = await import("./support/cli.ts");
+  await scenario(async ({ db, receiver }) => {
+    const port = String(freePort());
+    const { child, stderr } = spawn(["serve"], {
+      DATABASE_URL: db.url,
+      DATA_UPLOAD_ENDPOINT: receiver.endpoint,
+      PORT: port,
+    });
+    try {
+      const base = `http://127.0.0.1:${port}`;
+      await until(async () =>
+        (await fetch(`${base}/healthz`).then(async (r) => (await r.body?.cancel(), r.status))
+          .catch(() => 0)) === 200
+      );
+      // 250 MB each, streamed without a Content-Length, three at once.
+      const chunk = new Uint8Array(1024 * 1024).fill(120);
+      const body = () => {
+        let sent = 0;
+        return new ReadableStream<Uint8Array>({
+          pull(controller) {
+            if (sent++ >= 250) controller.close();
+            else controller.enqueue(chunk);
+          },
+        });
+      };
+      const statuses = await Promise.all(
+        Array.from(
+          { length: 3 },
+          () =>
+            fetch(`${base}/v1/trigger`, { method: "POST", body: body() })
+              .then(async (r) => (await r.body?.cancel(), r.status))
+              .catch(() => 0),
+        ),
+      );
+      for (const status of statuses) assert.ok([413, 0].includes(status), String(statuses));
+      assert.ok(statuses.includes(413));
+      const health = await fetch(`${base}/healthz`);
+      assert.equal(health.status, 200, "still serving");
+      await health.body?.cancel();
+      const peak = Number(
+        /VmHWM:\s+(\d+) kB/.exec(await Deno.readTextFile(`/proc/${child.pid}/status`))?.[1],
+      ) * 1024;
+      // The deployment files allow 384 MiB; the bodies alone would be 750 MB.
+      assert.ok(peak < 200 * 1024 * 1024, `peak ${(peak / 1048576).toFixed(0)} MiB`);
+    } finally {
+      child.kill("SIGTERM");
+      await child.status;
+      await stderr;
+    }
+  });
+});
