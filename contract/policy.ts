@@ -16,7 +16,9 @@ export type Encoding =
   | "dateTime" // strfmt.DateTime: always, milliseconds, zero time when NULL
   | "dateTimePtr" // *strfmt.DateTime: milliseconds, or null
   | "time" // time.Time: always, RFC 3339 with trimmed fraction
-  | "timePtr"; // *time.Time: RFC 3339, or null
+  | "timePtr" // *time.Time: RFC 3339, or null
+  | "list" // a list built by its treatment, absent when there is none
+  | "object"; // an object built by its treatment, absent when there is none
 
 /** What happens to a listed value before it is written. */
 export type Treatment =
@@ -30,7 +32,9 @@ export type Treatment =
   | "args" // installer arguments become their flags
   | "kernelArgs" // kernel arguments become operation and name
   | "inventory" // hardware facts only
-  | "presence"; // whether it was set, as a boolean
+  | "presence" // whether it was set, as a boolean
+  | "operators" // monitored operators: the OPERATOR keys of each
+  | "networkShape"; // how many VIPs and networks, per address family; no addresses
 
 /** One allowed output key. */
 export interface FieldRule {
@@ -54,6 +58,24 @@ export interface EntityPolicy {
   /** Keys always written with a fixed value, whatever the row holds (the consumer expects them). */
   fixed?: Record<string, null>;
 }
+
+/** What leaves of each monitored operator (treatment `operators`). */
+export const OPERATOR_KEYS: readonly string[] = [
+  "name",
+  "version",
+  "operator_type",
+  "namespace",
+  "bundles",
+];
+
+/** The networking a cluster's shape counts (treatment `networkShape`), per address family. */
+export const NETWORK_SHAPE_PARTS: readonly string[] = [
+  "api_vips",
+  "ingress_vips",
+  "cluster_networks",
+  "machine_networks",
+  "service_networks",
+];
 
 /** One key of a host inventory that leaves, and what of it. */
 export interface InventoryRule {
@@ -160,6 +182,12 @@ export const CLUSTER: EntityPolicy = {
     rule("email_domain", "string"),
     rule("org_id", "string"),
     rule("user_id", "stringAlways", "userId", "user_name"),
+    // Not columns: what the API computes or nests, read from the hosts and relation tables.
+    rule("monitored_operators", "list", "operators"),
+    rule("total_host_count", "int"),
+    rule("enabled_host_count", "int"),
+    rule("ready_host_count", "int"),
+    rule("network_shape", "object", "networkShape"),
     rule("ams_subscription_id", "string"),
     rule("openshift_cluster_id", "string"),
     rule("org_soft_timeouts_enabled", "bool"),
@@ -256,6 +284,12 @@ export const HOST: EntityPolicy = {
     rule("node_labels", "string", "keyPaths"),
     rule("fencing_credentials_set", "bool", "presence", "fencing_credentials"),
     rule("user_id", "stringAlways", "userId", "user_name"),
+    // Not columns: what the API computes or nests, read from the hosts and relation tables.
+    rule("monitored_operators", "list", "operators"),
+    rule("total_host_count", "int"),
+    rule("enabled_host_count", "int"),
+    rule("ready_host_count", "int"),
+    rule("network_shape", "object", "networkShape"),
     rule("connection_timed_out", "bool"),
     rule("ignition_endpoint_token_set", "bool"),
     rule("timestamp", "int"),
@@ -312,6 +346,12 @@ export const INFRA_ENV: EntityPolicy = {
     rule("email_domain", "string"),
     rule("org_id", "string"),
     rule("user_id", "stringAlways", "userId", "user_name"),
+    // Not columns: what the API computes or nests, read from the hosts and relation tables.
+    rule("monitored_operators", "list", "operators"),
+    rule("total_host_count", "int"),
+    rule("enabled_host_count", "int"),
+    rule("ready_host_count", "int"),
+    rule("network_shape", "object", "networkShape"),
     rule("pull_secret_set", "bool"),
     rule("size_bytes", "intPtr"),
     rule("network_discovery_delay_seconds", "intPtr"),

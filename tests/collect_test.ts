@@ -491,3 +491,45 @@ Deno.test("pointed at a database without assisted-service's tables, it says so a
     await db.drop();
   }
 });
+
+Deno.test("cluster.json carries the monitored operators, host counts and the shape of its networking, nothing more", async () => {
+  await scenario(async ({ db, receiver, collector }) => {
+    const { collector: c } = collector();
+    await c.reconcile();
+    const id = crypto.randomUUID();
+    await seedCluster(db.sql, id, { hosts: 3 });
+    await db.sql`UPDATE hosts SET status = 'error' WHERE cluster_id = ${id} AND role = 'worker'`;
+    await c.runPass();
+    const [files] = await receivedFiles(receiver);
+    const cluster = JSON.parse(files[`${id}/events/cluster.json`]);
+    assert.deepEqual(cluster.monitored_operators, [
+      { name: "console", operator_type: "builtin" },
+      {
+        name: "lso",
+        version: "4.16.0",
+        operator_type: "olm",
+        namespace: "openshift-local-storage",
+        bundles: ["virtualization"],
+      },
+    ]);
+    const [{ ready }] = await db.sql`SELECT count(*)::int AS ready FROM hosts
+      WHERE cluster_id = ${id} AND status IN ('known', 'installed')`;
+    assert.deepEqual(
+      [cluster.total_host_count, cluster.enabled_host_count, cluster.ready_host_count ?? 0],
+      [3, 3, ready],
+    );
+    assert.deepEqual(cluster.network_shape, {
+      api_vips: { ipv4: 1, ipv6: 1 },
+      ingress_vips: { ipv4: 1, ipv6: 0 },
+      cluster_networks: { ipv4: 1, ipv6: 1 },
+      machine_networks: { ipv4: 1, ipv6: 0 },
+      service_networks: { ipv4: 1, ipv6: 1 },
+    });
+    const text = files[`${id}/events/cluster.json`];
+    for (
+      const leak of ["fd2e:6f44:5dd8::5", "192.168.111.5", "local-storage-operator", "installed by"]
+    ) {
+      assert.ok(!text.includes(leak), leak);
+    }
+  });
+});

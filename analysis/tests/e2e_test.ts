@@ -201,6 +201,24 @@ Deno.test("end to end: collector uploads and a SaaS export answer the questions 
     const sno = features.body.rows.find((r: Row) => r.key === "SNO");
     assert.equal(sno.clusters, all.filter((c) => c.features.includes("SNO")).length);
 
+    // Operators (on-prem: every seeded cluster monitors lso) and dual-stack networking.
+    const operators = await get(
+      `${service.url}/api/v1/questions/operator-usage?internal=include`,
+      ANALYST,
+    );
+    const lso = operators.body.rows.find((r: Row) => r.key === "lso");
+    assert.equal(
+      lso.clusters,
+      onprem.length + saas.filter((c) => c.operators.includes("lso")).length,
+    );
+    assert.equal(operators.body.rows.length, 1, "builtin operators are not counted");
+    const stacks = await get(
+      `${service.url}/api/v1/questions/success-rate?by=dual_stack&split=source&internal=include`,
+      ANALYST,
+    );
+    const onpremStack = stacks.body.rows.filter((r: Row) => r.source === "onprem");
+    assert.deepEqual(onpremStack.map((r: Row) => r.key), ["true"], "the fixture is dual-stack");
+
     // CSV of the same rows.
     const csv = await get(
       `${service.url}/api/v1/questions/success-rate?by=source&format=csv`,

@@ -17,6 +17,8 @@ export interface GenCluster {
   /** Results in order; each is one finished attempt. */
   results: Array<"installed" | "error" | "cancelled">;
   features: string[];
+  /** OLM operators it monitors. */
+  operators: string[];
 }
 
 const RESULT_PATTERNS: GenCluster["results"][] = [
@@ -53,6 +55,7 @@ export function generateClusters(
     createdAt: `2026-${i % 2 ? "10" : "11"}-0${1 + (i % 9)}T08:00:00.000Z`,
     results: RESULT_PATTERNS[i % RESULT_PATTERNS.length],
     features: i % 3 === 0 ? ["SNO", "STATIC_NETWORK_CONFIG"] : ["OVN_NETWORK_TYPE"],
+    operators: i % 2 === 0 ? ["lso"] : [],
   }));
 }
 
@@ -96,6 +99,10 @@ export function saasClusterRecord(c: GenCluster): Record<string, unknown> {
     network_type: "OVNKubernetes",
     total_host_count: c.haMode === "None" ? 1 : 3,
     feature_usage: featureUsage(c.features),
+    monitored_operators: [
+      ...c.operators.map((name) => ({ name, operator_type: "olm", cluster_id: c.id })),
+      { name: "console", operator_type: "builtin", cluster_id: c.id },
+    ],
     hosts: [{
       id: uuidOf(`host-${c.id}`),
       cluster_id: c.id,

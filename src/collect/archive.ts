@@ -9,6 +9,7 @@ import {
   forEachEventBatch,
   lastDroppedInfoTime,
   NO_CUT,
+  readClusterRelations,
   readHosts,
   readInfraEnv,
   type Row,
@@ -157,10 +158,33 @@ async function gather(
     ? { user: own.user, email: own.email }
     : {};
 
+  const relations = await readClusterRelations(sql, id);
+  // What the API computes or nests in a cluster; the allow-list decides what of it leaves.
+  const withRelations = {
+    ...cluster,
+    monitored_operators: relations.monitored_operators,
+    total_host_count: hosts.length,
+    enabled_host_count: hosts.filter((h) => h.status !== "disabled").length,
+    ready_host_count: hosts.filter((h) => ["known", "installed"].includes(String(h.status))).length,
+    network_shape: {
+      api_vips: relations.api_vips,
+      ingress_vips: relations.ingress_vips,
+      // Installs without the network tables keep one CIDR in the cluster row.
+      cluster_networks: relations.cluster_networks.length
+        ? relations.cluster_networks
+        : [{ cidr: cluster.cluster_network_cidr }],
+      machine_networks: relations.machine_networks.length
+        ? relations.machine_networks
+        : [{ cidr: cluster.machine_network_cidr }],
+      service_networks: relations.service_networks.length
+        ? relations.service_networks
+        : [{ cidr: cluster.service_network_cidr }],
+    },
+  };
   const files: ArchiveFile[] = [
     {
       name: `${id}/${ARCHIVE_LAYOUT.cluster}`,
-      data: json(await sanitizer.cluster(cluster, identity)),
+      data: json(await sanitizer.cluster(withRelations, identity)),
     },
   ];
   if (hosts.length > 0) {

@@ -25,6 +25,38 @@ export async function readHosts(sql: Queryable, clusterId: string): Promise<Row[
   return rows.map((r) => r.row);
 }
 
+/** The relation tables the API nests in a cluster, when this install has them. */
+export const CLUSTER_RELATIONS = [
+  "monitored_operators",
+  "api_vips",
+  "ingress_vips",
+  "cluster_networks",
+  "machine_networks",
+  "service_networks",
+] as const;
+
+/**
+ * The cluster's rows of each relation table (whole, as JSON; the allow-list
+ * picks). A table this install does not have gives no rows.
+ */
+export async function readClusterRelations(
+  sql: Queryable,
+  clusterId: string,
+): Promise<Record<(typeof CLUSTER_RELATIONS)[number], Row[]>> {
+  const [present] = await sql`
+    SELECT array_agg(t) FILTER (WHERE to_regclass(t) IS NOT NULL) AS tables
+    FROM unnest(${CLUSTER_RELATIONS as unknown as string[]}::text[]) AS t`;
+  const tables = new Set<string>(present?.tables ?? []);
+  const out = {} as Record<(typeof CLUSTER_RELATIONS)[number], Row[]>;
+  for (const table of CLUSTER_RELATIONS) {
+    out[table] = tables.has(table)
+      ? (await sql`SELECT to_jsonb(r) AS row FROM ${sql(table)} r WHERE r.cluster_id = ${clusterId}
+          ORDER BY to_jsonb(r)::text`).map((r) => r.row)
+      : [];
+  }
+  return out;
+}
+
 /**
  * The cluster's infra env: the first host's, as upstream picks it, else one
  * bound to the cluster (the newest).

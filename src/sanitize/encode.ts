@@ -96,6 +96,10 @@ export function encodeValue(value: unknown, encoding: Encoding): unknown {
       const n = asInteger(value);
       return n === null ? ABSENT : n;
     }
+    case "list":
+      return Array.isArray(value) ? value : ABSENT;
+    case "object":
+      return value !== null && typeof value === "object" && !Array.isArray(value) ? value : ABSENT;
     case "dateTime":
       return formatDateTime(value) ?? ZERO_DATETIME;
     case "dateTimePtr":

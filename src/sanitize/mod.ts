@@ -22,9 +22,29 @@ import {
 import { TextScrubber } from "./text.ts";
 
 export { CLUSTER, EVENT, HOST, INFRA_ENV } from "../../contract/policy.ts";
+import { NETWORK_SHAPE_PARTS, OPERATOR_KEYS } from "../../contract/policy.ts";
 export { TextScrubber } from "./text.ts";
 export { NetworkObfuscator } from "./network.ts";
 export { importHmacKey, userId } from "./pseudonym.ts";
+
+/** Counts of VIPs and networks per address family, from their rows: never an address. */
+export function networkShape(
+  raw: unknown,
+): Record<string, { ipv4: number; ipv6: number }> | undefined {
+  if (!raw || typeof raw !== "object") return undefined;
+  const out: Record<string, { ipv4: number; ipv6: number }> = {};
+  for (const part of NETWORK_SHAPE_PARTS) {
+    const rows = (raw as Record<string, unknown>)[part];
+    const counts = { ipv4: 0, ipv6: 0 };
+    for (const row of Array.isArray(rows) ? rows : []) {
+      const text = String((row as Row)?.ip ?? (row as Row)?.cidr ?? "");
+      if (text.includes(":")) counts.ipv6++;
+      else if (/^\d+\.\d+\.\d+\.\d+/.test(text)) counts.ipv4++;
+    }
+    out[part] = counts;
+  }
+  return out;
+}
 
 /** A database row, keyed by column name. */
 export type Row = Record<string, unknown>;
@@ -66,6 +86,8 @@ export class Sanitizer {
     if (rule.treatment === "keep" && TIME_ENCODINGS.has(rule.encoding)) return raw;
     if (rule.treatment === "userId") return userId(typeof raw === "string" ? raw : null);
     if (rule.treatment === "presence") return typeof raw === "string" && raw.trim() !== "";
+    if (rule.treatment === "operators") return this.#operators(raw);
+    if (rule.treatment === "networkShape") return networkShape(raw);
     if (typeof raw !== "string" || raw === "") return raw;
     const s = this.scrubber;
     switch (rule.treatment) {
@@ -87,6 +109,32 @@ export class Sanitizer {
       case "inventory":
         return s.jsonTextSync(reduceInventory(raw));
     }
+  }
+
+  /** Each monitored operator's allowed keys; strings scrubbed, `bundles` a list of names. */
+  #operators(raw: unknown): unknown {
+    if (!Array.isArray(raw)) return undefined;
+    return raw.map((op) => {
+      const out: Record<string, unknown> = {};
+      for (const key of OPERATOR_KEYS) {
+        let value = (op as Row)?.[key];
+        if (typeof value === "string" && key === "bundles") {
+          try {
+            value = JSON.parse(value);
+          } catch {
+            value = undefined;
+          }
+        }
+        if (Array.isArray(value)) {
+          out[key] = value.filter((v) => typeof v === "string").map((v) =>
+            this.scrubber.valueSync(v)
+          );
+        } else if (typeof value === "string" && value !== "") {
+          out[key] = this.scrubber.valueSync(value);
+        }
+      }
+      return out;
+    });
   }
 
   /** Builds one output object from a row by `policy`, once `prepare` has seen the row. */

@@ -9,6 +9,8 @@ import {
   HOST,
   INFRA_ENV,
   INVENTORY,
+  NETWORK_SHAPE_PARTS,
+  OPERATOR_KEYS,
 } from "../../contract/policy.ts";
 import type { Treatment } from "../../contract/policy.ts";
 
@@ -26,6 +28,10 @@ const TREATMENT_TEXT: Record<Treatment, string> = {
     INVENTORY.map((r) => r.keys ? `${r.key} (${r.keys.join(", ")})` : r.key).join("; ")
   }`,
   presence: "only whether it was set (`true`)",
+  operators: `from the \`monitored_operators\` table: ${OPERATOR_KEYS.join(", ")} of each`,
+  networkShape: `how many of each of ${
+    NETWORK_SHAPE_PARTS.join(", ")
+  } per address family (\`ipv4\`, \`ipv6\`): never an address`,
 };
 
 /** Markdown rows for one entity: sent keys grouped by treatment, then dropped columns. */

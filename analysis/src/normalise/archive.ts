@@ -255,7 +255,7 @@ export async function deriveAttempts(
     await tx.run(
       `INSERT OR IGNORE INTO attempts VALUES ($1, $2, $3, $4, $5, $6, $7, $8, TRY_CAST($9 AS TIMESTAMPTZ),
          TRY_CAST($10 AS TIMESTAMPTZ), $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23,
-         from_json($24, '["VARCHAR"]'), $25)`,
+         from_json($24, '["VARCHAR"]'), $25, from_json($26, '["VARCHAR"]'), $27)`,
       [
         r.attempt_id,
         clusterKey,
@@ -282,6 +282,8 @@ export async function deriveAttempts(
         facts.userManagedNetworking,
         JSON.stringify(facts.features),
         provenance.sha256,
+        JSON.stringify(facts.operators ?? []),
+        facts.dualStack ?? null,
       ],
     );
   }

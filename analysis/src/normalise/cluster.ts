@@ -33,7 +33,31 @@ export interface ClusterFacts {
   networkType: string | null;
   userManagedNetworking: boolean | null;
   features: string[];
+  /** Names of the OLM operators it monitors (from `monitored_operators`). */
+  operators: string[];
+  /** Both IPv4 and IPv6 cluster networks: dual-stack. Null when unknown. */
+  dualStack: boolean | null;
   status: string | null;
+}
+
+/** OLM operator names from `monitored_operators` (on-prem archives and SaaS records alike). */
+export function operatorNames(value: unknown): string[] {
+  if (!Array.isArray(value)) return [];
+  const names = value.filter((op) => op?.operator_type === "olm" && typeof op?.name === "string")
+    .map((op) => String(op.name));
+  return [...new Set(names)].sort();
+}
+
+/** Dual-stack from the archive's `network_shape`, or from SaaS `cluster_networks` CIDRs. */
+export function dualStackOf(cluster: Record<string, unknown>): boolean | null {
+  const shape = (cluster.network_shape as Record<string, { ipv4?: number; ipv6?: number }>)
+    ?.cluster_networks;
+  if (shape) return (shape.ipv4 ?? 0) > 0 && (shape.ipv6 ?? 0) > 0;
+  if (Array.isArray(cluster.cluster_networks)) {
+    const cidrs = cluster.cluster_networks.map((n) => String(n?.cidr ?? ""));
+    return cidrs.some((c) => c.includes(":")) && cidrs.some((c) => c.includes("."));
+  }
+  return null;
 }
 
 type Json = Record<string, unknown>;
@@ -81,6 +105,8 @@ export function clusterFacts(cluster: Json, options: { hostsSeen?: number } = {}
     networkType: str(cluster.network_type),
     userManagedNetworking: typeof umn === "boolean" ? umn : null,
     features: featureIds(cluster.feature_usage),
+    operators: operatorNames(cluster.monitored_operators),
+    dualStack: dualStackOf(cluster),
     status: str(cluster.status),
   };
 }

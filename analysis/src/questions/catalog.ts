@@ -25,6 +25,7 @@ export const DIMENSIONS: Readonly<Record<string, string>> = {
   month: "strftime(coalesce(fa.cluster_created_at, fa.ended_at), '%Y-%m')",
   week: "strftime(date_trunc('week', coalesce(fa.cluster_created_at, fa.ended_at)), '%Y-%m-%d')",
   source: "fa.source",
+  dual_stack: "CAST(fa.dual_stack AS VARCHAR)",
 };
 
 /** Filters a caller may set, each an equality on a dimension (the reference's input controls). */
@@ -81,6 +82,7 @@ const RESULT_DIMENSIONS = dims(
   "month",
   "week",
   "source",
+  "dual_stack",
 );
 
 /** The catalogue, in the order of analysis-questions.md §8. */
@@ -258,6 +260,28 @@ export const QUESTIONS: readonly Question[] = [
         count(DISTINCT fa.cluster_key) FILTER (WHERE NOT list_contains(fa.features, f.feature) AND fa.result = 'installed') AS without_installed,
         count(DISTINCT fa.cluster_key) FILTER (WHERE NOT list_contains(fa.features, f.feature) AND fa.result IN ('installed', 'error')) AS without_n
       FROM f CROSS JOIN fa GROUP BY ALL ORDER BY clusters DESC`,
+    rates: [["with_rate", "with_installed", "with_n"], [
+      "without_rate",
+      "without_installed",
+      "without_n",
+    ]],
+  },
+  {
+    id: "operator-usage",
+    title: "Operators installed and success",
+    question:
+      "Which OLM operators do clusters install, and how does success differ with and without each?",
+    formula:
+      "Per operator of the cluster's monitored_operators (type olm): distinct clusters; canonical success rate (§1.1) with it and without it.",
+    by: {},
+    sql: `WITH o AS (SELECT DISTINCT unnest(operators) AS operator FROM fa)
+      SELECT o.operator AS key,
+        count(DISTINCT fa.cluster_key) FILTER (WHERE list_contains(fa.operators, o.operator)) AS clusters,
+        count(DISTINCT fa.cluster_key) FILTER (WHERE list_contains(fa.operators, o.operator) AND fa.result = 'installed') AS with_installed,
+        count(DISTINCT fa.cluster_key) FILTER (WHERE list_contains(fa.operators, o.operator) AND fa.result IN ('installed', 'error')) AS with_n,
+        count(DISTINCT fa.cluster_key) FILTER (WHERE NOT list_contains(fa.operators, o.operator) AND fa.result = 'installed') AS without_installed,
+        count(DISTINCT fa.cluster_key) FILTER (WHERE NOT list_contains(fa.operators, o.operator) AND fa.result IN ('installed', 'error')) AS without_n
+      FROM o CROSS JOIN fa GROUP BY ALL ORDER BY clusters DESC`,
     rates: [["with_rate", "with_installed", "with_n"], [
       "without_rate",
       "without_installed",

@@ -52,7 +52,9 @@ CREATE TABLE IF NOT EXISTS attempts (
   network_type VARCHAR,
   user_managed_networking BOOLEAN,
   features VARCHAR[],
-  archive_sha256 VARCHAR
+  archive_sha256 VARCHAR,
+  operators VARCHAR[],
+  dual_stack BOOLEAN
 );
 CREATE TABLE IF NOT EXISTS hosts (
   cluster_key VARCHAR NOT NULL,
