@@ -17,6 +17,8 @@ import { createLogger, type Logger } from "./src/log/mod.ts";
 import { createReceiver, ReceiverStore } from "./src/receiver/mod.ts";
 import { installFaultHandler } from "./src/server/faults.ts";
 import { assembleService } from "./src/server/service.ts";
+import { checkExportRequest, exportStream } from "./src/export/mod.ts";
+import { sendExport, SendExportError } from "./src/export/send.ts";
 import { VERSION } from "./src/version.ts";
 
 /** Exit codes: 0 done, 1 something failed, 2 bad configuration or usage. */
@@ -56,6 +58,8 @@ loopback caller when TRIGGER_TOKEN is unset):
   POST /v1/opt-in    as the opt-in command
   GET  /v1/clusters/{id}/preview
                      the archive preview would write (application/gzip)
+  GET  /v1/export[?since=TIME&cluster=ID]
+                     the export command's tar, streamed (application/x-tar)
 
 Settings (environment):
 ${
@@ -97,6 +101,22 @@ export const COMMANDS: Record<string, Command> = {
     summary:
       "show the archive that would be sent for the cluster's latest attempt, without sending it; --out also writes the archive",
     options: { out: { type: "string" } },
+    positionals: 1,
+  },
+  export: {
+    usage: "export --out FILE [--since TIME] [--cluster ID]",
+    summary:
+      "write, for each finished attempt, the archive that would be sent, into one tar with a manifest (for a disconnected installation; works while opted out)",
+    options: {
+      out: { type: "string" },
+      since: { type: "string" },
+      cluster: { type: "string" },
+    },
+  },
+  "send-export": {
+    usage: "send-export FILE",
+    summary:
+      "on a connected machine: upload each archive of an export file (PULL_SECRET_FILE gives the token), verify each delivery; safe to re-run",
     positionals: 1,
   },
   receive: {
@@ -147,9 +167,9 @@ function commandHelp(name: string): string {
   return `usage: deno run -A main.ts ${command.usage}\n\n${command.summary}\n`;
 }
 
-function configOrExit(): Config {
+function configOrExit(options: { database?: boolean } = {}): Config {
   try {
-    return loadConfig(Deno.env.toObject());
+    return loadConfig(Deno.env.toObject(), options);
   } catch (err) {
     if (err instanceof ConfigError) {
       console.error(`error: ${err.message}`);
@@ -288,6 +308,65 @@ async function runReceiver(
   return EXIT.ok;
 }
 
+async function runExport(
+  config: Config,
+  log: Logger,
+  values: Record<string, string | boolean | undefined>,
+): Promise<number> {
+  const out = values.out as string | undefined;
+  if (!out) throw new UsageError("export needs --out FILE");
+  const request = checkExportRequest({
+    since: values.since as string | undefined,
+    cluster: values.cluster as string | undefined,
+  });
+  if ("error" in request) throw new UsageError(`--${request.error}`);
+  const sql = connect(config.databaseUrl);
+  const collector = new Collector({ sql, config, log });
+  const tmp = `${out}.partial`;
+  try {
+    const fileName = out.split("/").at(-1)!;
+    await Deno.writeFile(tmp, exportStream(collector, { ...request, fileName }));
+    await Deno.rename(tmp, out);
+    const { readExportManifest } = await import("./src/export/summary.ts");
+    console.log(JSON.stringify(await readExportManifest(out)));
+    return EXIT.ok;
+  } catch (err) {
+    await Deno.remove(tmp).catch(() => {});
+    console.error(`error: ${safeError(err)}`);
+    return EXIT.failed;
+  } finally {
+    collector.close();
+    await sql.end({ timeout: 5 });
+  }
+}
+
+async function runSendExport(config: Config, log: Logger, path: string): Promise<number> {
+  try {
+    const results = await sendExport(path, { config, log });
+    for (const r of results) {
+      console.log(
+        `${r.cluster_id} ${r.bundle_id}: ${r.status}${
+          r.request_id ? ` (request ${r.request_id})` : ""
+        }${r.verification ? `, delivery ${r.verification}` : ""}${r.error ? `: ${r.error}` : ""}`,
+      );
+    }
+    const failed = results.filter((r) => r.status === "failed").length;
+    console.log(JSON.stringify({
+      archives: results.length,
+      accepted: results.filter((r) => r.status === "accepted").length,
+      already_accepted: results.filter((r) => r.status === "already accepted").length,
+      failed,
+    }));
+    return failed > 0 ? EXIT.failed : EXIT.ok;
+  } catch (err) {
+    if (err instanceof SendExportError) {
+      console.error(`error: ${err.message}`);
+      return EXIT.config;
+    }
+    throw err;
+  }
+}
+
 /** Why a listener could not start, in words. */
 function listenProblem(err: unknown): string {
   if (err instanceof Deno.errors.AddrInUse) return "the port is in use";
@@ -335,9 +414,15 @@ export async function main(args: string[]): Promise<number> {
         createLogger(known.find((l) => l === level) ?? "info"),
       );
     }
+    if (command === "send-export") {
+      const config = configOrExit({ database: false });
+      return await runSendExport(config, createLogger(config.logLevel), parsed.positionals[0]);
+    }
     const config = configOrExit();
     const log = createLogger(config.logLevel);
     switch (command) {
+      case "export":
+        return await runExport(config, log, parsed.values);
       case "serve":
         return await runServe(config, log);
       case "once":

@@ -18,6 +18,8 @@ import {
 } from "./src/config.ts";
 import { Ingest } from "./src/ingest/mod.ts";
 import { findImportFiles } from "./src/ingest/files.ts";
+import type { SaasStream } from "./src/normalise/saas.ts";
+import { readExportFile } from "../contract/mod.ts";
 import { loadSecret } from "./src/normalise/keys.ts";
 import { ask, findQuestion, parseAsk, QuestionError, QUESTIONS } from "./src/questions/mod.ts";
 import { toCsv, toTable } from "./src/questions/format.ts";
@@ -29,7 +31,8 @@ const USAGE = `usage: deno task analysis <command> [options]
 
 commands:
   serve                         ingest uploads and answer questions over HTTP
-  import <file|dir>...          import archives (.tgz), receiver folders and SaaS exports (.ndjson)
+  import <file|dir>...          import archives (.tgz), export files of disconnected installs (.tar,
+                                marked channel manual_export), receiver folders and SaaS exports (.ndjson)
         [--channel import|manual_export]
   reprocess                     re-read every stored raw archive (after a parser fix)
   ask <question> [--by D] [--source onprem|saas|all] [--split] [--from YYYY-MM-DD]
@@ -138,39 +141,73 @@ async function importFiles(
   }
   const ingest = await openIngest(config);
   let failed = 0;
-  for (const file of files) {
-    const bytes = await Deno.readFile(file.path);
-    let status: string;
-    let reason: string | undefined;
-    if (ingest) {
-      const result = await ingest.accept(bytes, {
-        kind: file.kind,
-        channel: file.kind === "archive" ? channel : "saas_export",
-        orgLabel: null,
-      });
-      await ingest.settled();
-      const [row] = await ingest.store.query<{ status: string; reason: string | null }>(
-        "SELECT status, reason FROM archives WHERE sha256 = $1",
-        [result.sha256],
-      );
-      status = row.status + (result.duplicate ? " (already stored)" : "");
-      reason = row.reason ?? undefined;
-    } else {
-      const res = await viaService(
-        config,
-        `/api/v1/import?channel=${channel}&kind=${encodeURIComponent(file.kind)}`,
-        { method: "POST", body: bytes },
-      );
-      const body = await res.json();
-      if (!res.ok) throw new ConfigError(`the running service refused the import: ${body.error}`);
-      status = body.status + (body.duplicate ? " (already stored)" : "");
-      reason = body.reason;
+  // An export file is verified whole, then each of its archives is imported as hand-exported.
+  const units: Array<
+    { label: string; path: string; kind: "archive" | SaasStream; channel: string }
+  > = [];
+  const spool = await Deno.makeTempDir({ prefix: "analysis-import-" });
+  try {
+    for (const file of files) {
+      if (file.kind !== "export") {
+        units.push({
+          label: file.path,
+          path: file.path,
+          kind: file.kind,
+          channel: file.kind === "archive" ? channel : "saas_export",
+        });
+        continue;
+      }
+      let read;
+      try {
+        read = await readExportFile(file.path, { spoolDir: spool });
+      } catch (err) {
+        throw new ConfigError(`${file.path} refused: ${(err as Error).message}`);
+      }
+      for (const archive of read.archives) {
+        units.push({
+          label: `${file.path}:${archive.entry.file}`,
+          path: archive.path,
+          kind: "archive",
+          channel: "manual_export",
+        });
+      }
     }
-    if (status.startsWith("error")) failed++;
-    console.log(`${file.path}: ${status}${reason ? ` — ${reason}` : ""}`);
+    for (const unit of units) {
+      const bytes = await Deno.readFile(unit.path);
+      let status: string;
+      let reason: string | undefined;
+      if (ingest) {
+        const result = await ingest.accept(bytes, {
+          kind: unit.kind,
+          channel: unit.channel,
+          orgLabel: null,
+        });
+        await ingest.settled();
+        const [row] = await ingest.store.query<{ status: string; reason: string | null }>(
+          "SELECT status, reason FROM archives WHERE sha256 = $1",
+          [result.sha256],
+        );
+        status = row.status + (result.duplicate ? " (already stored)" : "");
+        reason = row.reason ?? undefined;
+      } else {
+        const res = await viaService(
+          config,
+          `/api/v1/import?channel=${unit.channel}&kind=${encodeURIComponent(unit.kind)}`,
+          { method: "POST", body: bytes },
+        );
+        const body = await res.json();
+        if (!res.ok) throw new ConfigError(`the running service refused the import: ${body.error}`);
+        status = body.status + (body.duplicate ? " (already stored)" : "");
+        reason = body.reason;
+      }
+      if (status.startsWith("error")) failed++;
+      console.log(`${unit.label}: ${status}${reason ? ` — ${reason}` : ""}`);
+    }
+  } finally {
+    await Deno.remove(spool, { recursive: true }).catch(() => {});
   }
   await ingest?.store.close();
-  console.log(`${files.length} files read, ${failed} quarantined`);
+  console.log(`${units.length} files read, ${failed} quarantined`);
   return failed > 0 ? 1 : 0;
 }
 

@@ -7,3 +7,4 @@
 export * from "./archive.ts";
 export * from "./policy.ts";
 export * from "./store.ts";
+export * from "./export.ts";

@@ -180,7 +180,23 @@ export function createAnalysisApp(deps: AppDeps): Hono {
       if (!["import", "manual_export"].includes(channel)) {
         return c.json({ error: "channel must be import or manual_export" }, 400);
       }
-      const result = await ingest.accept(bytes, { kind: "archive", channel, orgLabel: null });
+      const kind = c.req.query("kind") ?? "archive";
+      if (
+        ![
+          "archive",
+          ".events",
+          ".clusters",
+          ".infra_envs",
+          ".component_versions",
+        ].includes(kind)
+      ) {
+        return c.json({ error: "kind must be archive or a SaaS export stream" }, 400);
+      }
+      const result = await ingest.accept(bytes, {
+        kind: kind as "archive",
+        channel: kind === "archive" ? channel : "saas_export",
+        orgLabel: null,
+      });
       await ingest.settled();
       const [row] = await ingest.store.query<{ status: string; reason: string | null }>(
         "SELECT status, reason FROM archives WHERE sha256 = $1",

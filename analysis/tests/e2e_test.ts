@@ -104,7 +104,7 @@ Deno.test("end to end: collector uploads and a SaaS export answer the questions 
     await writeSaasExport(exportDir, saas);
     for (const file of await findImportFiles([exportDir])) {
       await service.ingest.accept(await Deno.readFile(file.path), {
-        kind: file.kind,
+        kind: file.kind as "archive",
         channel: "saas_export",
         orgLabel: null,
       });
@@ -243,6 +243,42 @@ Deno.test("end to end: collector uploads and a SaaS export answer the questions 
     assert.equal(cli.code, 0, cli.stderr);
     assert.deepEqual(JSON.parse(cli.stdout).rows, answer.body.rows);
 
+    // A disconnected install's export, imported by hand: its attempts are marked manual_export,
+    // and an attempt that also arrived by upload counts once.
+    const late = generateClusters("onprem", 1, "exported-only")[0];
+    late.results = ["error"];
+    await seedOnprem(db.sql, [late]);
+    const exportFile = `${exportDir}/disconnected.tar`;
+    const exported = await runProgram("collector", ["export", "--out", exportFile], {
+      ...env,
+      ENABLE_DATA_COLLECTION: "false",
+    });
+    assert.equal(exported.code, 0, exported.stderr);
+    assert.equal(JSON.parse(exported.stdout).archives, onprem.length + 1);
+    const imported = await runProgram("analysis", ["import", exportFile], {
+      ANALYSIS_DB: service.config.dbPath,
+      ANALYSIS_URL: service.url,
+      ANALYSIS_TOKEN: ANALYST,
+    });
+    assert.equal(imported.code, 0, imported.stderr + imported.stdout);
+    const channels = await get(
+      `${service.url}/api/v1/questions/attempts-per-cluster?by=channel&internal=include&source=onprem`,
+      ANALYST,
+    );
+    const byChannel = Object.fromEntries(channels.body.rows.map((r: Row) => [r.key, r.attempts]));
+    assert.deepEqual(byChannel, {
+      upload: onprem.reduce((n, c) => n + c.results.length, 0),
+      manual_export: 1,
+    });
+    const withoutManual = await get(
+      `${service.url}/api/v1/questions/success-rate?by=source&source=onprem&manual=exclude`,
+      ANALYST,
+    );
+    assert.deepEqual(
+      pick(withoutManual.body.rows[0], SUCCESS_KEYS),
+      expectedSuccess(external(onprem)),
+    );
+
     // One cluster's timeline: analyst token only, and logged.
     const timeline = `${service.url}/api/v1/questions/cluster-timeline?cluster=${onprem[0].id}`;
     assert.equal((await get(timeline)).status, 401);
@@ -266,7 +302,7 @@ Deno.test("cells of fewer than k clusters are suppressed, never shown as zero", 
     await writeSaasExport(dir, saas);
     for (const file of await findImportFiles([dir])) {
       await service.ingest.accept(await Deno.readFile(file.path), {
-        kind: file.kind,
+        kind: file.kind as "archive",
         channel: "saas_export",
         orgLabel: null,
       });

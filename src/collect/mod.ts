@@ -15,10 +15,12 @@ import {
   discoverAttempts,
   dueAttempts,
   type Enablement,
+  exportCandidates,
   latestAttempt,
   type LedgerRow,
   ledgerSummary,
   loadInstallation,
+  markExported,
   migrateLedger,
   type Outcome,
   reconcileEnablement,
@@ -29,9 +31,12 @@ import {
 import type { Logger } from "../log/mod.ts";
 import { importHmacKey } from "../sanitize/mod.ts";
 import pLimit from "p-limit";
+import { parsePullSecret } from "./pull_secret.ts";
+import { TripwireError } from "./secrets.ts";
 import {
   type ArchiveAttempt,
   type ArchiveContext,
+  ArchiveTooLargeError,
   buildArchive,
   type BuiltArchive,
   isSafeClusterId,
@@ -120,6 +125,8 @@ export interface CollectorStatus {
   attempts: Record<string, number>;
   /** Sent attempts by what the payload tracker said. */
   verification: Record<string, number>;
+  /** Attempts written to an export file (`export` command or `/v1/export`). */
+  exported: number;
   recent: LedgerRow[];
 }
 
@@ -342,6 +349,58 @@ export class Collector {
     return { ...built, attempt: archiveAttempt, inLedger: attempt !== undefined };
   }
 
+  /**
+   * The archives an export file holds: for each finished attempt in range,
+   * what preview would write for it, byte for byte, or why it is left out.
+   * Exporting is an explicit operator action: it works while automatic
+   * sending is opted out, but never includes a cluster whose own pull
+   * secret opts it out.
+   */
+  async *exportArchives(
+    options: { since?: string; clusterId?: string } = {},
+  ): AsyncGenerator<
+    | { attempt: Attempt; built: BuiltArchive }
+    | { attempt: Attempt; leftOut: string }
+  > {
+    await this.prepare();
+    const { sql, config } = this.#deps;
+    const enablement = await currentEnablement(sql);
+    if (enablement?.enabled) await discoverAttempts(sql, enablement.since);
+    const global = await readGlobalSecret(config.pullSecretFile);
+    for (const attempt of await exportCandidates(sql, options)) {
+      const cluster = await readCluster(sql, attempt.clusterId);
+      if (!cluster || !isSafeClusterId(attempt.clusterId)) {
+        yield { attempt, leftOut: "cluster gone or its id is not a plain identifier" };
+        continue;
+      }
+      const own = parsePullSecret(
+        typeof cluster.pull_secret === "string" ? cluster.pull_secret : null,
+      );
+      if (own.kind === "opted-out") {
+        yield { attempt, leftOut: "its own pull secret opts it out" };
+        continue;
+      }
+      try {
+        const built = await buildArchive(sql, attempt, {
+          context: this.#context(global),
+          cluster,
+          maxBytes: config.uploadMaxBytes,
+        });
+        yield { attempt, built };
+      } catch (err) {
+        if (err instanceof TripwireError) yield { attempt, leftOut: "blocked by the tripwire" };
+        else if (err instanceof ArchiveTooLargeError) {
+          yield { attempt, leftOut: "too large even with events cut" };
+        } else throw err;
+      }
+    }
+  }
+
+  /** Records that an attempt went into an export file. */
+  async markExported(attempt: Attempt, file: string): Promise<void> {
+    await markExported(this.#deps.sql, attempt, file);
+  }
+
   /** Records the run-time switch and applies it at once. */
   async setOptOut(optedOut: boolean): Promise<{ state?: Enablement; error?: string }> {
     await this.prepare();
@@ -368,6 +427,7 @@ export class Collector {
       perMinute: config.uploadsPerMinute,
       attempts: ledger.counts,
       verification: ledger.verification,
+      exported: ledger.exported,
       recent: ledger.recent,
     };
   }

@@ -596,7 +596,7 @@ export type Config = ReturnType<typeof toConfig>;
  * Validates the environment. Throws a {@linkcode ConfigError} naming every bad
  * setting once, so an operator fixes them in one go.
  */
-export function loadConfig(env: Env): Config {
+export function loadConfig(env: Env, options: { database?: boolean } = {}): Config {
   // Deno reads the proxy settings in either case; they are checked in either case.
   const proxies = {
     HTTPS_PROXY: env.HTTPS_PROXY ?? env.https_proxy,
@@ -617,7 +617,8 @@ export function loadConfig(env: Env): Config {
     const one = definition.schema.safeParse(input[name]);
     if (one.success) (partial as Record<string, unknown>)[name] = one.data;
   }
-  const url = databaseUrl(partial, problems);
+  // send-export runs on a connected machine without assisted-service's database.
+  const url = options.database === false ? "" : databaseUrl(partial, problems);
   const caPem = readCaFile(partial.UPLOAD_CA_FILE, problems);
   if (
     partial.UPLOAD_RETRY_INITIAL !== undefined && partial.UPLOAD_RETRY_MAX !== undefined &&

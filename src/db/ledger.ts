@@ -120,6 +120,11 @@ const MIGRATIONS: string[] = [
   CREATE INDEX attempts_verifying ON assisted_telemetry.attempts (verify_next_at)
     WHERE verification = 'pending';
   `,
+  `
+  ALTER TABLE assisted_telemetry.attempts
+    ADD COLUMN exported_at timestamptz,
+    ADD COLUMN export_file text;
+  `,
 ];
 
 /**
@@ -520,6 +525,51 @@ export async function dueCount(sql: Sql): Promise<number> {
   return r.n;
 }
 
+/** Why an attempt that only an export carries was not sent automatically. */
+export const EXPORT_ONLY_REASON =
+  "exported by hand: collection was off, or it ended before collection began";
+
+/**
+ * The finished attempts an export covers (each cluster's latest, as the
+ * database holds it), each with its ledger row: the row automatic sending
+ * made, or one made now (`skipped`, EXPORT_ONLY_REASON), so that an export
+ * and an automatic send of the same attempt share its `bundle_id`.
+ */
+export async function exportCandidates(
+  sql: Sql,
+  options: { since?: string; clusterId?: string } = {},
+): Promise<Attempt[]> {
+  const filters = sql`c.deleted_at IS NULL AND c.status IN ('installed', 'error', 'cancelled')
+    AND c.status_updated_at IS NOT NULL AND c.id IS NOT NULL
+    ${options.since ? sql`AND c.status_updated_at >= ${options.since}::timestamptz` : sql``}
+    ${options.clusterId ? sql`AND c.id = ${options.clusterId}` : sql``}`;
+  await sql`
+    INSERT INTO assisted_telemetry.attempts (cluster_id, ended_at, cluster_status, bundle_id, state, last_error)
+    SELECT c.id, c.status_updated_at, c.status,
+           md5(random()::text || clock_timestamp()::text || c.id)::uuid, 'skipped', ${EXPORT_ONLY_REASON}
+    FROM clusters c WHERE ${filters}
+    ON CONFLICT DO NOTHING`;
+  const rows = await sql`
+    SELECT a.cluster_id, a.ended_at::text AS ended_at, a.cluster_status, a.bundle_id::text AS bundle_id,
+           a.tries, a.size_limit::float8 AS size_limit
+    FROM clusters c JOIN assisted_telemetry.attempts a
+      ON a.cluster_id = c.id AND a.ended_at = c.status_updated_at
+    WHERE ${filters}
+    ORDER BY a.ended_at, a.cluster_id`;
+  return rows.map(toAttempt);
+}
+
+/** Records that an attempt went into an export file (it is not marked as sent). */
+export async function markExported(
+  sql: Sql,
+  attempt: Pick<Attempt, "clusterId" | "endedAt">,
+  file: string,
+): Promise<void> {
+  await sql`UPDATE assisted_telemetry.attempts SET exported_at = clock_timestamp(),
+    export_file = ${file}
+    WHERE cluster_id = ${attempt.clusterId} AND ended_at = ${attempt.endedAt}::text::timestamptz`;
+}
+
 /** The cluster's most recent attempt in the ledger, whatever its state. */
 export async function latestAttempt(sql: Sql, clusterId: string): Promise<Attempt | undefined> {
   const [r] = await sql`
@@ -544,6 +594,8 @@ export interface LedgerRow {
   request_id: string | null;
   verification: string | null;
   verification_message: string | null;
+  exported_at: string | null;
+  export_file: string | null;
   bytes: number | null;
   event_count: number | null;
   sent_at: string | null;
@@ -555,7 +607,12 @@ export async function ledgerSummary(
   sql: Sql,
   options: { limit?: number } = {},
 ): Promise<
-  { counts: Record<string, number>; verification: Record<string, number>; recent: LedgerRow[] }
+  {
+    counts: Record<string, number>;
+    verification: Record<string, number>;
+    exported: number;
+    recent: LedgerRow[];
+  }
 > {
   const counts: Record<string, number> = Object.fromEntries(ATTEMPT_STATES.map((s) => [s, 0]));
   for (
@@ -579,11 +636,13 @@ export async function ledgerSummary(
   const recent = await sql<LedgerRow[]>`
     SELECT cluster_id, ended_at::text AS ended_at, cluster_status, bundle_id::text AS bundle_id,
            state, tries, last_error, abandon_reason, last_http_status, request_id,
-           verification, verification_message,
+           verification, verification_message, exported_at::text AS exported_at, export_file,
            next_attempt_at::text AS next_attempt_at,
            bytes::float8 AS bytes, event_count::float8 AS event_count, sent_at::text AS sent_at
     FROM assisted_telemetry.attempts ORDER BY ended_at DESC, cluster_id LIMIT ${
     options.limit ?? 50
   }`;
-  return { counts, verification, recent: [...recent] };
+  const [{ exported }] = await sql`SELECT count(*)::int AS exported
+    FROM assisted_telemetry.attempts WHERE exported_at IS NOT NULL`;
+  return { counts, verification, exported, recent: [...recent] };
 }

@@ -14,6 +14,7 @@ import { controlAccess } from "./auth.ts";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import { readCluster } from "../db/assisted.ts";
+import { checkExportRequest, exportStream } from "../export/mod.ts";
 
 const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 import type { PassScheduler } from "../collect/scheduler.ts";
@@ -87,6 +88,7 @@ export function statusBody(status: CollectorStatus): Record<string, unknown> {
     },
     attempts: status.attempts,
     delivery: status.verification,
+    exported: status.exported,
     recent: status.recent,
   };
 }
@@ -196,6 +198,27 @@ export function createApp(deps: ServerDeps): Hono<{ Bindings: ServerEnv }> {
       "content-type": "application/gzip",
       "content-disposition": `attachment; filename="${preview.attempt.clusterId}.tgz"`,
       "x-bundle-id": preview.attempt.bundleId,
+    });
+  });
+
+  app.get("/v1/export", async (c) => {
+    const request = checkExportRequest({
+      since: c.req.query("since"),
+      cluster: c.req.query("cluster"),
+    });
+    if ("error" in request) return c.json({ error: request.error }, 400);
+    // Fail before the first byte when the database is away, not in the middle of the tar.
+    if (!(await ping(deps.sql))) return c.json({ error: "database unavailable" }, 503);
+    const fileName = `assisted-telemetry-export-${
+      new Date().toISOString().replace(/[:.]/g, "-")
+    }.tar`;
+    log.info("export requested", {
+      since: request.since ?? null,
+      cluster_id: request.clusterId ?? null,
+    });
+    return c.body(exportStream(collector, { ...request, fileName }), 200, {
+      "content-type": "application/x-tar",
+      "content-disposition": `attachment; filename="${fileName}"`,
     });
   });
 

@@ -4,10 +4,13 @@ import { type SaasStream, saasStream } from "../normalise/saas.ts";
 /** One file to import. */
 export interface ImportFile {
   path: string;
-  kind: "archive" | SaasStream;
+  kind: "archive" | "export" | SaasStream;
 }
 
-/** Archives (`.tgz`, `.tar.gz`) and SaaS export files under `paths`, cluster records first. */
+/**
+ * Archives (`.tgz`, `.tar.gz`), export files of disconnected installations
+ * (`.tar`) and SaaS export files under `paths`, cluster records first.
+ */
 export async function findImportFiles(paths: string[]): Promise<ImportFile[]> {
   const out: ImportFile[] = [];
   async function visit(path: string): Promise<void> {
@@ -22,6 +25,7 @@ export async function findImportFiles(paths: string[]): Promise<ImportFile[]> {
     const stream = saasStream(path);
     if (stream) out.push({ path, kind: stream });
     else if (/\.(tgz|tar\.gz)$/.test(path)) out.push({ path, kind: "archive" });
+    else if (/\.tar$/.test(path)) out.push({ path, kind: "export" });
   }
   for (const p of paths) await visit(p.replace(/\/+$/, ""));
   const order = (f: ImportFile) => (f.kind === ".clusters" ? 0 : 1);

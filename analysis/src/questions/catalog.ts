@@ -26,6 +26,7 @@ export const DIMENSIONS: Readonly<Record<string, string>> = {
   week: "strftime(date_trunc('week', coalesce(fa.cluster_created_at, fa.ended_at)), '%Y-%m-%d')",
   source: "fa.source",
   dual_stack: "CAST(fa.dual_stack AS VARCHAR)",
+  channel: "fa.channel",
 };
 
 /** Filters a caller may set, each an equality on a dimension (the reference's input controls). */
@@ -39,6 +40,7 @@ export const FILTERS: readonly string[] = [
   "cpu_architecture",
   "network_type",
   "host_count",
+  "channel",
 ];
 
 /** One declared question. */
@@ -83,6 +85,7 @@ const RESULT_DIMENSIONS = dims(
   "week",
   "source",
   "dual_stack",
+  "channel",
 );
 
 /** The catalogue, in the order of analysis-questions.md §8. */
@@ -144,7 +147,7 @@ export const QUESTIONS: readonly Question[] = [
     question: "How many finished attempts does a cluster take?",
     formula:
       "attempts (installed, error and cancelled results) / distinct clusters (§1.4; pending-user-action is not an attempt).",
-    by: dims("month", "source", "openshift_minor", "platform", "deployment_type"),
+    by: dims("month", "source", "openshift_minor", "platform", "deployment_type", "channel"),
     splits: true,
     sql:
       `SELECT {key} AS key{split}, count(*) AS attempts, count(DISTINCT fa.cluster_key) AS clusters,

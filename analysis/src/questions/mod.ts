@@ -23,6 +23,11 @@ export interface AskParams {
   includeInternal?: boolean;
   /** Equality filters on dimensions (`openshift_minor=4.18`). */
   filters?: Record<string, string>;
+  /**
+   * Hand-exported attempts (channel manual_export, skewed towards installs
+   * that had problems): `include` (default), `exclude` or `only`.
+   */
+  manual?: "include" | "exclude" | "only";
   /** Only clusters using this feature id. */
   feature?: string;
   /** One cluster (id or key), for the analyst-only timeline. */
@@ -61,6 +66,10 @@ export function parseAsk(query: Record<string, string | undefined>): AskParams {
       throw new QuestionError(`${d} must be a date YYYY-MM-DD`);
     }
   }
+  const manual = query.manual ?? "include";
+  if (!["include", "exclude", "only"].includes(manual)) {
+    throw new QuestionError("manual must be include, exclude or only");
+  }
   const filters: Record<string, string> = {};
   for (const f of FILTERS) if (query[f]) filters[f] = query[f]!;
   return {
@@ -73,6 +82,7 @@ export function parseAsk(query: Record<string, string | undefined>): AskParams {
     filters,
     feature: query.feature,
     cluster: query.cluster,
+    manual: manual as AskParams["manual"],
   };
 }
 
@@ -114,6 +124,8 @@ export async function ask(
     named[`f_${name}`] = value;
     where.push(`${DIMENSIONS[name]} = $f_${name}`);
   }
+  if (params.manual === "exclude") where.push("fa.channel <> 'manual_export'");
+  if (params.manual === "only") where.push("fa.channel = 'manual_export'");
   if (params.feature) {
     named.feature = params.feature;
     where.push("list_contains(fa.features, $feature)");
