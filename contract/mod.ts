@@ -8,3 +8,4 @@ export * from "./archive.ts";
 export * from "./policy.ts";
 export * from "./store.ts";
 export * from "./export.ts";
+export * from "./event_templates.ts";

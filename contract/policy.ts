@@ -33,6 +33,8 @@ export type Treatment =
   | "kernelArgs" // kernel arguments become operation and name
   | "inventory" // hardware facts only
   | "presence" // whether it was set, as a boolean
+  | "message" // an event message, read through its name's template (event_templates.ts)
+  | "metricProps" // a metrics event's props: only the keys its metric defines (METRIC_PROPS)
   | "operators" // monitored operators: the OPERATOR keys of each
   | "networkShape"; // how many VIPs and networks, per address family; no addresses
 
@@ -58,6 +60,37 @@ export interface EntityPolicy {
   /** Keys always written with a fixed value, whatever the row holds (the consumer expects them). */
   fixed?: Record<string, null>;
 }
+
+/**
+ * The props each metric defines (saas-data-shape §8), the only ones that
+ * leave; a user event's props and an unknown metric's leave as `{}`.
+ */
+export const METRIC_PROPS: Readonly<Record<string, readonly string[]>> = {
+  "cluster.installation.results": ["duration", "lastState", "result"],
+  "host.stage.duration": [
+    "disk_type",
+    "duration",
+    "host_role",
+    "host_stage",
+    "product",
+    "result",
+    "vendor",
+  ],
+  "host.mem.cpu": ["core_count", "host_result", "host_role", "mem_bytes"],
+  "disk.size.type": ["disk_size", "disk_type", "host_result", "host_role"],
+  "nic.speed": ["host_result", "host_role", "nic_speed"],
+  "nic.virtual_interfaces": ["count", "types"],
+  "nic.physical_interfaces": ["count"],
+  "host_monitor.slow_host": ["duration"],
+  "cluster_monitor.slow_cluster": ["duration"],
+  "installercache.release.metrics": [
+    "cached",
+    "end_time",
+    "extract_duration",
+    "release_id",
+    "start_time",
+  ],
+};
 
 /** What leaves of each monitored operator (treatment `operators`). */
 export const OPERATOR_KEYS: readonly string[] = [
@@ -397,8 +430,8 @@ export const EVENT: EntityPolicy = {
     rule("name", "string"),
     rule("severity", "stringAlways"),
     rule("event_time", "dateTimePtr"),
-    rule("message", "stringAlways", "text"),
-    rule("props", "string", "json"),
+    rule("message", "stringAlways", "message"),
+    rule("props", "string", "metricProps"),
     rule("request_id", "string"),
   ],
   dropped: {

@@ -52,7 +52,7 @@ Deno.test("a finished attempt is sent once, in the consumer's layout and JSON sh
     assert.ok(!files[`${id}/events.json`].includes("deleted event"));
     const metric = events.find((e: { category: string }) => e.category === "metrics");
     assert.equal(typeof metric.props, "string");
-    assert.equal(typeof JSON.parse(metric.props).duration_ms, "number");
+    assert.equal(typeof JSON.parse(metric.props).duration, "number");
     assert.ok(
       events.every((e: Record<string, unknown>) =>
         !("id" in e) && "message" in e && "severity" in e

@@ -74,7 +74,8 @@ Deno.test("a role with only SELECT on assisted-service's tables and its own sche
       CREATE ROLE ${role} LOGIN PASSWORD 'collector-pw';
       CREATE SCHEMA assisted_telemetry AUTHORIZATION ${role};
       GRANT USAGE ON SCHEMA public TO ${role};
-      GRANT SELECT ON clusters, hosts, infra_envs, events TO ${role};
+      GRANT SELECT ON clusters, hosts, infra_envs, events, monitored_operators, api_vips,
+        ingress_vips, cluster_networks, machine_networks, service_networks TO ${role};
       REVOKE CREATE ON SCHEMA public FROM PUBLIC;
     `);
     const { testCollector, testConfig } = await import("./support/setup.ts");

@@ -227,13 +227,16 @@ export class Collector {
         else if (outcome?.kind === "blocked") result.blocked++;
         else result.skipped++;
       }
+      // Verification is best-effort: whatever stops it now, the next pass asks again.
       await verifyDeliveries({
         sql,
         config,
         gate: this.#gate,
         log,
         observe: (r) => this.#deps.metrics?.verification(r),
-      }, { global, stop: options.stop });
+      }, { global, stop: options.stop }).catch((err) =>
+        log.warn("delivery verification postponed", { error: safeError(err) })
+      );
     } catch (err) {
       const message = safeError(err);
       result.errors.push(message);

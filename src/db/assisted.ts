@@ -37,14 +37,17 @@ export const CLUSTER_RELATIONS = [
 
 /**
  * The cluster's rows of each relation table (whole, as JSON; the allow-list
- * picks). A table this install does not have gives no rows.
+ * picks). A table this install does not have, or that the collector was not
+ * granted SELECT on, gives no rows.
  */
 export async function readClusterRelations(
   sql: Queryable,
   clusterId: string,
 ): Promise<Record<(typeof CLUSTER_RELATIONS)[number], Row[]>> {
   const [present] = await sql`
-    SELECT array_agg(t) FILTER (WHERE to_regclass(t) IS NOT NULL) AS tables
+    SELECT array_agg(t) FILTER (
+      WHERE to_regclass(t) IS NOT NULL AND has_table_privilege(to_regclass(t), 'SELECT')
+    ) AS tables
     FROM unnest(${CLUSTER_RELATIONS as unknown as string[]}::text[]) AS t`;
   const tables = new Set<string>(present?.tables ?? []);
   const out = {} as Record<(typeof CLUSTER_RELATIONS)[number], Row[]>;

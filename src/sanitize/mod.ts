@@ -22,7 +22,8 @@ import {
 import { TextScrubber } from "./text.ts";
 
 export { CLUSTER, EVENT, HOST, INFRA_ENV } from "../../contract/policy.ts";
-import { NETWORK_SHAPE_PARTS, OPERATOR_KEYS } from "../../contract/policy.ts";
+import { METRIC_PROPS, NETWORK_SHAPE_PARTS, OPERATOR_KEYS } from "../../contract/policy.ts";
+import { MessageReader, metricProps } from "./message.ts";
 export { TextScrubber } from "./text.ts";
 export { NetworkObfuscator } from "./network.ts";
 export { importHmacKey, userId } from "./pseudonym.ts";
@@ -75,8 +76,11 @@ const TIME_ENCODINGS: ReadonlySet<string> = new Set(["dateTime", "dateTimePtr", 
 export class Sanitizer {
   readonly scrubber: TextScrubber;
 
+  readonly #messages: MessageReader;
+
   constructor(scrubber: TextScrubber) {
     this.scrubber = scrubber;
+    this.#messages = new MessageReader(scrubber);
   }
 
   #treat(rule: FieldRule, raw: unknown): unknown {
@@ -142,7 +146,19 @@ export class Sanitizer {
     const out: Record<string, unknown> = {};
     for (const path of policy.objects) setPath(out, path, {});
     for (const rule of policy.fields) {
-      const value = encodeValue(this.#treat(rule, row[rule.column] ?? null), rule.encoding);
+      const raw = row[rule.column] ?? null;
+      const treated = rule.treatment === "message" && typeof raw === "string"
+        ? this.#messages.read(row.name, raw)
+        : rule.treatment === "metricProps" && typeof raw === "string" && raw !== ""
+        ? metricProps(
+          this.scrubber,
+          row.category === "metrics" && typeof row.message === "string"
+            ? METRIC_PROPS[row.message]
+            : undefined,
+          raw,
+        )
+        : this.#treat(rule, raw);
+      const value = encodeValue(treated, rule.encoding);
       if (value !== ABSENT) setPath(out, rule.key, value);
     }
     for (const [key, value] of Object.entries(policy.fixed ?? {})) out[key] = value;

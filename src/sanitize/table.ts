@@ -9,6 +9,7 @@ import {
   HOST,
   INFRA_ENV,
   INVENTORY,
+  METRIC_PROPS,
   NETWORK_SHAPE_PARTS,
   OPERATOR_KEYS,
 } from "../../contract/policy.ts";
@@ -28,6 +29,11 @@ const TREATMENT_TEXT: Record<Treatment, string> = {
     INVENTORY.map((r) => r.keys ? `${r.key} (${r.keys.join(", ")})` : r.key).join("; ")
   }`,
   presence: "only whether it was set (`true`)",
+  message:
+    "read through its event's template (the 80 of \`contract/event_templates.ts\`): fixed text kept; UUIDs validated, integers and booleans as such, statuses, stages and validation ids as short words; host names and VIPs as network identifiers (pseudonymised under \`OBFUSCATE=networking\`); disk ids never raw; image references without credentials; free-text parameters scrubbed. A message matching no template is scrubbed as free text, disk ids removed",
+  metricProps: `a metrics event's props keep only the keys its metric defines (${
+    Object.entries(METRIC_PROPS).map(([m, keys]) => `\`${m}\`: ${keys.join(", ")}`).join("; ")
+  }), strings scrubbed; any other props leave as \`{}\``,
   operators: `from the \`monitored_operators\` table: ${OPERATOR_KEYS.join(", ")} of each`,
   networkShape: `how many of each of ${
     NETWORK_SHAPE_PARTS.join(", ")
