@@ -42,7 +42,7 @@ Deno.test("templates: every one of the 80 parses, with each parameter's kind dec
   );
 });
 
-Deno.test("messages: fixed text kept, each parameter treated by its kind", async () => {
+Deno.test("messages: fixed text kept, each parameter treated by its kind", () => {
   const { reader: r } = reader();
   assert.equal(
     r.read(
@@ -83,7 +83,7 @@ Deno.test("messages: fixed text kept, each parameter treated by its kind", async
   assert.ok(!odd.includes("admin@corp.example"), odd);
 });
 
-Deno.test("messages: unknown names and mismatches are free text, with disk ids removed", async () => {
+Deno.test("messages: unknown names and mismatches are free text, with disk ids removed", () => {
   const { reader: r } = reader({ secrets: ["bmcPassw0rd-planted"] });
   const out = r.read(
     "some_future_event",
@@ -94,7 +94,7 @@ Deno.test("messages: unknown names and mismatches are free text, with disk ids r
   assert.equal(r.read(null, "plain words"), "plain words");
 });
 
-Deno.test("messages: host names and VIPs are pseudonymised under OBFUSCATE=networking", async () => {
+Deno.test("messages: host names and VIPs are pseudonymised under OBFUSCATE=networking", () => {
   const { reader: r } = reader({ network: true });
   const out = r.read(
     "api_ingress_vip_updated",
@@ -110,7 +110,7 @@ Deno.test("messages: host names and VIPs are pseudonymised under OBFUSCATE=netwo
   assert.match(host, /: Successfully registered$/);
 });
 
-Deno.test("metrics props: only the keys each metric defines leave", async () => {
+Deno.test("metrics props: only the keys each metric defines leave", () => {
   const { scrubber } = reader();
   const props = JSON.stringify({
     duration: 412.7,
