@@ -53,6 +53,11 @@ Deno.test("contract: an archive of the layout is read member by member, metadata
 Deno.test("contract: output keys are the allow-list's keys", () => {
   assert.deepEqual(OUTPUT_KEYS.cluster, CLUSTER.fields.map((f) => f.key));
   assert.ok(!OUTPUT_KEYS.cluster.includes("pull_secret"));
+  // What the API computes for a cluster belongs to the cluster alone.
+  for (const key of ["monitored_operators", "network_shape", "total_host_count"]) {
+    assert.ok(OUTPUT_KEYS.cluster.includes(key), key);
+    assert.ok(!OUTPUT_KEYS.host.includes(key) && !OUTPUT_KEYS.infraEnv.includes(key), key);
+  }
 });
 
 Deno.test("contract: a gzip bomb in one member is refused at the member cap", async () => {
