@@ -19,7 +19,7 @@ import {
   reduceKeyPaths,
   reduceProxy,
 } from "./reduce.ts";
-import { TextScrubber } from "./text.ts";
+import { mayHoldEmail, TextScrubber } from "./text.ts";
 
 export { CLUSTER, EVENT, HOST, INFRA_ENV } from "../../contract/policy.ts";
 import { METRIC_PROPS, NETWORK_SHAPE_PARTS, OPERATOR_KEYS } from "../../contract/policy.ts";
@@ -172,7 +172,7 @@ export class Sanitizer {
     for (const row of rows) {
       for (const key in row) {
         const value = row[key];
-        if (typeof value === "string" && value.includes("@")) texts.push(value);
+        if (typeof value === "string" && mayHoldEmail(value)) texts.push(value);
       }
     }
     if (texts.length > 0) await this.scrubber.prepare(texts);

@@ -43,29 +43,83 @@ const SECRET_PARAM =
   "password|passwd|pwd|pass|secret|client[_-]?secret|sig|signature|x-amz-signature|" +
   "x-amz-credential|x-amz-security-token|credential|key|session";
 
+/** Any identifier ending in a secret word: `DB_PASSWORD`, `apiToken`, `kubeadmin_password`. */
+const SECRET_NAME =
+  `[A-Za-z0-9_.-]*?(?:${SECRET_PARAM}|passphrase|private[_-]?key|client[_-]?key[_-]?data)`;
+
 const RULES: Array<[RegExp, string | ((...m: string[]) => string)]> = [
-  // scheme://user:password@host → scheme://[REDACTED]@host
-  [/\b([a-z][a-z0-9+.-]*:\/\/)[^\s/?#@"'<>]+@/gi, `$1${REDACTED}@`],
-  // ?token=…, &api_key=…, ;sig=…
-  [new RegExp(`([?&;](?:${SECRET_PARAM})=)[^&#\\s"'<>]*`, "gi"), `$1${REDACTED}`],
+  // PEM and OpenSSH private key blocks (a block cut short is removed to the end)
+  [
+    /-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY( BLOCK)?-----[\s\S]*?(?:-----END (?:[A-Z0-9]+ )*PRIVATE KEY( BLOCK)?-----|$)/g,
+    REDACTED,
+  ],
+  // scheme://user:password@host, the password possibly holding @ or / (up to the last @)
+  [/\b([a-z][a-z0-9+.-]*:\/\/)[^\s"'<>]*@(?=[^\s@"'<>]+)/gi, `$1${REDACTED}@`],
+  // the same, percent-encoded: https%3A%2F%2Fuser%3Apw%40host
+  [/\b([a-z][a-z0-9+.-]*%3A%2F%2F)[^\s"'<>&]*?%40/gi, `$1${REDACTED}%40`],
+  // ?token=…, &api_key=…, ;sig=…, &private_token=…
+  [new RegExp(`([?&;]${SECRET_NAME}=)[^&#\\s"'<>]*`, "gi"), `$1${REDACTED}`],
   // the image service's /bytoken/<token>/ paths
   [/(\/bytoken\/)[^/\s"'?#]+/gi, `$1${REDACTED}`],
-  // Authorization: Bearer …, Basic …
-  [/\b(bearer|basic)(\s+)[A-Za-z0-9._~+/=-]{8,}/gi, `$1$2${REDACTED}`],
+  // Authorization: Bearer …, Basic …, Token …; Digest … to the end of the line
+  [/\b(bearer|basic|token)(\s+)[A-Za-z0-9._~+/=-]{8,}/gi, `$1$2${REDACTED}`],
+  [/\b(digest)\s+[^\r\n]+/gi, `$1 ${REDACTED}`],
+  // Cookie: a=b; c=d and Set-Cookie: …
+  [/\b((?:set-)?cookie\s*[:=]\s*)[^\r\n]+/gi, `$1${REDACTED}`],
   // JWTs
   [/\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*/g, REDACTED],
-  // password=…, "token": "…", secret: …
+  // SSH public keys (dropped from their columns; not through a message either)
+  [
+    /\b(?:ssh-(?:rsa|dss|ed25519)|ecdsa-sha2-nistp\d+|sk-(?:ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com)\s+[A-Za-z0-9+/]{16,}={0,3}/g,
+    REDACTED,
+  ],
+  // password: "a b" (a quoted value, spaces included)
   [
     new RegExp(
-      `\\b(${SECRET_PARAM})(\\\\?["']?\\s*[:=]\\s*\\\\?["']?)(?!\\[REDACTED\\])[^\\s"'\\\\,;&}]+`,
+      `(?<![A-Za-z0-9])(${SECRET_NAME})(\\\\?["']?\\s*[:=]\\s*)(\\\\?["'])(?!\\[REDACTED\\])(?:(?!\\3)[^\\r\\n])*\\3`,
       "gi",
     ),
+    `$1$2$3${REDACTED}$3`,
+  ],
+  // password=…, "token": …, DB_PASSWORD=a,b, bmc_password: …
+  [
+    new RegExp(
+      `(?<![A-Za-z0-9])(${SECRET_NAME})(\\\\?["']?\\s*[:=]\\s*\\\\?["']?)(?!\\[REDACTED\\])[^\\s"'\\\\;&}]+`,
+      "gi",
+    ),
+    `$1$2${REDACTED}`,
+  ],
+  // --password X, --token=X, -p X (flags that take a secret)
+  [
+    /(^|\s)(--[a-z0-9-]*(?:password|passwd|passphrase|token|secret|api-key)(?:\s+|=)|-p\s+|-P\s+)(?!\[REDACTED\])(\S+)/gi,
+    `$1$2${REDACTED}`,
+  ],
+  // prose: "the password is X", "token was X"
+  [
+    /\b(password|passphrase|passwd|secret|token)(\s+(?:is|was|of|set to)\s+)(?!\[REDACTED\])(\S+)/gi,
     `$1$2${REDACTED}`,
   ],
 ];
 
 const BASE64_BLOB = /(?<![A-Za-z0-9+/=])[A-Za-z0-9+/]{12,}={0,2}(?![A-Za-z0-9+/=])/g;
-const EMAIL = /[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}/g;
+/** An e-mail address in any script, with a quoted local part or an IP-literal domain too. */
+const EMAIL =
+  /(?:"[^"\r\n@]{1,64}"|[\p{L}\p{N}._%+-]+)@(?:\[[0-9A-Fa-f.:]+\]|[\p{L}\p{N}-]+(?:\.[\p{L}\p{N}-]+)*\.\p{L}{2,})/gu;
+/** Other spellings of `@` and `.` that still make an address. */
+const AT_SPELLINGS = /%40|\\u0040|&#0*64;|&#x0*40;|\uFF20|\s*[(\[]\s*at\s*[)\]]\s*/gi;
+const DOT_SPELLINGS = /\s*[(\[]\s*dot\s*[)\]]\s*/gi;
+const MAYBE_SPELLED = /%40|\\u0040|&#|\uFF20|[(\[]\s*at\s*[)\]]/i;
+
+/** Whether a value may hold an e-mail address in any spelling (cheap; for batching the hashing). */
+export function mayHoldEmail(value: string): boolean {
+  return value.includes("@") || MAYBE_SPELLED.test(value);
+}
+
+/** The text with every spelling of an address written plainly, so one pattern finds them all. */
+export function unifyEmailSpellings(text: string): string {
+  if (!MAYBE_SPELLED.test(text)) return text;
+  return text.replace(AT_SPELLINGS, "@").replace(DOT_SPELLINGS, ".");
+}
 
 /** Whether a base64 blob decodes to a printable `user:password` pair. */
 function isCredentialBlob(blob: string): boolean {
@@ -80,20 +134,55 @@ function isCredentialBlob(blob: string): boolean {
 }
 
 /** Cheap tests that decide whether a rule can match at all; most event messages pass none. */
-const MAYBE_SECRET_WORD = new RegExp(SECRET_PARAM, "i");
+const MAYBE_SECRET_WORD = new RegExp(
+  `${SECRET_PARAM}|passphrase|client[_-]?key|cookie|digest`,
+  "i",
+);
 const MAYBE_BASE64_RUN = /[A-Za-z0-9+/]{12}/;
+const MAYBE_FLAG =
+  /(?:^|\s)-[pP]\s|--[a-z0-9-]*(?:password|passwd|passphrase|token|secret|api-key)/i;
 
 /** Removes credentials and tokens from `text`; leaves e-mail addresses alone. */
 export function removeSecrets(text: string): string {
   let out = text;
-  const [creds, params, bytoken, auth, jwt, keyword] = RULES;
-  if (out.includes("://") && out.includes("@")) out = out.replace(creds[0], creds[1] as string);
+  const [
+    pem,
+    creds,
+    encodedCreds,
+    params,
+    bytoken,
+    auth,
+    digest,
+    cookie,
+    jwt,
+    ssh,
+    quoted,
+    keyword,
+    flags,
+    prose,
+  ] = RULES;
+  const apply = (rule: (typeof RULES)[number]) => {
+    out = out.replace(rule[0], rule[1] as string);
+  };
+  if (out.includes("-----BEGIN")) apply(pem);
+  if (out.includes("://") && out.includes("@")) apply(creds);
+  if (out.includes("%40")) apply(encodedCreds);
   const hasWord = MAYBE_SECRET_WORD.test(out);
-  if (hasWord && out.includes("=")) out = out.replace(params[0], params[1] as string);
-  if (/bytoken/i.test(out)) out = out.replace(bytoken[0], bytoken[1] as string);
-  if (/bearer|basic/i.test(out)) out = out.replace(auth[0], auth[1] as string);
-  if (out.includes("eyJ")) out = out.replace(jwt[0], jwt[1] as string);
-  if (hasWord) out = out.replace(keyword[0], keyword[1] as string);
+  if (hasWord && out.includes("=")) apply(params);
+  if (/bytoken/i.test(out)) apply(bytoken);
+  if (hasWord || /bearer|basic/i.test(out)) apply(auth);
+  if (hasWord) {
+    apply(digest);
+    apply(cookie);
+  }
+  if (out.includes("eyJ")) apply(jwt);
+  if (/ssh-|ecdsa-/.test(out)) apply(ssh);
+  if (hasWord) {
+    apply(quoted);
+    apply(keyword);
+  }
+  if (MAYBE_FLAG.test(out)) apply(flags);
+  if (hasWord) apply(prose);
   if (!MAYBE_BASE64_RUN.test(out)) return out;
   return out.replace(BASE64_BLOB, (blob) => (isCredentialBlob(blob) ? REDACTED : blob));
 }
@@ -150,8 +239,10 @@ export class TextScrubber {
    * microtask queue.
    */
   async prepare(values: Iterable<unknown>): Promise<void> {
-    for (const value of values) {
-      if (typeof value !== "string" || !value.includes("@")) continue;
+    for (const raw of values) {
+      if (typeof raw !== "string") continue;
+      const value = unifyEmailSpellings(raw);
+      if (!value.includes("@")) continue;
       for (const address of value.match(EMAIL) ?? []) {
         if (this.#emails.has(address)) continue;
         this.#emails.set(
@@ -178,8 +269,10 @@ export class TextScrubber {
   }
 
   #scrub(value: string): string {
-    let out = this.#known.redact(value, REDACTED);
-    out = removeSecrets(out);
+    // Patterns first: redacting a known value that is an ordinary word
+    // (a BMC password "password") must not remove the context they need.
+    let out = removeSecrets(unifyEmailSpellings(value));
+    out = this.#known.redact(out, REDACTED);
     if (out.includes("@")) out = out.replace(EMAIL, (address) => this.#email(address));
     return this.network ? this.network.text(out) : out;
   }
@@ -252,7 +345,11 @@ const SECRET_KEY = new RegExp(
   "i",
 );
 
-/** True for JSON keys whose values are secrets (`password`, `api_key`, `pullSecret`, …). */
+/** Secret words a JSON key may contain once normalised (lower case, no `_`, `-` or `.`). */
+const SECRET_KEY_WORDS =
+  /password|passwd|passphrase|secret|token|credential|apikey|accesskey|privatekey|sshkey|clientkey|cookie|authorization|^auth$|pullsecret|sessionid|signature/;
+
+/** True for JSON keys whose values are secrets (`password`, `api_key`, `accessKey`, `privateKeyPem`, …). */
 export function isSecretKey(key: string): boolean {
-  return SECRET_KEY.test(key) || /(password|secret|token|credential)/i.test(key);
+  return SECRET_KEY.test(key) || SECRET_KEY_WORDS.test(key.toLowerCase().replace(/[_.-]/g, ""));
 }
