@@ -69,7 +69,9 @@ Deno.test("a finished attempt is sent once, in the consumer's layout and JSON sh
     assert.equal(cluster.install_started_at, "2026-11-27T10:00:00.123Z");
     assert.equal(cluster.created_at, "2026-11-27T09:00:00.000001Z");
     assert.match(cluster.status_updated_at, MS_LAYOUT);
-    assert.equal(cluster.user_id, userId(PLANTED.telemetryUser));
+    // Keyed by default: not the scraper's reversible FNV of the name.
+    assert.match(cluster.user_id, /^user-hmac:[0-9a-f]{32}$/);
+    assert.notEqual(cluster.user_id, userId(PLANTED.telemetryUser));
     assert.equal(cluster.user_name, undefined);
     assert.equal(cluster.http_proxy, "http+credentials");
     assert.deepEqual(JSON.parse(cluster.install_config_overrides), [
@@ -531,5 +533,36 @@ Deno.test("cluster.json carries the monitored operators, host counts and the sha
     ) {
       assert.ok(!text.includes(leak), leak);
     }
+  });
+});
+
+Deno.test("user_id: keyed by default, no dictionary reverses it; the scraper's FNV only when asked for", async () => {
+  await scenario(async ({ db, receiver, collector }) => {
+    const users = ["jdoe", "admin", "jane.doe@customer.example", "kubeadmin", "root"];
+    const { collector: c } = collector();
+    await c.reconcile();
+    const ids = [];
+    for (const user of users) {
+      const id = crypto.randomUUID();
+      ids.push(id);
+      await seedCluster(db.sql, id, { events: 5, cluster: { user_name: user } });
+    }
+    await c.runPass();
+    const files = await receivedFiles(receiver);
+    const sent = files.map((f) =>
+      JSON.parse(Object.entries(f).find(([n]) => n.endsWith("cluster.json"))![1]).user_id
+    );
+    // A dictionary attack: hash every candidate name the scraper's way; none matches.
+    const dictionary = new Set(users.map((u) => userId(u)));
+    assert.ok(sent.every((id: string) => !dictionary.has(id)), JSON.stringify(sent));
+    assert.equal(new Set(sent).size, users.length, "one pseudonym per user");
+
+    const fnv = collector({ USER_ID_HASH: "scraper-fnv" }).collector;
+    const id = crypto.randomUUID();
+    await seedCluster(db.sql, id, { events: 5, cluster: { user_name: "jdoe" } });
+    await fnv.runPass();
+    const after = await receivedFiles(receiver);
+    const last = after.map((f) => f[`${id}/events/cluster.json`]).find(Boolean)!;
+    assert.equal(JSON.parse(last).user_id, userId("jdoe"));
   });
 });

@@ -25,6 +25,7 @@ import {
   NetworkObfuscator,
   Sanitizer,
   TextScrubber,
+  type UserIdHash,
 } from "../sanitize/mod.ts";
 import { VERSION } from "../version.ts";
 import { ARCHIVE_LAYOUT, isSafeClusterId } from "../../contract/mod.ts";
@@ -45,6 +46,8 @@ export interface ArchiveContext {
   compressor?: Compressor;
   /** Identity from the global pull secret, preferred as upstream prefers the hub's. */
   identity?: IdentityFallback;
+  /** How `user_id` is made (USER_ID_HASH); keyed by default. */
+  userIds?: UserIdHash;
 }
 
 /** The attempt an archive describes. */
@@ -150,7 +153,7 @@ async function gather(
   if (infraEnv) secrets.addInfraEnv(infraEnv);
   const network = context.obfuscateNetworking ? learnNetwork(cluster, hosts) : undefined;
   const scrubber = new TextScrubber(context.hmacKey, { knownSecrets: secrets.values(), network });
-  const sanitizer = new Sanitizer(scrubber);
+  const sanitizer = new Sanitizer(scrubber, { userIds: context.userIds });
   const own = parsePullSecret(typeof cluster.pull_secret === "string" ? cluster.pull_secret : null);
   const identity = context.identity?.user || context.identity?.email
     ? context.identity

@@ -323,6 +323,7 @@ export class Collector {
       identity: global?.verdict.kind === "token"
         ? { user: global.verdict.user, email: global.verdict.email }
         : undefined,
+      userIds: config.userIdHash,
     };
   }
 

@@ -419,6 +419,13 @@ const DEFINITIONS = {
     doc:
       "`networking`: also pseudonymise hostnames, the base domain, IP and MAC addresses and serial numbers, stably within each archive (as insights-operator offers it)",
   },
+  USER_ID_HASH: {
+    schema: choice("hmac", ["hmac", "scraper-fnv"], "must be hmac or scraper-fnv"),
+    help: "user_id as a keyed hash (hmac, default) or the SaaS scraper's FNV-1a (scraper-fnv)",
+    default: "`hmac`",
+    doc:
+      "`hmac`: `user_id` is a keyed hash of the user name (HMAC-SHA-256 under the installation's key), which no dictionary reverses. `scraper-fnv`: the SaaS scraper's unsalted FNV-1a 128, which joins scraper-era SaaS users but which **anyone with a list of likely user names or e-mail addresses can reverse**; Red Hat's own on-prem consumer hashes differently (MD5), so even then users do not join across pipelines",
+  },
   RECEIVER_TOKEN: {
     schema: optionalText,
     help: "receive only: the one bearer token the local receiver accepts",
@@ -581,6 +588,7 @@ function toConfig(parsed: Parsed, env: Env, extra: { databaseUrl: string; caPem?
     uploadMaxBytes: parsed.UPLOAD_MAX_BYTES,
     gzipLevel: parsed.ARCHIVE_GZIP_LEVEL,
     receiverToken: parsed.RECEIVER_TOKEN,
+    userIdHash: parsed.USER_ID_HASH,
     /** The payload tracker's URL template (`{id}`), or undefined when verification is off. */
     trackTemplate: parsed.DATA_UPLOAD_TRACK_ENDPOINT === "off"
       ? undefined

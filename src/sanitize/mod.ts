@@ -47,6 +47,9 @@ export function networkShape(
   return out;
 }
 
+/** How `user_id` is made: keyed (default), or the SaaS scraper's unsalted FNV-1a. */
+export type UserIdHash = "hmac" | "scraper-fnv";
+
 /** A database row, keyed by column name. */
 export type Row = Record<string, unknown>;
 
@@ -77,10 +80,12 @@ export class Sanitizer {
   readonly scrubber: TextScrubber;
 
   readonly #messages: MessageReader;
+  readonly #userIds: UserIdHash;
 
-  constructor(scrubber: TextScrubber) {
+  constructor(scrubber: TextScrubber, options: { userIds?: UserIdHash } = {}) {
     this.scrubber = scrubber;
     this.#messages = new MessageReader(scrubber);
+    this.#userIds = options.userIds ?? "hmac";
   }
 
   #treat(rule: FieldRule, raw: unknown): unknown {
@@ -88,7 +93,11 @@ export class Sanitizer {
     // dropped: nothing else of the text can reach the output, so there is
     // nothing to scrub (and a million unique event times would each miss the memo).
     if (rule.treatment === "keep" && TIME_ENCODINGS.has(rule.encoding)) return raw;
-    if (rule.treatment === "userId") return userId(typeof raw === "string" ? raw : null);
+    if (rule.treatment === "userId") {
+      return this.#userIds === "scraper-fnv"
+        ? userId(typeof raw === "string" ? raw : null)
+        : this.scrubber.userSync(raw);
+    }
     if (rule.treatment === "presence") return typeof raw === "string" && raw.trim() !== "";
     if (rule.treatment === "operators") return this.#operators(raw);
     if (rule.treatment === "networkShape") return networkShape(raw);
@@ -169,12 +178,15 @@ export class Sanitizer {
   async prepare(rows: Iterable<Row>): Promise<void> {
     // Few values hold an "@": hand over just those, so a batch costs one await, not one per row.
     const texts: string[] = [];
+    const users: unknown[] = [];
     for (const row of rows) {
+      if (row.user_name) users.push(row.user_name);
       for (const key in row) {
         const value = row[key];
         if (typeof value === "string" && mayHoldEmail(value)) texts.push(value);
       }
     }
+    if (users.length > 0 && this.#userIds === "hmac") await this.scrubber.prepareUsers(users);
     if (texts.length > 0) await this.scrubber.prepare(texts);
   }
 

@@ -1,7 +1,9 @@
 /**
- * Pseudonyms. `user_id` matches the SaaS scraper (FNV-1a 128-bit, unsalted,
- * decimal) so on-prem and SaaS data join; e-mail addresses get a keyed hash
- * that Red Hat can count but cannot reverse with a dictionary.
+ * Pseudonyms. By default `user_id` and e-mail addresses get a keyed hash
+ * (HMAC-SHA-256 under the installation's key) that Red Hat can count but
+ * cannot reverse with a dictionary. `USER_ID_HASH=scraper-fnv` sends the SaaS
+ * scraper's unsalted FNV-1a 128 instead, which joins scraper-era SaaS data
+ * but is reversible by anyone with a list of likely user names.
  */
 import fnv1a from "@sindresorhus/fnv1a";
 
@@ -9,6 +11,12 @@ import fnv1a from "@sindresorhus/fnv1a";
 export function userId(userName: string | null | undefined): string | null {
   if (userName === null || userName === undefined || userName === "") return null;
   return fnv1a(userName, { size: 128 }).toString(10);
+}
+
+/** The keyed `user_id`: HMAC-SHA-256 of the user name, 32 hex digits; null when empty. */
+export async function userHmac(key: CryptoKey, userName: string): Promise<string> {
+  const data = new TextEncoder().encode(`user:${userName}`);
+  return `user-hmac:${hex(await crypto.subtle.sign("HMAC", key, data)).slice(0, 32)}`;
 }
 
 /** Trims and lower-cases an address, so one mailbox gets one pseudonym. */

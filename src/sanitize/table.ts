@@ -20,7 +20,8 @@ const TREATMENT_TEXT: Record<Treatment, string> = {
   network: "as stored; pseudonymised (stable within the archive) under `OBFUSCATE=networking`",
   text: "free text: credentials and tokens removed, e-mail addresses hashed",
   json: "JSON: secret-named keys redacted, strings scrubbed as free text",
-  userId: "`user_name` → FNV-1a 128 `user_id` (as the SaaS scraper)",
+  userId:
+    "`user_name` → `user_id`, a keyed hash (HMAC-SHA-256 under the installation's key; `USER_ID_HASH=scraper-fnv` sends the scraper's reversible FNV-1a 128 instead)",
   proxy: "scheme only, plus `+credentials` if it had any",
   keyPaths: "only the list of keys it sets, no values",
   args: "only the flags, no values",

@@ -5,7 +5,7 @@
  * expose what a later one hides (URL credentials before e-mail addresses).
  */
 import type { NetworkObfuscator } from "./network.ts";
-import { emailHmac } from "./pseudonym.ts";
+import { emailHmac, userHmac } from "./pseudonym.ts";
 import { SecretScanner } from "./scanner.ts";
 
 /** Marker left where a secret was. */
@@ -203,6 +203,7 @@ export function redactForLog(text: string, known: Iterable<string> = []): string
 export class TextScrubber {
   readonly #key: CryptoKey;
   readonly #emails = new Map<string, string>();
+  readonly #users = new Map<string, string>();
   readonly #memo = new Map<string, string>();
   readonly #knownSet = new Set<string>();
   #knownUuids = 0;
@@ -251,6 +252,19 @@ export class TextScrubber {
         );
       }
     }
+  }
+
+  /** Hashes user names ahead of {@linkcode userSync}. */
+  async prepareUsers(names: Iterable<unknown>): Promise<void> {
+    for (const name of names) {
+      if (typeof name !== "string" || name === "" || this.#users.has(name)) continue;
+      this.#users.set(name, await userHmac(this.#key, name));
+    }
+  }
+
+  /** The keyed pseudonym of a user name hashed by `prepareUsers`; null when empty or unseen. */
+  userSync(name: unknown): string | null {
+    return typeof name === "string" && name !== "" ? this.#users.get(name) ?? null : null;
   }
 
   /** The pseudonym of an address hashed by `prepare`; `[EMAIL]` for one it did not see. */
