@@ -566,3 +566,25 @@ Deno.test("user_id: keyed by default, no dictionary reverses it; the scraper's F
     assert.equal(JSON.parse(last).user_id, userId("jdoe"));
   });
 });
+
+Deno.test("versions.json and metadata.json from the environment pass through the scrubber", async () => {
+  await scenario(async ({ db, receiver, collector }) => {
+    const { collector: c } = collector({
+      SELF_VERSION: "robot:regPlanted99@registry.corp.example/ai/assisted-service:v2",
+      DEPLOYMENT_VERSION: "2.8 by jane.doe@customer.example",
+      DEPLOYMENT_TYPE: "MCE",
+    });
+    await c.reconcile();
+    const id = crypto.randomUUID();
+    await seedCluster(db.sql, id, { events: 5 });
+    await c.runPass();
+    const [files] = await receivedFiles(receiver);
+    for (const name of [`${id}/versions.json`, `${id}/metadata.json`]) {
+      assert.ok(!files[name].includes("regPlanted99"), name);
+      assert.ok(!files[name].includes("jane.doe"), name);
+    }
+    const meta = JSON.parse(files[`${id}/metadata.json`]);
+    assert.equal(meta["deployment-type"], "MCE");
+    assert.match(meta["deployment-version"], /^2\.8 by email-hmac:[0-9a-f]{32}$/);
+  });
+});

@@ -212,3 +212,25 @@ Deno.test("a time column is rebuilt from its digits: only a real timestamp passe
   assert.equal(event("2026-11-27 23:33:15 token=abc"), null);
   assert.equal(event("user@example.com"), null);
 });
+
+Deno.test("kernel and installer arguments keep short names only, never a value without '='", async () => {
+  const { reduceArgs, reduceKernelArgs } = await import("../src/sanitize/reduce.ts");
+  assert.deepEqual(
+    JSON.parse(reduceKernelArgs(JSON.stringify([
+      { operation: "append", value: "ip=dhcp" },
+      { operation: "append", value: "rd.break" },
+      { operation: "append", value: "S3cretValue with spaces" },
+    ]))),
+    [
+      { operation: "append", name: "ip" },
+      { operation: "append", name: "rd.break" },
+      { operation: "append", name: "[REDACTED]" },
+    ],
+  );
+  assert.deepEqual(
+    JSON.parse(
+      reduceArgs(JSON.stringify(["--append-karg", "nosecret", "-pS3cr3t!", "--copy-network"])),
+    ),
+    ["--append-karg", "--copy-network"],
+  );
+});

@@ -40,3 +40,40 @@ Deno.test("tripwire: a BMC password equal to a number that is kept blocks the up
     assert.match(String((await ledger())[0].last_error), /hosts\.fencing_credentials\.password/);
   });
 });
+
+Deno.test("tripwire: a known secret is found percent-encoded and base64-encoded, at any alignment", async () => {
+  const { SecretRegistry } = await import("../src/collect/secrets.ts");
+  const registry = new SecretRegistry();
+  const secret = "Pr0xy/P@ss:word-planted";
+  registry.add("clusters.https_proxy", [secret]);
+  registry.addEncodings();
+  assert.equal(
+    registry.findIn(`x=${encodeURIComponent(secret)}&y`),
+    "clusters.https_proxy (encoded)",
+  );
+  for (const prefix of ["", "a", "ab"]) {
+    const blob = btoa(`${prefix}${secret}tail`);
+    assert.equal(registry.findIn(`data: ${blob}`), "clusters.https_proxy (encoded)", prefix);
+  }
+  assert.equal(registry.findIn("an ordinary message without it"), undefined);
+});
+
+Deno.test("known secrets: identitytoken, a proxy password holding @, a header's token alone", async () => {
+  const { SecretRegistry } = await import("../src/collect/secrets.ts");
+  const registry = new SecretRegistry();
+  registry.addCluster({
+    pull_secret: JSON.stringify({
+      auths: {
+        "registry.example": { auth: btoa("u:regPass-planted"), identitytoken: "idTok-planted-123" },
+      },
+    }),
+    https_proxy: "http://proxyuser:p@ss-planted@proxy.example:3128",
+  });
+  registry.addHost({
+    ignition_endpoint_http_headers: JSON.stringify({ Authorization: "Bearer hdrTok-planted-456" }),
+  });
+  const values = registry.values();
+  for (const v of ["idTok-planted-123", "p@ss-planted", "hdrTok-planted-456", "regPass-planted"]) {
+    assert.ok(values.includes(v), v);
+  }
+});

@@ -12,6 +12,7 @@ import {
   readClusterRelations,
   readHosts,
   readInfraEnv,
+  readInfraEnvs,
   type Row,
 } from "../db/assisted.ts";
 import {
@@ -130,6 +131,9 @@ interface Gathered {
   hostCount: number;
   sanitizer: Sanitizer;
   secrets: SecretRegistry;
+  /** versions.json and the deployment facts, as scrubbed. */
+  versions: Record<string, string>;
+  deployment: { type: string; version: string };
 }
 
 async function gather(
@@ -150,7 +154,10 @@ async function gather(
   for (const known of context.knownSecrets) secrets.add(known.field, [known.value]);
   secrets.addCluster(cluster);
   hosts.forEach((h) => secrets.addHost(h));
+  // Every infra env bound to the cluster or one of its hosts, not only the one that is sent.
+  for (const env of await readInfraEnvs(sql, id, hosts)) secrets.addInfraEnv(env);
   if (infraEnv) secrets.addInfraEnv(infraEnv);
+  secrets.addEncodings();
   const network = context.obfuscateNetworking ? learnNetwork(cluster, hosts) : undefined;
   const scrubber = new TextScrubber(context.hmacKey, { knownSecrets: secrets.values(), network });
   const sanitizer = new Sanitizer(scrubber, { userIds: context.userIds });
@@ -201,13 +208,28 @@ async function gather(
       data: json(await sanitizer.infraEnv(infraEnv)),
     });
   }
-  files.push({ name: `${id}/${ARCHIVE_LAYOUT.versions}`, data: json(context.versions) });
+  // What the operator's environment says leaves through the scrubber too: an image
+  // reference with credentials, an address or an e-mail in DEPLOYMENT_VERSION.
+  const fromEnv = [
+    ...Object.values(context.versions),
+    context.deploymentType,
+    context.deploymentVersion,
+  ];
+  await scrubber.prepare(fromEnv);
+  const versions = Object.fromEntries(
+    Object.entries(context.versions).map(([k, v]) => [k, scrubber.textSync(v)]),
+  );
+  const deployment = {
+    type: scrubber.textSync(context.deploymentType),
+    version: scrubber.textSync(context.deploymentVersion),
+  };
+  files.push({ name: `${id}/${ARCHIVE_LAYOUT.versions}`, data: json(versions) });
   // These files are the same in every reduction round: check them once.
   const decoder = new TextDecoder();
   for (const file of files) {
     tripwire(secrets, decoder.decode(file.data), file.name.slice(id.length + 1));
   }
-  return { id, files, hostCount: hosts.length, sanitizer, secrets };
+  return { id, files, hostCount: hosts.length, sanitizer, secrets, versions, deployment };
 }
 
 /** Refuses an archive part that holds a known secret. */
@@ -253,11 +275,10 @@ async function buildWith(
       compressor: options.context.compressor,
       forbidden: g.secrets.patterns(),
       after() {
-        const { context } = options;
         const text = JSON.stringify({
-          ...context.versions,
-          "deployment-type": context.deploymentType,
-          "deployment-version": context.deploymentVersion,
+          ...g.versions,
+          "deployment-type": g.deployment.type,
+          "deployment-version": g.deployment.version,
           "git-ref": "<unknown>",
           bundle_id: attempt.bundleId,
           cluster_id: g.id,

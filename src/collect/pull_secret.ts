@@ -70,7 +70,7 @@ export function pullSecretSecrets(text: string | null | undefined): string[] {
     if (auths && typeof auths === "object") {
       for (
         const entry of Object.values(
-          auths as Record<string, { auth?: unknown; password?: unknown }>,
+          auths as Record<string, { auth?: unknown; password?: unknown; identitytoken?: unknown }>,
         )
       ) {
         if (typeof entry?.auth === "string" && entry.auth.trim()) {
@@ -85,6 +85,9 @@ export function pullSecretSecrets(text: string | null | undefined): string[] {
           }
         }
         if (typeof entry?.password === "string" && entry.password) found.add(entry.password);
+        if (typeof entry?.identitytoken === "string" && entry.identitytoken) {
+          found.add(entry.identitytoken);
+        }
       }
     }
   } catch {

@@ -22,7 +22,9 @@ function str(value: unknown): string | undefined {
 function urlPassword(value: unknown): string[] {
   const text = str(value);
   if (!text) return [];
-  const m = /^[a-z][a-z0-9+.-]*:\/\/([^/?#@]*)@/i.exec(text.trim());
+  // The userinfo ends at the last @ before the host, as Go's URL parser reads it:
+  // a password may hold @ or / itself.
+  const m = /^[a-z][a-z0-9+.-]*:\/\/(.*)@[^@/?#]*(?:[/?#]|$)/i.exec(text.trim());
   if (!m) return [];
   const [user, ...rest] = m[1].split(":");
   const password = rest.join(":");
@@ -87,9 +89,12 @@ export class SecretRegistry {
   addHost(row: Row): void {
     this.add("hosts.fencing_credentials.password", jsonStrings(row.fencing_credentials, /pass/i));
     this.add("hosts.ignition_endpoint_token", [str(row.ignition_endpoint_token)]);
+    const headers = jsonStrings(row.ignition_endpoint_http_headers);
+    this.add("hosts.ignition_endpoint_http_headers", headers);
+    // "Bearer <token>" also as the token alone, wherever it turns up.
     this.add(
       "hosts.ignition_endpoint_http_headers",
-      jsonStrings(row.ignition_endpoint_http_headers),
+      headers.map((h) => /^\s*(?:bearer|basic|token)\s+(\S+)\s*$/i.exec(h)?.[1]),
     );
   }
 
@@ -104,6 +109,30 @@ export class SecretRegistry {
   /** Every value, for the scrubber. */
   values(): string[] {
     return [...this.#secrets.keys()];
+  }
+
+  /**
+   * Adds each value also as it would appear encoded: percent-encoded and
+   * base64 (on its own and in the three alignments inside a longer blob),
+   * so the tripwire finds a secret in those spellings too.
+   */
+  addEncodings(): void {
+    for (const [value, field] of [...this.#secrets]) {
+      const forms = new Set<string>([encodeURIComponent(value)]);
+      const bytes = new TextEncoder().encode(value);
+      for (let shift = 0; shift < 3; shift++) {
+        const padded = new Uint8Array(shift + bytes.length);
+        padded.set(bytes, shift);
+        const b64 = btoa(String.fromCharCode(...padded));
+        // Only the characters that depend on the value alone, not on its neighbours;
+        // long enough that ordinary text cannot match by chance.
+        const start = Math.ceil((shift * 4) / 3);
+        const end = Math.floor(((shift + bytes.length) * 4) / 3);
+        if (end - start >= 12) forms.add(b64.slice(start, end));
+      }
+      forms.delete(value);
+      this.add(`${field} (encoded)`, forms);
+    }
   }
 
   /** The field of the first secret found in `text`, raw or JSON-escaped, or undefined. */

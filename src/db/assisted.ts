@@ -80,6 +80,19 @@ export async function readInfraEnv(
   return r?.row;
 }
 
+/** Every infra env bound to the cluster or to one of its hosts (their secrets are all known). */
+export async function readInfraEnvs(
+  sql: Queryable,
+  clusterId: string,
+  hosts: Row[],
+): Promise<Row[]> {
+  const ids = [...new Set(hosts.map((h) => h.infra_env_id).filter((v) => typeof v === "string"))];
+  const rows = await sql`
+    SELECT to_jsonb(i) AS row FROM infra_envs i
+    WHERE i.cluster_id = ${clusterId} OR i.id = ANY(${ids as string[]}::text[])`;
+  return rows.map((r) => r.row);
+}
+
 /** The event columns the archive carries; timestamps as UTC text. */
 export interface EventRow {
   cluster_id: string | null;

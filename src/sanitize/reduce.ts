@@ -55,13 +55,21 @@ export function reduceArgs(value: string): string {
     if (Array.isArray(parsed)) {
       return JSON.stringify(
         parsed.filter((a) => typeof a === "string" && /^-{1,2}[A-Za-z]/.test(a))
-          .map((a) => a.split("=")[0]),
+          .map((a) => a.split("=")[0])
+          // A flag is a short word; anything else ("-pS3cret") is not kept.
+          .filter((flag) => /^--?[A-Za-z][A-Za-z0-9-]{0,40}$/.test(flag)),
       );
     }
   } catch {
     // fall through
   }
   return JSON.stringify(["<unparseable>"]);
+}
+
+/** A kernel argument's name (`ip`, `rd.break`): a short word, or nothing of it. */
+function argumentName(value: string): string {
+  const name = value.split("=")[0].trim();
+  return /^[A-Za-z0-9_.-]{1,64}$/.test(name) ? name : "[REDACTED]";
 }
 
 /** Kernel arguments keep each operation and argument name (`ip`, `rd.break`), not values. */
@@ -71,7 +79,7 @@ export function reduceKernelArgs(value: string): string {
     if (Array.isArray(parsed)) {
       return JSON.stringify(parsed.map((a) => ({
         operation: typeof a?.operation === "string" ? a.operation : undefined,
-        name: typeof a?.value === "string" ? a.value.split("=")[0] : undefined,
+        name: typeof a?.value === "string" ? argumentName(a.value) : undefined,
       })));
     }
   } catch {
