@@ -35,6 +35,8 @@ export type Treatment =
   | "presence" // whether it was set, as a boolean
   | "message" // an event message, read through its name's template (event_templates.ts)
   | "metricProps" // a metrics event's props: only the keys its metric defines (METRIC_PROPS)
+  | "diskName" // a plain device path, or "[disk id]" (by-id and WWN names carry serials)
+  | "disksInfo" // JSON keyed by disk name: keys and paths as diskName, values scrubbed
   | "operators" // monitored operators: the OPERATOR keys of each
   | "networkShape"; // how many VIPs and networks, per address family; no addresses
 
@@ -304,12 +306,12 @@ export const HOST: EntityPolicy = {
     rule("requested_hostname", "string", "network"),
     rule("discovery_agent_version", "string"),
     rule("installer_version", "string"),
-    rule("installation_disk_path", "string"),
+    rule("installation_disk_path", "string", "diskName"),
     rule("machine_config_pool_name", "string"),
     rule("media_status", "stringPtr"),
     rule("logs_info", "string"),
     rule("inventory", "string", "inventory"),
-    rule("disks_info", "string", "json"),
+    rule("disks_info", "string", "disksInfo"),
     rule("images_status", "string", "json"),
     rule("validations_info", "string", "json"),
     rule("installer_args", "string", "args"),

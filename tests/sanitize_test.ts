@@ -234,3 +234,28 @@ Deno.test("kernel and installer arguments keep short names only, never a value w
     ["--append-karg", "--copy-network"],
   );
 });
+
+Deno.test("disk names that carry serials never leave raw: by-id keys, paths and the installation disk", async () => {
+  const { Sanitizer, TextScrubber } = await import("../src/sanitize/mod.ts");
+  const sanitizer = new Sanitizer(new TextScrubber(await importHmacKey(new Uint8Array(32))));
+  const host = await sanitizer.host({
+    id: "h1",
+    installation_disk_path: "/dev/disk/by-id/wwn-0x5000c500SERIAL42",
+    disks_info: JSON.stringify({
+      "/dev/sda": { disk_speed: { tested: true, speed_ms: 3 }, path: "/dev/sda" },
+      "/dev/disk/by-id/ata-SAMSUNG_MZ7_S45NSERIAL43": {
+        disk_speed: { tested: true, speed_ms: 9 },
+        path: "/dev/disk/by-id/ata-SAMSUNG_MZ7_S45NSERIAL43",
+      },
+    }),
+  });
+  const text = JSON.stringify(host);
+  assert.ok(!text.includes("SERIAL42") && !text.includes("SERIAL43"), text);
+  assert.equal(host.installation_disk_path, "[disk id]");
+  assert.deepEqual(JSON.parse(host.disks_info as string), {
+    "/dev/sda": { disk_speed: { tested: true, speed_ms: 3 }, path: "/dev/sda" },
+    "disk-0": { disk_speed: { tested: true, speed_ms: 9 }, path: "[disk id]" },
+  });
+  assert.equal((await sanitizer.host({ id: "h2", installation_disk_path: "/dev/nvme0n1" }))
+    .installation_disk_path, "/dev/nvme0n1");
+});

@@ -8,6 +8,7 @@
  */
 import { EVENT_TEMPLATES, type ParamKind } from "../../contract/event_templates.ts";
 import type { TextScrubber } from "./text.ts";
+import { DISK_ID, diskName } from "./disk.ts";
 
 interface Compiled {
   pattern: RegExp;
@@ -120,7 +121,7 @@ export class MessageReader {
         // A network identifier: kept, or pseudonymised under OBFUSCATE=networking.
         return s.valueSync(value);
       case "disk":
-        return PLAIN_DISK.test(value) ? value : "[disk id]";
+        return diskName(value);
       case "image":
         return s.textSync(value.replace(/^([a-z][a-z0-9+.-]*:\/\/)?[^/@\s]+@(?=[^/]+\/)/i, "$1"));
       case "text":
@@ -132,7 +133,7 @@ export class MessageReader {
   #strict(message: string): string {
     return this.#scrubber.textSync(message).replace(
       /\/dev\/disk\/by-[a-z-]+\/\S+|\bwwn-0x[0-9a-f]+\b|\b(?:ata|scsi|nvme|usb)-[A-Za-z0-9_.-]+/gi,
-      "[disk id]",
+      DISK_ID,
     );
   }
 }

@@ -24,6 +24,7 @@ import { mayHoldEmail, TextScrubber } from "./text.ts";
 export { CLUSTER, EVENT, HOST, INFRA_ENV } from "../../contract/policy.ts";
 import { METRIC_PROPS, NETWORK_SHAPE_PARTS, OPERATOR_KEYS } from "../../contract/policy.ts";
 import { MessageReader, metricProps } from "./message.ts";
+import { diskName, reshapeDisksInfo } from "./disk.ts";
 export { TextScrubber } from "./text.ts";
 export { NetworkObfuscator } from "./network.ts";
 export { importHmacKey, userId } from "./pseudonym.ts";
@@ -100,6 +101,17 @@ export class Sanitizer {
     }
     if (rule.treatment === "presence") return typeof raw === "string" && raw.trim() !== "";
     if (rule.treatment === "operators") return this.#operators(raw);
+    if (rule.treatment === "diskName") return typeof raw === "string" && raw ? diskName(raw) : raw;
+    if (rule.treatment === "disksInfo") {
+      if (typeof raw !== "string" || raw === "") return raw;
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(raw);
+      } catch {
+        return this.scrubber.textSync(raw);
+      }
+      return JSON.stringify(this.scrubber.jsonSync(reshapeDisksInfo(parsed)));
+    }
     if (rule.treatment === "networkShape") return networkShape(raw);
     if (typeof raw !== "string" || raw === "") return raw;
     const s = this.scrubber;

@@ -35,6 +35,10 @@ const TREATMENT_TEXT: Record<Treatment, string> = {
   metricProps: `a metrics event's props keep only the keys its metric defines (${
     Object.entries(METRIC_PROPS).map(([m, keys]) => `\`${m}\`: ${keys.join(", ")}`).join("; ")
   }), strings scrubbed; any other props leave as \`{}\``,
+  diskName:
+    "a plain device path (`/dev/sda`, `/dev/nvme0n1`) as stored; a by-id, by-path or WWN name, which carries the disk's serial, becomes `[disk id]`",
+  disksInfo:
+    "JSON keyed by disk: plain device paths keep their key, every other key becomes `disk-<n>`; paths and ids inside as above; the rest scrubbed as JSON",
   operators: `from the \`monitored_operators\` table: ${OPERATOR_KEYS.join(", ")} of each`,
   networkShape: `how many of each of ${
     NETWORK_SHAPE_PARTS.join(", ")
