@@ -256,6 +256,9 @@ Deno.test("disk names that carry serials never leave raw: by-id keys, paths and 
     "/dev/sda": { disk_speed: { tested: true, speed_ms: 3 }, path: "/dev/sda" },
     "disk-0": { disk_speed: { tested: true, speed_ms: 9 }, path: "[disk id]" },
   });
-  assert.equal((await sanitizer.host({ id: "h2", installation_disk_path: "/dev/nvme0n1" }))
-    .installation_disk_path, "/dev/nvme0n1");
+  assert.equal(
+    (await sanitizer.host({ id: "h2", installation_disk_path: "/dev/nvme0n1" }))
+      .installation_disk_path,
+    "/dev/nvme0n1",
+  );
 });
