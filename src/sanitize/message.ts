@@ -20,9 +20,6 @@ interface Compiled {
 const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 /** Statuses, stages, roles, validation ids: short words of a safe character set. */
 const ENUM = /^[A-Za-z0-9][A-Za-z0-9 _.:()-]{0,79}$/;
-/** A plain device path carries no serial; anything else (by-id, WWN, path) may. */
-const PLAIN_DISK =
-  /^\/dev\/(?:sd[a-z]{1,2}|vd[a-z]{1,2}|xvd[a-z]{1,2}|hd[a-z]|nvme\d+n\d+|mmcblk\d+|dm-\d+|md\d+|loop\d+|sr\d+)$/;
 /** Where each kind is captured: words for the strict kinds, anything for the rest. */
 const CAPTURE: Record<ParamKind, string> = {
   uuid: "([0-9a-fA-F-]{36})",
