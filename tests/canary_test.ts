@@ -38,6 +38,10 @@ function canary(policy: EntityPolicy, column: string, markers: string[]): string
       }]);
     case "text":
       return `see https://x.example/bytoken/${m}/iso?api_key=${m} and Bearer ${m}`;
+    case "diskName":
+      return `/dev/disk/by-id/wwn-${m}`;
+    case "disksInfo":
+      return JSON.stringify({ [`/dev/disk/by-id/ata-${m}`]: { path: `/dev/disk/by-id/ata-${m}` } });
     default:
       return m;
   }
@@ -159,5 +163,70 @@ Deno.test("logs hold no secret, even when uploads fail and echo what they were s
         } for ${PLANTED.email} password=${PLANTED.bmcPassword}`,
         { status: 401 },
       ),
+  });
+});
+
+Deno.test("canary: every shape of the review, in messages, props, JSON and reduced columns, leaves in no form", async () => {
+  const { SHAPES, EMAIL_SPELLINGS, leakForms } = await import("./fixtures/secret_shapes.ts");
+  const { seedCluster } = await import("./fixtures/assisted_data.ts");
+  await scenario(async ({ db, receiver, collector }) => {
+    const { collector: c, service } = collector();
+    await c.reconcile();
+    const id = crypto.randomUUID();
+    await seedCluster(db.sql, id, { events: 5 });
+    const texts = [...SHAPES.map(([t]) => t), ...EMAIL_SPELLINGS.map(([t]) => `mail ${t} now`)];
+    const secrets = [...SHAPES.map(([, s]) => s), ...EMAIL_SPELLINGS.map(([, s]) => s)];
+    for (const [i, text] of texts.entries()) {
+      // In a template's free-text parameter, in a message of no template, and in props.
+      await db
+        .sql`INSERT INTO events (cluster_id, category, name, severity, event_time, message, props) VALUES
+        (${id}, 'user', 'host_status_updated', 'info', now(),
+          ${`Host master-0: updated status from installing to error ${text}`}, ''),
+        (${id}, 'user', 'cluster_installation_failed', 'critical', now(),
+          ${`Failed installing cluster. Reason: ${text}`}, ${JSON.stringify({ note: text })}),
+        (${id}, 'user', ${`unknown_event_${i}`}, 'error', now(), ${text}, ''),
+        (${id}, 'metrics', NULL, 'info', now(), 'host.stage.duration',
+          ${JSON.stringify({ vendor: text, host_stage: "Done", duration: 1, extra: text })})`;
+    }
+    const json = JSON.stringify(Object.fromEntries(texts.map((t, i) => [`k${i}`, t])));
+    await db.sql`UPDATE clusters SET validations_info = ${json}, status_info = ${texts.join(" | ")},
+      feature_usage = ${
+      JSON.stringify({
+        passphrase: "ppPlanted99",
+        accessKey: "akPlanted99",
+        privateKeyPem: "pkPlanted99",
+        sshKey: "skPlanted99",
+        clientKey: "ckPlanted99",
+        cookie: "cookiePlanted77",
+      })
+    },
+      status_updated_at = clock_timestamp() WHERE id = ${id}`;
+    await db.sql`UPDATE hosts SET installer_args = ${JSON.stringify(["--copy-network", ...texts])},
+      installation_disk_path = '/dev/disk/by-id/wwn-0x5000c500SERIALPLANTED'
+      WHERE cluster_id = ${id}`;
+    secrets.push(
+      "ppPlanted99",
+      "akPlanted99",
+      "pkPlanted99",
+      "skPlanted99",
+      "ckPlanted99",
+      "cookiePlanted77",
+      "SERIALPLANTED",
+    );
+
+    assert.equal((await c.runPass()).sent, 1);
+    const [upload] = await receiver.store.list();
+    const sent = (await unpackArchive((await receiver.store.archive(upload.request_id))!))
+      .map((f) => new TextDecoder().decode(f.data)).join("\n");
+    const preview = await service.app.fetch(new Request(`http://c/v1/clusters/${id}/preview`), {
+      peer: "127.0.0.1",
+    });
+    const previewed = (await unpackArchive(new Uint8Array(await preview.arrayBuffer())))
+      .map((f) => new TextDecoder().decode(f.data)).join("\n");
+    for (const [what, text] of [["upload", sent], ["preview", previewed]]) {
+      const leaks = secrets.flatMap((s) => leakForms(s).filter((form) => text.includes(form)));
+      assert.deepEqual(leaks, [], `${what}: ${leaks.length} leaks`);
+      assert.match(text, /email-hmac:[0-9a-f]{32}/, `${what}: addresses become pseudonyms`);
+    }
   });
 });
