@@ -3,7 +3,8 @@
  * (default 1,000,000) in a throwaway PostgreSQL, one collector pass into the
  * local receiver, against the practical floor `psql \copy (… row_to_json …) |
  * gzip -6` over the same rows. Prints a table; it is a benchmark, not a test.
- * `--quick` leaves out the table of compressors. `BENCH_V8_FLAGS` overrides
+ * `--quick` leaves out the table of compressors; `--sanitiser` measures only
+ * the sanitiser's cost per event, without a database. `BENCH_V8_FLAGS` overrides
  * the collector's V8 flags (default: those of `deno task start`).
  */
 import zlib from "node:zlib";
@@ -13,6 +14,7 @@ import { PieceDeflater } from "../../src/bundle/pieces.ts";
 import { connect } from "../../src/db/mod.ts";
 import { ASSISTED_SCHEMA_SQL } from "../../tests/fixtures/assisted_schema.ts";
 import { seedCluster } from "../../tests/fixtures/assisted_data.ts";
+import { importHmacKey, Sanitizer, TextScrubber } from "../../src/sanitize/mod.ts";
 import { findPostgresBin, startThrowawayPostgres } from "../postgres.ts";
 import { freePort, serveLocalReceiver } from "../local_receiver.ts";
 
@@ -51,7 +53,58 @@ function peakRss(pid: number): number {
   return Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024;
 }
 
+/**
+ * The sanitiser's own cost per event (messages through their templates,
+ * props through their metric's allow-list, free text scrubbed), on rows
+ * shaped as the fixture's: once with repetitive messages, as real clusters
+ * write them (the memo answers most), once with every message unique.
+ */
+async function sanitiserCost(n: number): Promise<void> {
+  const key = await importHmacKey(crypto.getRandomValues(new Uint8Array(32)));
+  const host = (i: number) => `master-${i % 150}`;
+  const row = (i: number, unique: boolean) =>
+    i % 10 === 9
+      ? {
+        cluster_id: "c",
+        category: "metrics",
+        name: null,
+        severity: "info",
+        event_time: "2026-11-27 10:00:00.123456+00",
+        message: "host.stage.duration",
+        props: `{"disk_type":"SSD","duration":${
+          i % 1000
+        }.25,"host_role":"master","host_stage":"Writing image to disk","product":"PowerEdge R650","result":"Done","vendor":"Dell Inc."}`,
+      }
+      : {
+        cluster_id: "c",
+        category: "user",
+        name: "host_status_updated",
+        severity: "info",
+        event_time: "2026-11-27 10:00:00.123456+00",
+        message: `Host ${host(i)}: updated status from installing to installing-in-progress (${
+          unique ? `step ${i} of the install` : "Writing image to disk"
+        })`,
+        props: "",
+      };
+  console.log("\n| sanitiser, per event | repetitive messages | every message unique |");
+  console.log("|---|---|---|");
+  const results: string[] = [];
+  for (const unique of [false, true]) {
+    const sanitizer = new Sanitizer(new TextScrubber(key));
+    const rows = Array.from({ length: n }, (_, i) => row(i, unique));
+    const t0 = performance.now();
+    for (let i = 0; i < rows.length; i += 100) {
+      const batch = rows.slice(i, i + 100);
+      await sanitizer.prepare(batch);
+      for (const r of batch) JSON.stringify(sanitizer.eventSync(r));
+    }
+    results.push(`${((performance.now() - t0) * 1000 / n).toFixed(2)} µs`);
+  }
+  console.log(`| ${n.toLocaleString("en")} events | ${results[0]} | ${results[1]} |`);
+}
+
 async function main(): Promise<void> {
+  if (Deno.args.includes("--sanitiser")) return await sanitiserCost(200_000);
   const bin = findPostgresBin();
   if (!bin) {
     throw new Error("the benchmark needs PostgreSQL server binaries (apt-get install postgresql)");
@@ -76,6 +129,9 @@ async function main(): Promise<void> {
       LOG_LEVEL: "warn",
       SCAN_INTERVAL: "24h",
       NO_COLOR: "1",
+      ...(Deno.env.get("BENCH_TRACK")
+        ? { DATA_UPLOAD_TRACK_ENDPOINT: Deno.env.get("BENCH_TRACK")! }
+        : {}),
     };
 
     console.log(`seeding ${HOSTS} hosts and ${events.toLocaleString("en")} events…`);
