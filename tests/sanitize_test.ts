@@ -262,3 +262,37 @@ Deno.test("disk names that carry serials never leave raw: by-id keys, paths and 
     "/dev/nvme0n1",
   );
 });
+
+Deno.test("OBFUSCATE=networking: short names, outside names, BMCs, padded IPv4, MAC spellings and WWNs", async () => {
+  const { NetworkObfuscator } = await import("../src/sanitize/network.ts");
+  const n = new NetworkObfuscator();
+  n.learn("host", "master-0.lab.example.com");
+  const out = n.text(
+    "master-0 at 010.001.002.003 (10.1.2.3), mac aabb.ccdd.eeff = aabbccddeeff = aa:bb:cc:dd:ee:ff, " +
+      "disk wwn-0x5000c500a1b2c3d4, pulls registry.corp.example:5000/ai via bastion.corp.example, " +
+      "bmc idrac-7.oob.corp.example; images from quay.io and registry.redhat.io; install-config.yaml",
+  );
+  for (
+    const raw of [
+      "master-0",
+      "010.001.002.003",
+      "10.1.2.3",
+      "aabb.ccdd.eeff",
+      "aabbccddeeff",
+      "aa:bb:cc:dd:ee:ff",
+      "5000c500a1b2c3d4",
+      "registry.corp.example",
+      "bastion.corp.example",
+      "idrac-7",
+    ]
+  ) {
+    assert.ok(!out.includes(raw), `${raw} in ${out}`);
+  }
+  // One pseudonym per address and per MAC, however spelled; public names and file names stay.
+  assert.equal(out.match(/ipv4-\d+/g)!.length, 2);
+  assert.equal(new Set(out.match(/ipv4-\d+/g)).size, 1);
+  assert.equal(new Set(out.match(/mac-\d+/g)).size, 1);
+  for (const kept of ["quay.io", "registry.redhat.io", "install-config.yaml"]) {
+    assert.ok(out.includes(kept), kept);
+  }
+});

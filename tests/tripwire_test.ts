@@ -3,33 +3,28 @@ import { seedCluster } from "./fixtures/assisted_data.ts";
 import { TripwireError } from "../src/collect/secrets.ts";
 import { scenario } from "./support/scenario.ts";
 
-Deno.test("tripwire: a known secret that slips into an archive blocks it, naming the field only", async () => {
+Deno.test("a known secret pasted into a setting that leaves is removed, not sent", async () => {
   const token = "tripwireToken-0123456789abcdef";
-  await scenario(async ({ db, receiver, collector, ledger }) => {
-    // An operator pasted the trigger token into DEPLOYMENT_VERSION: config values are not rows.
+  await scenario(async ({ db, receiver, collector }) => {
+    // An operator pasted the trigger token into DEPLOYMENT_VERSION: it leaves through the scrubber.
     const { collector: c, lines } = collector({ TRIGGER_TOKEN: token, DEPLOYMENT_VERSION: token });
     await c.reconcile();
     const id = crypto.randomUUID();
     await seedCluster(db.sql, id);
-    const result = await c.runPass();
-    assert.deepEqual([result.blocked, result.sent], [1, 0]);
-    assert.equal(receiver.requests, 0);
-    const [row] = await ledger();
-    assert.equal(row.state, "blocked");
-    assert.match(String(row.last_error), /TRIGGER_TOKEN.*metadata\.json/);
-    assert.ok(!String(row.last_error).includes(token));
-    assert.ok(
-      lines.some((l) => l.includes("blocked by the tripwire") && l.includes("TRIGGER_TOKEN")),
-    );
+    assert.equal((await c.runPass()).sent, 1);
+    const [upload] = await receiver.store.list();
+    const { unpackArchive } = await import("../src/bundle/mod.ts");
+    const text = (await unpackArchive((await receiver.store.archive(upload.request_id))!))
+      .map((f) => new TextDecoder().decode(f.data)).join("\n");
+    assert.ok(!text.includes(token));
+    assert.match(text, /"deployment-version":"\[REDACTED\]"/);
     assert.ok(!lines.join("\n").includes(token));
-    await assert.rejects(c.preview(id), TripwireError);
-    assert.equal((await c.runPass()).blocked, 0, "a blocked attempt is not retried");
   });
 });
 
-Deno.test("tripwire: a BMC password equal to a number that is kept blocks the upload", async () => {
+Deno.test("tripwire: a BMC password equal to a number that is kept blocks the upload, naming the field only", async () => {
   await scenario(async ({ db, receiver, collector, ledger }) => {
-    const { collector: c } = collector();
+    const { collector: c, lines } = collector();
     await c.reconcile();
     const id = crypto.randomUUID();
     await seedCluster(db.sql, id);
@@ -37,7 +32,17 @@ Deno.test("tripwire: a BMC password equal to a number that is kept blocks the up
       .sql`UPDATE hosts SET fencing_credentials = '{"username":"root","password":"1234567890"}' WHERE cluster_id = ${id}`;
     assert.equal((await c.runPass()).blocked, 1);
     assert.equal(receiver.requests, 0);
-    assert.match(String((await ledger())[0].last_error), /hosts\.fencing_credentials\.password/);
+    const [row] = await ledger();
+    assert.equal(row.state, "blocked");
+    assert.match(String(row.last_error), /hosts\.fencing_credentials\.password/);
+    assert.ok(
+      !String(row.last_error).includes("1234567890"),
+      "the field is named, never the value",
+    );
+    assert.ok(lines.some((l) => l.includes("blocked by the tripwire")));
+    assert.ok(!lines.join("\n").includes("1234567890"));
+    await assert.rejects(c.preview(id), TripwireError);
+    assert.equal((await c.runPass()).blocked, 0, "a blocked attempt is not retried");
   });
 });
 

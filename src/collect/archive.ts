@@ -71,13 +71,20 @@ export interface BuiltArchive {
   reduced: boolean;
 }
 
-function inventoryFacts(text: unknown): { hostname?: unknown; serials: unknown[] } {
+function inventoryFacts(
+  text: unknown,
+): { hostname?: unknown; bmc?: unknown; serials: unknown[] } {
   try {
     const inv = JSON.parse(String(text));
     return {
       hostname: inv?.hostname,
+      bmc: typeof inv?.bmc_address === "string"
+        ? inv.bmc_address.replace(/^\w+:\/\//, "").split(/[/:]/)[0]
+        : undefined,
       serials: [
         inv?.system_vendor?.serial_number,
+        inv?.system_vendor?.uuid,
+        inv?.system_uuid,
         ...(Array.isArray(inv?.disks) ? inv.disks.map((d: { serial?: unknown }) => d?.serial) : []),
       ],
     };
@@ -94,6 +101,7 @@ function learnNetwork(cluster: Row, hosts: Row[]): NetworkObfuscator {
     network.learn("host", host.requested_hostname);
     const facts = inventoryFacts(host.inventory);
     network.learn("host", facts.hostname);
+    network.learn("host", facts.bmc);
     facts.serials.forEach((serial) => network.learn("serial", serial));
   }
   return network;

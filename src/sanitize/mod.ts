@@ -110,7 +110,8 @@ export class Sanitizer {
       } catch {
         return "{}"; // not the object it should be: nothing of it is known to be a fact
       }
-      return JSON.stringify(this.scrubber.jsonSync(reshapeDisksInfo(parsed)));
+      // Secret-named keys are judged before disk keys are renamed.
+      return JSON.stringify(reshapeDisksInfo(this.scrubber.jsonSync(parsed)));
     }
     if (rule.treatment === "networkShape") return networkShape(raw);
     if (typeof raw !== "string" || raw === "") return raw;
