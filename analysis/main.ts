@@ -26,6 +26,7 @@ import { toCsv, toTable } from "./src/questions/format.ts";
 import { createAnalysisApp } from "./src/server.ts";
 import { Store } from "./src/store/duckdb.ts";
 import { exportParquet } from "./src/store/parquet.ts";
+import { deleteSubject, prune } from "./src/store/retention.ts";
 
 const USAGE = `usage: deno task analysis <command> [options]
 
@@ -39,6 +40,9 @@ commands:
         [--to YYYY-MM-DD] [--internal] [--format table|json|csv] [--filter name=value]...
   questions                     list the questions and their breakdowns
   export --out DIR              write the tables as Parquet, partitioned source=…/month=…/
+  prune                         delete raw archives and rows older than ANALYSIS_RETENTION_MONTHS
+  delete --cluster ID | --org LABEL
+                                delete everything of one cluster or organisation, raw archives too
 
 settings (environment):
 ${settingsHelp()}
@@ -113,7 +117,23 @@ async function serve(config: AnalysisConfig): Promise<void> {
       `cannot listen on ${config.host}:${config.port}: ${(err as Error).message}`,
     );
   }
+  // Retention: at start, then daily.
+  const pruneNow = () =>
+    prune(ingest, config.retentionMonths).then((removed) =>
+      console.log(JSON.stringify({ level: "info", msg: "retention applied", ...removed }))
+    ).catch((err) =>
+      console.error(
+        JSON.stringify({
+          level: "error",
+          msg: "retention failed",
+          error: String(err?.message ?? err),
+        }),
+      )
+    );
+  await pruneNow();
+  const daily = setInterval(pruneNow, 24 * 3_600_000);
   const stop = async () => {
+    clearInterval(daily);
     await server.shutdown();
     await ingest.settled();
     await ingest.store.close();
@@ -332,6 +352,31 @@ async function main(args: string[]): Promise<number> {
         console.log(`${q.id.padEnd(24)} ${q.title}${by.length ? ` (by ${by.join(", ")})` : ""}`);
       }
       return 0;
+    case "prune":
+    case "delete": {
+      const { values } = parseArgs({
+        args: rest,
+        options: { cluster: { type: "string" }, org: { type: "string" } },
+      });
+      if (command === "delete" && !values.cluster === !values.org) {
+        throw new UsageError("delete needs exactly one of --cluster ID or --org LABEL");
+      }
+      if (command === "prune" && (values.cluster || values.org)) {
+        throw new UsageError("prune takes no arguments");
+      }
+      const ingest = await openIngest(config);
+      if (!ingest) {
+        throw new ConfigError(
+          `the store ${config.dbPath} is held by another process; stop serve first`,
+        );
+      }
+      const removed = command === "prune"
+        ? await prune(ingest, config.retentionMonths)
+        : await deleteSubject(ingest, { clusterId: values.cluster, org: values.org });
+      await ingest.store.close();
+      console.log(JSON.stringify(removed));
+      return 0;
+    }
     case "export": {
       const { values } = parseArgs({ args: rest, options: { out: { type: "string" } } });
       if (!values.out) throw new UsageError("export needs --out DIR");

@@ -19,6 +19,7 @@ export interface AnalysisConfig {
   port: number;
   host: string;
   minGroup: number;
+  retentionMonths: number;
   tokensFile?: string;
   devMode: boolean;
   rawDir: string;
@@ -99,6 +100,7 @@ export function loadAnalysisConfig(env: Record<string, string | undefined>): Ana
     ANALYSIS_HOST: z.string().regex(/^[^\s/]+$/, "ANALYSIS_HOST must be a host or address")
       .default("127.0.0.1"),
     ANALYSIS_MIN_GROUP: integer("ANALYSIS_MIN_GROUP", 1, 1000).default(5),
+    ANALYSIS_RETENTION_MONTHS: integer("ANALYSIS_RETENTION_MONTHS", 1, 1200).default(18),
     ANALYSIS_TOKENS_FILE: z.string().min(1).optional(),
     ANALYSIS_DEV_MODE: boolean("ANALYSIS_DEV_MODE").default(false),
     ANALYSIS_RAW_DIR: z.string().min(1).optional(),
@@ -122,6 +124,7 @@ export function loadAnalysisConfig(env: Record<string, string | undefined>): Ana
     port: s.ANALYSIS_PORT,
     host: s.ANALYSIS_HOST,
     minGroup: s.ANALYSIS_MIN_GROUP,
+    retentionMonths: s.ANALYSIS_RETENTION_MONTHS,
     tokensFile: s.ANALYSIS_TOKENS_FILE,
     devMode: s.ANALYSIS_DEV_MODE,
     rawDir: s.ANALYSIS_RAW_DIR ?? `${s.ANALYSIS_DB}.raw`,

@@ -335,3 +335,96 @@ Deno.test("the CLI: usage and settings errors exit 2; import and ask on a store 
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
 });
+
+Deno.test(
+  "retention deletes what is older, raw archives included; deleting a cluster or an organisation removes everything of it",
+  withService(async (s) => {
+    const keep = uuidOf("keep");
+    const gone = uuidOf("gone");
+    const old = uuidOf("old");
+    for (const id of [keep, gone, old]) await upload(s, await archive(upstreamFiles(id)));
+    await s.ingest.settled();
+    const { keyOf } = await import("../src/normalise/keys.ts");
+    const { prune, deleteSubject } = await import("../src/store/retention.ts");
+    const oldKey = keyOf(s.ingest.secret, old)!;
+    // Make one cluster's archive and rows 19 months old.
+    await s.ingest.store.exec(`
+    UPDATE archives SET first_received_at = now() - INTERVAL 19 MONTH WHERE cluster_key = '${oldKey}';
+    UPDATE events SET event_time = now() - INTERVAL 19 MONTH WHERE cluster_key = '${oldKey}';
+    UPDATE attempts SET ended_at = now() - INTERVAL 19 MONTH WHERE cluster_key = '${oldKey}';`);
+    const [oldArchive] = await s.ingest.store.query<{ sha256: string }>(
+      "SELECT sha256 FROM archives WHERE cluster_key = $1",
+      [oldKey],
+    );
+    const pruned = await prune(s.ingest, 18);
+    assert.equal(pruned.archives, 1);
+    assert.ok(pruned.attempts >= 1 && pruned.events >= 1);
+    await assert.rejects(Deno.stat(s.ingest.rawPath(oldArchive.sha256, "archive")));
+    const left = await s.ingest.store.query<{ n: number }>(
+      "SELECT count(*)::INTEGER AS n FROM attempts WHERE cluster_key = $1",
+      [oldKey],
+    );
+    assert.equal(left[0].n, 0);
+
+    // One cluster on request: rows and raw archive.
+    const goneKey = keyOf(s.ingest.secret, gone)!;
+    const removed = await deleteSubject(s.ingest, { clusterId: gone });
+    assert.equal(removed.archives, 1);
+    for (const table of ["attempts", "events", "hosts", "archives"]) {
+      const [row] = await s.ingest.store.query<{ n: number }>(
+        `SELECT count(*)::INTEGER AS n FROM ${table} WHERE cluster_key = $1`,
+        [goneKey],
+      );
+      assert.equal(row.n, 0, table);
+    }
+    const [kept] = await s.ingest.store.query<{ n: number }>(
+      "SELECT count(*)::INTEGER AS n FROM attempts WHERE cluster_key = $1",
+      [keyOf(s.ingest.secret, keep)!],
+    );
+    assert.equal(kept.n, 1, "others stay");
+
+    // An organisation: every archive its token sent.
+    const byOrg = await deleteSubject(s.ingest, { org: "org-a" });
+    assert.equal(byOrg.archives, 1);
+    const [all] = await s.ingest.store.query<{ n: number }>(
+      "SELECT count(*)::INTEGER AS n FROM attempts",
+    );
+    assert.equal(all.n, 0);
+  }),
+);
+
+Deno.test("deleting a SaaS cluster rewrites the export files that held it", async () => {
+  const service = await startService({ env: { ANALYSIS_MIN_GROUP: "1" } });
+  const dir = await Deno.makeTempDir();
+  try {
+    const { writeSaasExport } = await import("./population.ts");
+    const { findImportFiles } = await import("../src/ingest/files.ts");
+    const { deleteSubject } = await import("../src/store/retention.ts");
+    const saas = generateClusters("saas", 4);
+    await writeSaasExport(dir, saas);
+    for (const file of await findImportFiles([dir])) {
+      await service.ingest.accept(await Deno.readFile(file.path), {
+        kind: file.kind as "archive",
+        channel: "saas_export",
+        orgLabel: null,
+      });
+    }
+    await service.ingest.settled();
+    await deleteSubject(service.ingest, { clusterId: saas[0].id });
+    const raw = await service.ingest.store.query<{ sha256: string; kind: string }>(
+      "SELECT sha256, kind FROM archives",
+    );
+    for (const { sha256, kind } of raw) {
+      const text = await Deno.readTextFile(service.ingest.rawPath(sha256, kind)).catch(() => "");
+      assert.ok(!text.includes(saas[0].id), kind);
+    }
+    assert.deepEqual(await service.ingest.reprocess(), { success: raw.length, error: 0 });
+    const [{ n }] = await service.ingest.store.query<{ n: number }>(
+      "SELECT count(DISTINCT cluster_key)::INTEGER AS n FROM attempts",
+    );
+    assert.equal(n, 3, "the deleted cluster does not come back on reprocess");
+  } finally {
+    await service.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
