@@ -1,0 +1,217 @@
+/**
+ * `deno task bench-analysis [events] [--population N]`: the analysis
+ * service's benchmark, not a test.
+ *
+ * 1. Ingest: a 150-host archive of N events (default 1,000,000) imported the
+ *    way an operator runs it (`deno task analysis import FILE`, its own
+ *    process), against the floor: DuckDB itself loading the same events.json
+ *    with read_json, in a process of its own. Wall time and peak RSS of each.
+ * 2. Questions: a generated population (default 10,000 attempts, 2,000
+ *    events each: 20,000,000 events) written straight into a DuckDB store;
+ *    every question asked 20 times; p50 and p95.
+ */
+import { packTar } from "modern-tar";
+import { QUESTIONS } from "../analysis/src/questions/catalog.ts";
+import { ask, parseAsk } from "../analysis/src/questions/mod.ts";
+import { Store } from "../analysis/src/store/duckdb.ts";
+
+const ROOT = new URL("../", import.meta.url).pathname;
+const args = Deno.args.filter((a) => !a.startsWith("--"));
+const events = Number(args[0] ?? 1_000_000);
+const popIndex = Deno.args.indexOf("--population");
+const population = popIndex >= 0 ? Number(Deno.args[popIndex + 1]) : 10_000;
+
+async function timed(
+  cmd: string[],
+  env: Record<string, string>,
+): Promise<{ ms: number; peak: number; out: string }> {
+  const t0 = performance.now();
+  const child = new Deno.Command(cmd[0], {
+    args: cmd.slice(1),
+    env: { ...env, NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let peak = 0;
+  const watch = setInterval(() => {
+    try {
+      const status = Deno.readTextFileSync(`/proc/${child.pid}/status`);
+      peak = Math.max(peak, Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024);
+    } catch {
+      // the process ended between two looks
+    }
+  }, 50);
+  const out = await child.output();
+  clearInterval(watch);
+  if (!out.success) throw new Error(new TextDecoder().decode(out.stderr).slice(-2000));
+  return { ms: performance.now() - t0, peak, out: new TextDecoder().decode(out.stdout) };
+}
+
+/** A 150-host archive of `n` events in upstream's layout, written to `path`. */
+async function writeArchive(dir: string, n: number): Promise<{ archive: string; events: string }> {
+  const id = "0b1f4a40-3c55-4c9b-9a4e-0c6c0c2b7d11";
+  const hosts = Array.from({ length: 150 }, (_, i) => ({
+    id: crypto.randomUUID(),
+    cluster_id: id,
+    role: i < 3 ? "master" : "worker",
+    inventory: JSON.stringify({ cpu: { count: 32 }, system_vendor: { manufacturer: "Dell Inc." } }),
+  }));
+  const parts: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const host = hosts[i % 150];
+    const t = new Date(Date.UTC(2026, 10, 27, 10) + i * 3).toISOString();
+    parts.push(JSON.stringify(
+      i % 10 === 9
+        ? {
+          cluster_id: id,
+          host_id: host.id,
+          category: "metrics",
+          event_time: t,
+          message: "host.stage.duration",
+          props: `{"duration":${i % 1000}.5,"host_stage":"Writing image to disk","result":"Done"}`,
+          severity: "info",
+        }
+        : {
+          cluster_id: id,
+          host_id: host.id,
+          category: "user",
+          event_time: t,
+          message: `Host node-${
+            i % 150
+          }: updated status from installing to installing-in-progress (step ${i})`,
+          name: "host_status_updated",
+          severity: "info",
+        },
+    ));
+  }
+  const eventsText = `[${parts.join(",")}]`;
+  const eventsPath = `${dir}/events.json`;
+  await Deno.writeTextFile(eventsPath, eventsText);
+  const enc = new TextEncoder();
+  const files: Record<string, Uint8Array> = {
+    [`${id}/events/cluster.json`]: enc.encode(JSON.stringify({
+      id,
+      openshift_version: "4.18.4",
+      platform: { type: "baremetal" },
+      created_at: "2026-11-27T09:00:00Z",
+    })),
+    [`${id}/events/hosts.json`]: enc.encode(JSON.stringify(hosts)),
+    [`${id}/events.json`]: enc.encode(eventsText),
+    [`${id}/metadata.json`]: enc.encode(JSON.stringify({ "deployment-type": "MCE" })),
+  };
+  const tar = await packTar(
+    Object.entries(files).map(([name, body]) => ({
+      header: { name, size: body.byteLength, type: "file" as const },
+      body,
+    })),
+  );
+  const gz = new Blob([tar as Uint8Array<ArrayBuffer>]).stream().pipeThrough(
+    new CompressionStream("gzip"),
+  );
+  const archive = `${dir}/archive.tgz`;
+  await Deno.writeFile(archive, gz);
+  return { archive, events: eventsPath };
+}
+
+async function ingestBench(dir: string): Promise<void> {
+  console.log(`writing a 150-host archive of ${events.toLocaleString("en")} events…`);
+  const { archive, events: eventsPath } = await writeArchive(dir, events);
+  const deno = Deno.execPath();
+  const config = `${ROOT}analysis/deno.json`;
+  const env = {
+    HOME: Deno.env.get("HOME") ?? "/root",
+    ...(Deno.env.get("DENO_DIR") ? { DENO_DIR: Deno.env.get("DENO_DIR")! } : {}),
+    PATH: Deno.env.get("PATH") ?? "",
+  };
+  // The floor: DuckDB loading the same events.json, in a process of its own.
+  const floorScript = `${dir}/floor.ts`;
+  await Deno.writeTextFile(
+    floorScript,
+    `import { DuckDBInstance } from "@duckdb/node-api";
+const db = await DuckDBInstance.create("${dir}/floor.duckdb");
+const c = await db.connect();
+await c.run("CREATE TABLE e AS SELECT * FROM read_json('${eventsPath}', format = 'array', maximum_object_size = 67108864)");
+console.log((await c.runAndReadAll("SELECT count(*) AS n FROM e")).getRowObjectsJson()[0].n);`,
+  );
+  const floor = await timed([deno, "run", "-A", "--config", config, floorScript], env);
+  const ingest = await timed(
+    [deno, "run", "-A", "--config", config, `${ROOT}analysis/main.ts`, "import", archive],
+    { ...env, ANALYSIS_DB: `${dir}/bench.duckdb` },
+  );
+  console.log("\n| ingest of one archive | analysis import | floor (DuckDB read_json) |");
+  console.log("|---|---|---|");
+  console.log(`| events | ${events.toLocaleString("en")} | ${floor.out.trim()} |`);
+  console.log(
+    `| wall time | ${(ingest.ms / 1000).toFixed(2)} s | ${(floor.ms / 1000).toFixed(2)} s |`,
+  );
+  console.log(
+    `| peak RSS | ${(ingest.peak / 1e6).toFixed(1)} MB | ${(floor.peak / 1e6).toFixed(1)} MB |`,
+  );
+  console.log(`| time ratio | **${(ingest.ms / floor.ms).toFixed(2)}×** | 1 |`);
+}
+
+async function questionsBench(dir: string): Promise<void> {
+  const perAttempt = 2000;
+  console.log(
+    `\ngenerating ${population.toLocaleString("en")} attempts and ${
+      (population * perAttempt).toLocaleString("en")
+    } events…`,
+  );
+  const store = await Store.open(`${dir}/population.duckdb`);
+  await store.exec(`
+    INSERT INTO attempts (attempt_id, cluster_key, source, channel, internal, cluster_created_at, ended_at,
+      result, last_state, duration_s, openshift_version, platform, ha_mode, host_count, deployment_type,
+      features, operators, dual_stack)
+    SELECT md5('a' || i), md5('c' || (i // 2)), CASE WHEN i % 3 = 0 THEN 'onprem' ELSE 'saas' END,
+      'upload', i % 17 = 0, TIMESTAMPTZ '2026-01-01' + to_days(i % 330), TIMESTAMPTZ '2026-01-01' + to_days(i % 330),
+      (['installed', 'error', 'cancelled', 'installed'])[1 + i % 4], 'finalizing', 3000 + i % 900,
+      '4.' || (14 + i % 5) || '.' || (i % 9), (['baremetal', 'vsphere', 'none'])[1 + i % 3],
+      CASE WHEN i % 4 = 0 THEN 'None' ELSE 'Full' END, 1 + i % 7, CASE WHEN i % 3 = 0 THEN 'MCE' ELSE 'SaaS' END,
+      ['OVN_NETWORK_TYPE'] || CASE WHEN i % 5 = 0 THEN ['SNO'] ELSE [] END, ['lso'], i % 9 = 0
+    FROM range(${population}) t(i);
+    INSERT INTO hosts (cluster_key, host_key, source, role, vendor, product, is_virtual, cpu_cores, memory_bytes)
+    SELECT md5('c' || (i // 6)), md5('h' || i), 'saas', (['master', 'worker'])[1 + i % 2],
+      (['Dell Inc.', 'HPE', 'QEMU'])[1 + i % 3], 'X', i % 3 = 2, 16 + i % 48, 34359738368
+    FROM range(${population * 3}) t(i);
+    INSERT INTO events (cluster_key, event_id, source, host_key, event_time, name, message, severity, category, props)
+    SELECT md5('c' || (i // ${perAttempt * 2})), md5('e' || i), 'saas', md5('h' || (i % 1000)),
+      TIMESTAMPTZ '2026-01-01' + to_seconds(i // 100),
+      CASE WHEN i % 10 = 9 THEN NULL WHEN i % 97 = 0 THEN 'cluster_installation_failed' ELSE 'host_status_updated' END,
+      CASE WHEN i % 10 = 9 THEN 'host.stage.duration' WHEN i % 97 = 0 THEN 'Failed installing cluster. Reason: timeout ' || (i % 5)
+        ELSE 'Host node-' || (i % 50) || ': updated status from installing to error (x)' END,
+      'info', CASE WHEN i % 10 = 9 THEN 'metrics' ELSE 'user' END,
+      CASE WHEN i % 10 = 9 THEN '{"duration":' || (i % 900) || ',"host_stage":"Rebooting","disk_type":"SSD"}' END
+    FROM range(${population * perAttempt}) t(i);`);
+  console.log("\n| question | p50 | p95 |");
+  console.log("|---|---|---|");
+  for (const question of QUESTIONS) {
+    const times: number[] = [];
+    for (let k = 0; k < 20; k++) {
+      const t0 = performance.now();
+      await ask(store, question, {
+        params: parseAsk({ cluster: question.analystOnly ? "c1" : undefined }),
+        k: 5,
+        secret: "bench",
+      });
+      times.push(performance.now() - t0);
+    }
+    times.sort((a, b) => a - b);
+    console.log(
+      `| \`${question.id}\` | ${times[9].toFixed(0)} ms | ${times[18].toFixed(0)} ms |`,
+    );
+  }
+  await store.close();
+}
+
+if (import.meta.main) {
+  const dir = await Deno.makeTempDir({ prefix: "analysis-bench-" });
+  try {
+    console.log(
+      `machine: ${Deno.build.os} ${Deno.build.arch}, ${navigator.hardwareConcurrency} cores`,
+    );
+    if (!Deno.args.includes("--questions-only")) await ingestBench(dir);
+    await questionsBench(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+}
