@@ -77,31 +77,21 @@ export async function normaliseArchive(
     let eventsNew = 0;
     if (eventsPath && !(await isJsonNull(eventsPath))) {
       const before = await countEvents(tx, clusterKey);
-      // One parse of events.json: staged, counted, then merged without duplicates.
-      await tx.run(
-        `CREATE OR REPLACE TEMP TABLE staged_events AS
-         SELECT $1 AS cluster_key, md5(event_time || cluster_id || message) AS event_id, $2 AS source,
-                ${
-          keySql("$3", "host_id")
-        } AS host_key, TRY_CAST(event_time AS TIMESTAMPTZ) AS event_time,
-                name, message, severity, category, props, cluster_id AS raw_cluster
-         FROM read_json($4, format = 'array', columns = ${EVENT_COLUMNS}, maximum_object_size = 67108864)`,
-        [clusterKey, provenance.source, secret, eventsPath],
+      const [loaded] = await tx.query<{ n: number }>(
+        `SELECT count(*)::INTEGER AS n FROM read_json($1, format = 'array', columns = ${EVENT_COLUMNS}, maximum_object_size = 67108864)`,
+        [eventsPath],
       ).catch((err) => {
         throw new ArchiveError("bad-events", `events.json: ${firstLine(err)}`);
       });
-      const [staged] = await tx.query<{ n: number }>(
-        "SELECT count(*)::INTEGER AS n FROM staged_events",
-      );
-      eventsInArchive = staged.n;
+      eventsInArchive = loaded.n;
       await tx.run(
         `INSERT OR IGNORE INTO events
-         SELECT cluster_key, event_id, source, host_key, event_time, name, message, severity, category, props
-         FROM staged_events
-         WHERE raw_cluster = $1 AND event_time IS NOT NULL AND message IS NOT NULL`,
-        [facts.clusterId],
+         SELECT $1, md5(event_time || cluster_id || message), $2, ${keySql("$3", "host_id")},
+                TRY_CAST(event_time AS TIMESTAMPTZ), name, message, severity, category, props
+         FROM read_json($4, format = 'array', columns = ${EVENT_COLUMNS}, maximum_object_size = 67108864)
+         WHERE cluster_id = $5 AND event_time IS NOT NULL AND message IS NOT NULL`,
+        [clusterKey, provenance.source, secret, eventsPath, facts.clusterId],
       );
-      await tx.run("DROP TABLE staged_events");
       eventsNew = (await countEvents(tx, clusterKey)) - before;
     }
 
