@@ -9,3 +9,4 @@ export * from "./policy.ts";
 export * from "./store.ts";
 export * from "./export.ts";
 export * from "./event_templates.ts";
+export * from "./ingress.ts";

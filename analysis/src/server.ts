@@ -7,7 +7,12 @@ import { timingSafeEqual } from "node:crypto";
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { Context } from "hono";
-import { INGRESS_MAX_BYTES, REQUEST_ID, USER_AGENT_PREFIX } from "../../contract/mod.ts";
+import {
+  INGRESS_MAX_BYTES,
+  readIngressUpload,
+  REQUEST_ID,
+  USER_AGENT_PREFIX,
+} from "../../contract/mod.ts";
 import type { AnalysisConfig, Tokens } from "./config.ts";
 import type { Ingest } from "./ingest/mod.ts";
 import { keyOf } from "./normalise/keys.ts";
@@ -22,8 +27,6 @@ export interface AppDeps {
   /** Where reads of single clusters are logged. */
   audit?: (line: Record<string, unknown>) => void;
 }
-
-const CONTENT_TYPE = /^application\/vnd\.redhat\.([a-z0-9-]+)\.([a-z0-9-]+)(\+[a-z0-9]+)?$/i;
 
 function bearer(c: Context): string | undefined {
   return /^Bearer\s+(\S+)\s*$/i.exec(c.req.header("authorization") ?? "")?.[1];
@@ -75,23 +78,9 @@ export function createAnalysisApp(deps: AppDeps): Hono {
     },
     bodyLimit({ maxSize: INGRESS_MAX_BYTES + 64 * 1024, onError: (c) => c.json(tooLarge, 413) }),
     async (c) => {
-      let form: FormData;
-      try {
-        form = await c.req.raw.formData();
-      } catch {
-        return c.json({ error: "body is not multipart/form-data" }, 400);
-      }
-      const file = form.get("file");
-      if (!(file instanceof File)) return c.json({ error: "no file part named 'file'" }, 400);
-      const type = CONTENT_TYPE.exec(file.type);
-      if (!type || type[1] !== "assisted-installer") {
-        return c.json({ error: `unsupported content type '${file.type.slice(0, 100)}'` }, 415);
-      }
-      if (file.size > INGRESS_MAX_BYTES) return c.json(tooLarge, 413);
-      const bytes = new Uint8Array(await file.arrayBuffer());
-      if (bytes[0] !== 0x1f || bytes[1] !== 0x8b) {
-        return c.json({ error: "file is not gzip-compressed" }, 400);
-      }
+      const upload = await readIngressUpload(c.req.raw);
+      if (!upload.ok) return c.json({ error: upload.error }, upload.status);
+      const bytes = upload.archive;
       const requestId = crypto.randomUUID();
       await ingest.accept(bytes, {
         kind: "archive",

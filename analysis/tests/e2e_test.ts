@@ -7,7 +7,6 @@
 import assert from "node:assert/strict";
 import { seedCluster, telemetryToken } from "../../tests/fixtures/assisted_data.ts";
 import { testDatabase } from "../../tests/support/db.ts";
-import { findImportFiles } from "../src/ingest/files.ts";
 import { ask, findQuestion, parseAsk } from "../src/questions/mod.ts";
 import {
   expectedSuccess,
@@ -16,7 +15,7 @@ import {
   resultEvent,
   writeSaasExport,
 } from "./population.ts";
-import { runProgram, startService } from "./support.ts";
+import { importSaasExport, runProgram, startService } from "./support.ts";
 
 const ANALYST = "analyst-token-0123456789";
 
@@ -102,14 +101,7 @@ Deno.test("end to end: collector uploads and a SaaS export answer the questions 
 
     const saas = generateClusters("saas", 10);
     await writeSaasExport(exportDir, saas);
-    for (const file of await findImportFiles([exportDir])) {
-      await service.ingest.accept(await Deno.readFile(file.path), {
-        kind: file.kind as "archive",
-        channel: "saas_export",
-        orgLabel: null,
-      });
-    }
-    await service.ingest.settled();
+    await importSaasExport(service, exportDir);
 
     // Every archive read, none quarantined.
     const health = await get(`${service.url}/api/v1/questions/ingest-health?by=source`, ANALYST);
@@ -300,14 +292,7 @@ Deno.test("cells of fewer than k clusters are suppressed, never shown as zero", 
   try {
     const saas = generateClusters("saas", 10);
     await writeSaasExport(dir, saas);
-    for (const file of await findImportFiles([dir])) {
-      await service.ingest.accept(await Deno.readFile(file.path), {
-        kind: file.kind as "archive",
-        channel: "saas_export",
-        orgLabel: null,
-      });
-    }
-    await service.ingest.settled();
+    await importSaasExport(service, dir);
     const question = findQuestion("success-rate")!;
     const answer = await ask(service.ingest.store, question, {
       params: parseAsk({ by: "openshift_version", internal: "include" }),

@@ -9,7 +9,7 @@ import { parquetReadObjects } from "npm:hyparquet@1.33.0";
 import { exportParquet } from "../src/store/parquet.ts";
 import { ask, findQuestion, parseAsk } from "../src/questions/mod.ts";
 import { generateClusters, resultEvent, uuidOf } from "./population.ts";
-import { runProgram, startService, type TestService } from "./support.ts";
+import { importSaasExport, runProgram, startService, type TestService } from "./support.ts";
 
 const TOKEN = "uploader-token-0123456789";
 const UA = "assisted-installer-operator/test cluster/x";
@@ -398,18 +398,10 @@ Deno.test("deleting a SaaS cluster rewrites the export files that held it", asyn
   const dir = await Deno.makeTempDir();
   try {
     const { writeSaasExport } = await import("./population.ts");
-    const { findImportFiles } = await import("../src/ingest/files.ts");
     const { deleteSubject } = await import("../src/store/retention.ts");
     const saas = generateClusters("saas", 4);
     await writeSaasExport(dir, saas);
-    for (const file of await findImportFiles([dir])) {
-      await service.ingest.accept(await Deno.readFile(file.path), {
-        kind: file.kind as "archive",
-        channel: "saas_export",
-        orgLabel: null,
-      });
-    }
-    await service.ingest.settled();
+    await importSaasExport(service, dir);
     await deleteSubject(service.ingest, { clusterId: saas[0].id });
     const raw = await service.ingest.store.query<{ sha256: string; kind: string }>(
       "SELECT sha256, kind FROM archives",

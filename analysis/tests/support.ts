@@ -1,6 +1,7 @@
 /** Shared wiring for the analysis tests: a store, the service on loopback, the real collector. */
 import { type AnalysisConfig, loadAnalysisConfig, type Tokens } from "../src/config.ts";
 import { Ingest } from "../src/ingest/mod.ts";
+import { findImportFiles } from "../src/ingest/files.ts";
 import { loadSecret } from "../src/normalise/keys.ts";
 import { createAnalysisApp } from "../src/server.ts";
 import { Store } from "../src/store/duckdb.ts";
@@ -54,6 +55,18 @@ export async function startService(
       await Deno.remove(dir, { recursive: true }).catch(() => {});
     },
   };
+}
+
+/** Imports every SaaS export file under `dir` into the service's store, and waits for it. */
+export async function importSaasExport(service: TestService, dir: string): Promise<void> {
+  for (const file of await findImportFiles([dir])) {
+    await service.ingest.accept(await Deno.readFile(file.path), {
+      kind: file.kind as "archive",
+      channel: "saas_export",
+      orgLabel: null,
+    });
+  }
+  await service.ingest.settled();
 }
 
 /** A clean environment for a child process, keeping what Deno needs to find its cache. */

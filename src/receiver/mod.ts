@@ -14,6 +14,7 @@ import {
   clusterFromUserAgent,
   INGRESS_MAX_BYTES,
   readArchive,
+  readIngressUpload,
   type ReceivedUpload,
   REQUEST_ID,
   storedFiles,
@@ -30,8 +31,6 @@ export interface ReceiverOptions {
   token?: string;
   maxBytes?: number;
 }
-
-const CONTENT_TYPE = /^application\/vnd\.redhat\.([a-z0-9-]+)\.([a-z0-9-]+)(\+[a-z0-9]+)?$/i;
 
 /** The facts of an upload known when it arrives, before its archive is read. */
 export interface Arrival {
@@ -262,24 +261,9 @@ export function createReceiver(
     // Multipart framing adds a little to the file itself.
     bodyLimit({ maxSize: maxBytes + 64 * 1024, onError: (c) => c.json(tooLarge, 413) }),
     async (c) => {
-      let form: FormData;
-      try {
-        form = await c.req.raw.formData();
-      } catch {
-        return c.json({ error: "body is not multipart/form-data" }, 400);
-      }
-      const file = form.get("file");
-      if (!(file instanceof File)) return c.json({ error: "no file part named 'file'" }, 400);
-      const type = CONTENT_TYPE.exec(file.type);
-      if (!type || type[1] !== "assisted-installer") {
-        return c.json({ error: `unsupported content type '${file.type.slice(0, 100)}'` }, 415);
-      }
-      if (file.size > maxBytes) return c.json(tooLarge, 413);
-      const archive = new Uint8Array(await file.arrayBuffer());
-      // gzip's magic and method; the tar inside is read after the answer, as ingress does.
-      if (archive[0] !== 0x1f || archive[1] !== 0x8b || archive[2] !== 8) {
-        return c.json({ error: "file is not gzip-compressed" }, 400);
-      }
+      const upload = await readIngressUpload(c.req.raw, { maxBytes });
+      if (!upload.ok) return c.json({ error: upload.error }, upload.status);
+      const archive = upload.archive;
       const requestId = await store.accept(archive, {
         userAgent: c.req.header("user-agent") ?? "",
       });

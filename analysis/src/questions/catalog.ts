@@ -65,6 +65,25 @@ export interface Question {
   unsuppressed?: boolean;
 }
 
+/**
+ * Per value of a list column of `fa` (features, operators): the distinct
+ * clusters with it, and the canonical success rate's parts (§1.1) with it
+ * and without it.
+ */
+function withAndWithout(column: "features" | "operators"): string {
+  const has = `list_contains(fa.${column}, v.value)`;
+  const clusters = (condition: string) =>
+    `count(DISTINCT fa.cluster_key) FILTER (WHERE ${condition})`;
+  return `WITH v AS (SELECT DISTINCT unnest(${column}) AS value FROM fa)
+      SELECT v.value AS key,
+        ${clusters(has)} AS clusters,
+        ${clusters(`${has} AND fa.result = 'installed'`)} AS with_installed,
+        ${clusters(`${has} AND fa.result IN ('installed', 'error')`)} AS with_n,
+        ${clusters(`NOT ${has} AND fa.result = 'installed'`)} AS without_installed,
+        ${clusters(`NOT ${has} AND fa.result IN ('installed', 'error')`)} AS without_n
+      FROM v CROSS JOIN fa GROUP BY ALL ORDER BY clusters DESC`;
+}
+
 function dims(...names: string[]): Record<string, string> {
   return Object.fromEntries(names.map((n) => [n, DIMENSIONS[n]]));
 }
@@ -255,14 +274,7 @@ export const QUESTIONS: readonly Question[] = [
       "Per feature id of cluster.feature_usage: distinct clusters using it; canonical success rate (§1.1) " +
       "with the feature and without it.",
     by: {},
-    sql: `WITH f AS (SELECT DISTINCT unnest(features) AS feature FROM fa)
-      SELECT f.feature AS key,
-        count(DISTINCT fa.cluster_key) FILTER (WHERE list_contains(fa.features, f.feature)) AS clusters,
-        count(DISTINCT fa.cluster_key) FILTER (WHERE list_contains(fa.features, f.feature) AND fa.result = 'installed') AS with_installed,
-        count(DISTINCT fa.cluster_key) FILTER (WHERE list_contains(fa.features, f.feature) AND fa.result IN ('installed', 'error')) AS with_n,
-        count(DISTINCT fa.cluster_key) FILTER (WHERE NOT list_contains(fa.features, f.feature) AND fa.result = 'installed') AS without_installed,
-        count(DISTINCT fa.cluster_key) FILTER (WHERE NOT list_contains(fa.features, f.feature) AND fa.result IN ('installed', 'error')) AS without_n
-      FROM f CROSS JOIN fa GROUP BY ALL ORDER BY clusters DESC`,
+    sql: withAndWithout("features"),
     rates: [["with_rate", "with_installed", "with_n"], [
       "without_rate",
       "without_installed",
@@ -277,14 +289,7 @@ export const QUESTIONS: readonly Question[] = [
     formula:
       "Per operator of the cluster's monitored_operators (type olm): distinct clusters; canonical success rate (§1.1) with it and without it.",
     by: {},
-    sql: `WITH o AS (SELECT DISTINCT unnest(operators) AS operator FROM fa)
-      SELECT o.operator AS key,
-        count(DISTINCT fa.cluster_key) FILTER (WHERE list_contains(fa.operators, o.operator)) AS clusters,
-        count(DISTINCT fa.cluster_key) FILTER (WHERE list_contains(fa.operators, o.operator) AND fa.result = 'installed') AS with_installed,
-        count(DISTINCT fa.cluster_key) FILTER (WHERE list_contains(fa.operators, o.operator) AND fa.result IN ('installed', 'error')) AS with_n,
-        count(DISTINCT fa.cluster_key) FILTER (WHERE NOT list_contains(fa.operators, o.operator) AND fa.result = 'installed') AS without_installed,
-        count(DISTINCT fa.cluster_key) FILTER (WHERE NOT list_contains(fa.operators, o.operator) AND fa.result IN ('installed', 'error')) AS without_n
-      FROM o CROSS JOIN fa GROUP BY ALL ORDER BY clusters DESC`,
+    sql: withAndWithout("operators"),
     rates: [["with_rate", "with_installed", "with_n"], [
       "without_rate",
       "without_installed",

@@ -1,0 +1,50 @@
+/**
+ * Ingress's upload contract as both receiving ends read it (the local
+ * receiver and the analysis service): a multipart part `file` of the
+ * assisted-installer content type, gzip-compressed, within ingress's limit.
+ * The sender's side of the same contract is the collector's upload module.
+ */
+import { INGRESS_MAX_BYTES } from "./archive.ts";
+
+/** `application/vnd.redhat.<service>.<category>[+suffix]`, as ingress parses it. */
+const CONTENT_TYPE = /^application\/vnd\.redhat\.([a-z0-9-]+)\.([a-z0-9-]+)(\+[a-z0-9]+)?$/i;
+
+/** What an upload request held: the archive, or ingress's answer refusing it. */
+export type IngressUpload =
+  | { ok: true; archive: Uint8Array }
+  | { ok: false; status: 400 | 413 | 415; error: string };
+
+/** Reads the archive of an upload request (its body already bounded by the caller). */
+export async function readIngressUpload(
+  request: Request,
+  options: { maxBytes?: number } = {},
+): Promise<IngressUpload> {
+  const maxBytes = options.maxBytes ?? INGRESS_MAX_BYTES;
+  let form: FormData;
+  try {
+    form = await request.formData();
+  } catch {
+    return { ok: false, status: 400, error: "body is not multipart/form-data" };
+  }
+  const file = form.get("file");
+  if (!(file instanceof File)) {
+    return { ok: false, status: 400, error: "no file part named 'file'" };
+  }
+  const type = CONTENT_TYPE.exec(file.type);
+  if (!type || type[1] !== "assisted-installer") {
+    return {
+      ok: false,
+      status: 415,
+      error: `unsupported content type '${file.type.slice(0, 100)}'`,
+    };
+  }
+  if (file.size > maxBytes) {
+    return { ok: false, status: 413, error: `payload larger than ${maxBytes} bytes` };
+  }
+  const archive = new Uint8Array(await file.arrayBuffer());
+  // gzip's magic and method; the tar inside is read after the answer, as ingress does.
+  if (archive[0] !== 0x1f || archive[1] !== 0x8b || archive[2] !== 8) {
+    return { ok: false, status: 400, error: "file is not gzip-compressed" };
+  }
+  return { ok: true, archive };
+}
