@@ -60,6 +60,9 @@ export const metadataSchema = z.looseObject({
 /** A parsed `metadata.json`. */
 export type ArchiveMetadata = z.infer<typeof metadataSchema>;
 
+/** A UUID as assisted-service and ingress write them (cluster, host and request ids). */
+export const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
+
 /** Cluster ids become paths, so anything but a plain id is refused. */
 export function isSafeClusterId(id: string): boolean {
   return /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(id) && !id.includes("..");

@@ -9,7 +9,7 @@
 import { createHash } from "node:crypto";
 import { createTarDecoder } from "modern-tar";
 import { z } from "zod";
-import { INGRESS_MAX_BYTES, isSafeClusterId } from "./archive.ts";
+import { INGRESS_MAX_BYTES, isSafeClusterId, UUID } from "./archive.ts";
 
 /** The manifest's name, last in the tar. */
 export const EXPORT_MANIFEST = "manifest.json";
@@ -21,8 +21,6 @@ export const EXPORT_FORMAT = "assisted-telemetry-export/1";
 export function exportEntryName(clusterId: string, bundleId: string): string {
   return `archives/${clusterId}/${bundleId}.tgz`;
 }
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /** `manifest.json`. */
 export const manifestSchema = z.object({

@@ -1,3 +1,5 @@
+import { UUID } from "./archive.ts";
+
 /**
  * The local receiver's store on disk, which the analysis program can import:
  * `<request_id>.tgz` (the archive as received) beside `<request_id>.json`
@@ -23,8 +25,8 @@ export interface ReceivedUpload {
   reason?: string;
 }
 
-/** Request ids are UUIDs; nothing else names a stored file. */
-export const REQUEST_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+/** Request ids are lower-case UUIDs; nothing else names a stored file. */
+export const REQUEST_ID = new RegExp(UUID.source.replaceAll("A-F", ""));
 
 /** The two files of one stored upload, relative to the store's folder. */
 export function storedFiles(requestId: string): { archive: string; record: string } {

@@ -7,6 +7,7 @@
  * gets the strictest treatment.
  */
 import { EVENT_TEMPLATES, type ParamKind } from "../../contract/event_templates.ts";
+import { UUID } from "../../contract/archive.ts";
 import type { TextScrubber } from "./text.ts";
 import { DISK_ID, diskName } from "./disk.ts";
 
@@ -17,7 +18,6 @@ interface Compiled {
   params: Array<{ name: string; kind: ParamKind }>;
 }
 
-const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 /** Statuses, stages, roles, validation ids: short words of a safe character set. */
 const ENUM = /^[A-Za-z0-9][A-Za-z0-9 _.:()-]{0,79}$/;
 /** Where each kind is captured: words for the strict kinds, anything for the rest. */

@@ -14,9 +14,9 @@ import { controlAccess } from "./auth.ts";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import { readCluster } from "../db/assisted.ts";
+import { UUID } from "../../contract/mod.ts";
 import { checkExportRequest, exportStream } from "../export/mod.ts";
 
-const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 import type { PassScheduler } from "../collect/scheduler.ts";
 import type { CollectorMetrics } from "./metrics.ts";
 import { requestId } from "hono/request-id";
