@@ -64,3 +64,39 @@ Deno.test("scrubber: JSON keys whose normalised name holds a secret word are red
   );
   assert.deepEqual(out, { accessKey: "[REDACTED]", nested: { sshKey: "[REDACTED]" } });
 });
+
+Deno.test("the maintained ruleset (secretlint's recommended preset) removes provider tokens our patterns do not know", async () => {
+  const { Sanitizer, EVENT } = await import("../src/sanitize/mod.ts");
+  const tokens = [
+    "ghp_16C7e42F292c6912E7710c838347Ae178B4a",
+    "xoxb-123456789012-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx",
+    "npm_1234567890abcdefghijABCDEFGHIJ123456",
+  ];
+  const sanitizer = new Sanitizer(new TextScrubber(KEY));
+  for (const token of tokens) {
+    // In free text of an unknown event, in a template's free-text parameter, and in props.
+    for (
+      const row of [
+        { name: "some_event", message: `deploy key ${token} was used` },
+        {
+          name: "cluster_installation_failed",
+          message: `Failed installing cluster. Reason: bad ${token}`,
+        },
+        {
+          category: "metrics",
+          message: "host.stage.duration",
+          props: JSON.stringify({ vendor: token }),
+        },
+      ]
+    ) {
+      const out = JSON.stringify(await sanitizer.apply(EVENT, row));
+      assert.ok(!out.includes(token), out);
+    }
+  }
+  // Ordinary messages never reach the ruleset.
+  const { maySecretlint } = await import("../src/sanitize/secretlint.ts");
+  assert.equal(
+    maySecretlint("Host master-0: updated status from installing to installed (Done)"),
+    false,
+  );
+});

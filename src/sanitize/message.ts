@@ -91,6 +91,8 @@ export class MessageReader {
 
   #read(name: string, message: string): string {
     const compiled = COMPILED.get(name);
+    // A message the maintained ruleset flagged is read strictly, as free text.
+    if (this.#scrubber.flagged(message)) return this.#strict(message);
     const match = compiled?.pattern.exec(message);
     if (!compiled || !match) return this.#strict(message);
     let out = compiled.parts[0];
@@ -141,7 +143,7 @@ export function metricProps(
   allowed: readonly string[] | undefined,
   raw: string,
 ): string {
-  if (!allowed) return "{}";
+  if (!allowed || scrubber.flagged(raw)) return "{}";
   let parsed: unknown;
   try {
     parsed = JSON.parse(raw);

@@ -19,7 +19,7 @@ import {
   reduceKeyPaths,
   reduceProxy,
 } from "./reduce.ts";
-import { mayHoldEmail, TextScrubber } from "./text.ts";
+import { needsPreparing, TextScrubber } from "./text.ts";
 
 export { CLUSTER, EVENT, HOST, INFRA_ENV } from "../../contract/policy.ts";
 import { METRIC_PROPS, NETWORK_SHAPE_PARTS, OPERATOR_KEYS } from "../../contract/policy.ts";
@@ -196,7 +196,7 @@ export class Sanitizer {
       if (row.user_name) users.push(row.user_name);
       for (const key in row) {
         const value = row[key];
-        if (typeof value === "string" && mayHoldEmail(value)) texts.push(value);
+        if (typeof value === "string" && needsPreparing(value)) texts.push(value);
       }
     }
     if (users.length > 0 && this.#userIds === "hmac") await this.scrubber.prepareUsers(users);

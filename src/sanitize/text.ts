@@ -7,6 +7,7 @@
 import type { NetworkObfuscator } from "./network.ts";
 import { emailHmac, userHmac } from "./pseudonym.ts";
 import { SecretScanner } from "./scanner.ts";
+import { maySecretlint, redactRanges, secretlintRanges } from "./secretlint.ts";
 
 /** Marker left where a secret was. */
 export const REDACTED = "[REDACTED]";
@@ -110,9 +111,9 @@ const AT_SPELLINGS = /%40|\\u0040|&#0*64;|&#x0*40;|\uFF20|\s*[(\[]\s*at\s*[)\]]\
 const DOT_SPELLINGS = /\s*[(\[]\s*dot\s*[)\]]\s*/gi;
 const MAYBE_SPELLED = /%40|\\u0040|&#|\uFF20|[(\[]\s*at\s*[)\]]/i;
 
-/** Whether a value may hold an e-mail address in any spelling (cheap; for batching the hashing). */
-export function mayHoldEmail(value: string): boolean {
-  return value.includes("@") || MAYBE_SPELLED.test(value);
+/** Whether `prepare` has work for a value: an address in any spelling, or a text for the ruleset. */
+export function needsPreparing(value: string): boolean {
+  return value.includes("@") || MAYBE_SPELLED.test(value) || maySecretlint(value);
 }
 
 /** The text with every spelling of an address written plainly, so one pattern finds them all. */
@@ -204,6 +205,8 @@ export class TextScrubber {
   readonly #key: CryptoKey;
   readonly #emails = new Map<string, string>();
   readonly #users = new Map<string, string>();
+  /** What secretlint found in texts `prepare` gave it, by text. */
+  readonly #linted = new Map<string, Array<[number, number]>>();
   readonly #memo = new Map<string, string>();
   readonly #knownSet = new Set<string>();
   #knownUuids = 0;
@@ -242,6 +245,10 @@ export class TextScrubber {
   async prepare(values: Iterable<unknown>): Promise<void> {
     for (const raw of values) {
       if (typeof raw !== "string") continue;
+      if (maySecretlint(raw) && !this.#linted.has(raw)) {
+        if (this.#linted.size >= MEMO_LIMIT) this.#linted.clear();
+        this.#linted.set(raw, await secretlintRanges(raw));
+      }
       const value = unifyEmailSpellings(raw);
       if (!value.includes("@")) continue;
       for (const address of value.match(EMAIL) ?? []) {
@@ -252,6 +259,17 @@ export class TextScrubber {
         );
       }
     }
+  }
+
+  /** Whether the maintained ruleset found a secret in `text` (given to `prepare`). */
+  flagged(text: string): boolean {
+    return (this.#linted.get(text)?.length ?? 0) > 0;
+  }
+
+  /** `text` without what the ruleset found in it. */
+  withoutLinted(text: string): string {
+    const ranges = this.#linted.get(text);
+    return ranges?.length ? redactRanges(text, ranges, REDACTED) : text;
   }
 
   /** Hashes user names ahead of {@linkcode userSync}. */
@@ -283,9 +301,10 @@ export class TextScrubber {
   }
 
   #scrub(value: string): string {
-    // Patterns first: redacting a known value that is an ordinary word
+    // The maintained ruleset's findings first (on the text as it was given),
+    // then our patterns: redacting a known value that is an ordinary word
     // (a BMC password "password") must not remove the context they need.
-    let out = removeSecrets(unifyEmailSpellings(value));
+    let out = removeSecrets(unifyEmailSpellings(this.withoutLinted(value)));
     out = this.#known.redact(out, REDACTED);
     if (out.includes("@")) out = out.replace(EMAIL, (address) => this.#email(address));
     return this.network ? this.network.text(out) : out;
@@ -323,7 +342,8 @@ export class TextScrubber {
   jsonTextSync(value: string): string {
     let parsed: unknown;
     try {
-      parsed = JSON.parse(value);
+      // What the ruleset found is removed first: its tokens sit inside JSON strings.
+      parsed = JSON.parse(this.#linted.get(value)?.length ? this.withoutLinted(value) : value);
     } catch {
       return this.textSync(value);
     }
