@@ -111,9 +111,9 @@ const AT_SPELLINGS = /%40|\\u0040|&#0*64;|&#x0*40;|\uFF20|\s*[(\[]\s*at\s*[)\]]\
 const DOT_SPELLINGS = /\s*[(\[]\s*dot\s*[)\]]\s*/gi;
 const MAYBE_SPELLED = /%40|\\u0040|&#|\uFF20|[(\[]\s*at\s*[)\]]/i;
 
-/** Whether `prepare` has work for a value: an address in any spelling, or a text for the ruleset. */
+/** Whether `prepare` may have work for a value: any text long enough to hold a token or an address. */
 export function needsPreparing(value: string): boolean {
-  return value.includes("@") || MAYBE_SPELLED.test(value) || maySecretlint(value);
+  return value.length >= 6;
 }
 
 /** The text with every spelling of an address written plainly, so one pattern finds them all. */
@@ -205,6 +205,8 @@ export class TextScrubber {
   readonly #key: CryptoKey;
   readonly #emails = new Map<string, string>();
   readonly #users = new Map<string, string>();
+  /** Texts `prepare` has looked at already. */
+  readonly #screened = new Set<string>();
   /** What secretlint found in texts `prepare` gave it, by text. */
   readonly #linted = new Map<string, Array<[number, number]>>();
   readonly #memo = new Map<string, string>();
@@ -244,13 +246,16 @@ export class TextScrubber {
    */
   async prepare(values: Iterable<unknown>): Promise<void> {
     for (const raw of values) {
-      if (typeof raw !== "string") continue;
-      if (maySecretlint(raw) && !this.#linted.has(raw)) {
+      // Each distinct text is looked at once: event texts repeat a lot.
+      if (typeof raw !== "string" || raw === "" || this.#screened.has(raw)) continue;
+      if (this.#screened.size >= MEMO_LIMIT) this.#screened.clear();
+      this.#screened.add(raw);
+      if (maySecretlint(raw)) {
         if (this.#linted.size >= MEMO_LIMIT) this.#linted.clear();
         this.#linted.set(raw, await secretlintRanges(raw));
       }
+      if (!raw.includes("@") && !MAYBE_SPELLED.test(raw)) continue;
       const value = unifyEmailSpellings(raw);
-      if (!value.includes("@")) continue;
       for (const address of value.match(EMAIL) ?? []) {
         if (this.#emails.has(address)) continue;
         this.#emails.set(
