@@ -162,9 +162,8 @@ async function gather(
   for (const known of context.knownSecrets) secrets.add(known.field, [known.value]);
   secrets.addCluster(cluster);
   hosts.forEach((h) => secrets.addHost(h));
-  // Every infra env bound to the cluster or one of its hosts, not only the one that is sent.
+  // Every infra env bound to the cluster or one of its hosts (the one sent among them).
   for (const env of await readInfraEnvs(sql, id, hosts)) secrets.addInfraEnv(env);
-  if (infraEnv) secrets.addInfraEnv(infraEnv);
   secrets.addEncodings();
   const network = context.obfuscateNetworking ? learnNetwork(cluster, hosts) : undefined;
   const scrubber = new TextScrubber(context.hmacKey, { knownSecrets: secrets.values(), network });

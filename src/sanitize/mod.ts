@@ -10,6 +10,9 @@ import {
   type FieldRule,
   HOST,
   INFRA_ENV,
+  METRIC_PROPS,
+  NETWORK_SHAPE_PARTS,
+  OPERATOR_KEYS,
 } from "../../contract/policy.ts";
 import { userId } from "./pseudonym.ts";
 import {
@@ -22,7 +25,6 @@ import {
 import { needsPreparing, TextScrubber } from "./text.ts";
 
 export { CLUSTER, EVENT, HOST, INFRA_ENV } from "../../contract/policy.ts";
-import { METRIC_PROPS, NETWORK_SHAPE_PARTS, OPERATOR_KEYS } from "../../contract/policy.ts";
 import { MessageReader, metricProps } from "./message.ts";
 import { diskName, reshapeDisksInfo } from "./disk.ts";
 export { TextScrubber } from "./text.ts";

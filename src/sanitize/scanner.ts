@@ -80,14 +80,7 @@ export class SecretScanner {
     });
     if (spans.length === 0) return text;
     spans.sort((a, b) => a[0] - b[0] || b[1] - a[1]);
-    let out = "";
-    let at = 0;
-    for (const [from, to] of spans) {
-      if (to <= at) continue;
-      out += text.slice(at, Math.max(at, from)) + replacement;
-      at = to;
-    }
-    return out + text.slice(at);
+    return redactRanges(text, spans, replacement);
   }
 
   /** Patterns as UTF-8, for scanning bytes (the compression worker). */
@@ -129,4 +122,20 @@ export class ByteScanner {
     this.#tail = data.slice(Math.max(0, data.length - keep));
     return found;
   }
+}
+
+/** `text` with the ranges (sorted by start) replaced by `marker`, overlaps merged. */
+export function redactRanges(
+  text: string,
+  ranges: Array<[number, number]>,
+  marker: string,
+): string {
+  let out = "";
+  let at = 0;
+  for (const [start, end] of ranges) {
+    if (end <= at) continue;
+    out += text.slice(at, Math.max(at, start)) + marker;
+    at = end;
+  }
+  return out + text.slice(at);
 }

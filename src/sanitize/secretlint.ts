@@ -44,19 +44,3 @@ export async function secretlintRanges(text: string): Promise<Array<[number, num
     .map((m) => m.range as [number, number])
     .sort((a, b) => a[0] - b[0]);
 }
-
-/** `text` with the ranges replaced by `marker` (overlaps merged). */
-export function redactRanges(
-  text: string,
-  ranges: Array<[number, number]>,
-  marker: string,
-): string {
-  let out = "";
-  let at = 0;
-  for (const [start, end] of ranges) {
-    if (end <= at) continue;
-    out += text.slice(at, Math.max(at, start)) + marker;
-    at = end;
-  }
-  return out + text.slice(at);
-}

@@ -6,8 +6,8 @@
  */
 import type { NetworkObfuscator } from "./network.ts";
 import { emailHmac, userHmac } from "./pseudonym.ts";
-import { SecretScanner } from "./scanner.ts";
-import { maySecretlint, redactRanges, secretlintRanges } from "./secretlint.ts";
+import { redactRanges, SecretScanner } from "./scanner.ts";
+import { maySecretlint, secretlintRanges } from "./secretlint.ts";
 
 /** Marker left where a secret was. */
 export const REDACTED = "[REDACTED]";
