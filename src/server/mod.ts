@@ -208,7 +208,8 @@ export function createApp(deps: ServerDeps): Hono<{ Bindings: ServerEnv }> {
     });
     if ("error" in request) return c.json({ error: request.error }, 400);
     // Fail before the first byte when the database is away, not in the middle of the tar.
-    if (!(await ping(deps.sql))) return c.json({ error: "database unavailable" }, 503);
+    const reachable = await withDatabase(() => deps.sql`SELECT 1`);
+    if ("unavailable" in reachable) return c.json({ error: reachable.unavailable }, 503);
     const fileName = `assisted-telemetry-export-${
       new Date().toISOString().replace(/[:.]/g, "-")
     }.tar`;
