@@ -16,8 +16,10 @@ import {
 import type { AnalysisConfig, Tokens } from "./config.ts";
 import type { Ingest } from "./ingest/mod.ts";
 import { keyOf } from "./normalise/keys.ts";
-import { ask, findQuestion, parseAsk, QuestionError, QUESTIONS } from "./questions/mod.ts";
+import { AnswerCache, findQuestion, parseAsk, QuestionError, QUESTIONS } from "./questions/mod.ts";
 import { toCsv } from "./questions/format.ts";
+import { mountPages, requestToken } from "./pages/mod.ts";
+import { rowsToParquet } from "./store/parquet.ts";
 
 /** What the app needs. */
 export interface AppDeps {
@@ -28,6 +30,7 @@ export interface AppDeps {
   audit?: (line: Record<string, unknown>) => void;
 }
 
+/** The bearer token of a request (uploads, tracking, imports: never a cookie). */
 function bearer(c: Context): string | undefined {
   return /^Bearer\s+(\S+)\s*$/i.exec(c.req.header("authorization") ?? "")?.[1];
 }
@@ -49,6 +52,7 @@ function inSet(token: string | undefined, set: Iterable<string>): boolean {
 export function createAnalysisApp(deps: AppDeps): Hono {
   const { ingest, config, tokens } = deps;
   const app = new Hono();
+  const answers = new AnswerCache();
   const tooLarge = { error: `payload larger than ${INGRESS_MAX_BYTES} bytes` };
 
   /** The organisation an upload token belongs to; undefined when refused. */
@@ -57,9 +61,10 @@ export function createAnalysisApp(deps: AppDeps): Hono {
     for (const [t, org] of tokens.uploaders) if (sameToken(token, t)) return org;
     return config.devMode ? "development" : undefined;
   }
-  const isAnalyst = (c: Context) => inSet(bearer(c), tokens.analysts);
+  // Reads accept the browser session's cookie as well as a bearer header.
+  const isAnalyst = (c: Context) => inSet(requestToken(c), tokens.analysts);
   const mayRead = (c: Context) =>
-    config.devMode || isAnalyst(c) || inSet(bearer(c), tokens.readers);
+    config.devMode || isAnalyst(c) || inSet(requestToken(c), tokens.readers);
 
   app.get("/healthz", (c) => c.json({ status: "ok" }));
 
@@ -133,12 +138,12 @@ export function createAnalysisApp(deps: AppDeps): Hono {
       return c.json({ error: "rows of one cluster need an analyst token" }, 403);
     }
     const format = c.req.query("format") ?? "json";
-    if (!["json", "csv"].includes(format)) {
-      return c.json({ error: "format must be json or csv" }, 400);
+    if (!["json", "csv", "parquet"].includes(format)) {
+      return c.json({ error: "format must be json, csv or parquet" }, 400);
     }
     try {
       const params = parseAsk(c.req.query());
-      const answer = await ask(ingest.store, question, {
+      const answer = await answers.ask(ingest.store, question, {
         params,
         k: config.minGroup,
         secret: ingest.secret,
@@ -146,8 +151,18 @@ export function createAnalysisApp(deps: AppDeps): Hono {
       if (question.analystOnly) {
         deps.audit?.({ msg: "cluster rows read", question: question.id, rows: answer.rows.length });
       }
+      const file = `${question.id}${params.by ? `-by-${params.by}` : ""}`;
       if (format === "csv") {
-        return c.body(toCsv(answer.rows), 200, { "content-type": "text/csv; charset=utf-8" });
+        return c.body(toCsv(answer.rows), 200, {
+          "content-type": "text/csv; charset=utf-8",
+          "content-disposition": `attachment; filename="${file}.csv"`,
+        });
+      }
+      if (format === "parquet") {
+        return c.body(await rowsToParquet(ingest.store, answer.rows), 200, {
+          "content-type": "application/vnd.apache.parquet",
+          "content-disposition": `attachment; filename="${file}.parquet"`,
+        });
       }
       return c.json(answer);
     } catch (err) {
@@ -194,6 +209,20 @@ export function createAnalysisApp(deps: AppDeps): Hono {
       return c.json({ ...result, status: row.status, reason: row.reason ?? undefined });
     },
   );
+
+  mountPages(app, {
+    ingest,
+    answers,
+    minGroup: config.minGroup,
+    audit: deps.audit,
+    access: {
+      mayRead,
+      isAnalyst,
+      known: (token) =>
+        inSet(token, tokens.analysts) || inSet(token, tokens.readers) ||
+        (config.devMode && token.length > 0),
+    },
+  });
 
   app.onError((err, c) => {
     console.error(

@@ -132,7 +132,11 @@ function scraperLine(value: Record<string, unknown>): string {
  * cluster's events also in ccx-exporter's layout (one object per file, hex
  * ids, 6-digit times) so that an event exported by both is counted once.
  */
-export async function writeSaasExport(dir: string, clusters: GenCluster[]): Promise<void> {
+export async function writeSaasExport(
+  dir: string,
+  clusters: GenCluster[],
+  options: { lifecycle?: boolean } = {},
+): Promise<void> {
   const day = "2026-11-21";
   await Deno.mkdir(`${dir}/.clusters/${day}`, { recursive: true });
   await Deno.mkdir(`${dir}/.events/${day}`, { recursive: true });
@@ -148,6 +152,15 @@ export async function writeSaasExport(dir: string, clusters: GenCluster[]): Prom
       const md5 = createHash("md5").update(e.event_time + e.cluster_id + e.message).digest("hex");
       const { category: _category, ...scraper } = e;
       lines.push(scraperLine({ ...scraper, event_id: BigInt(`0x${md5}`).toString() }) + "\n");
+    });
+    if (!options.lifecycle) continue;
+    lifecycleEvents(c).forEach((e, i) => {
+      lines.push(
+        scraperLine({
+          ...e,
+          event_id: String(BigInt(`0x${uuidOf(`${c.id}-${i}`).replaceAll("-", "")}`)),
+        }) + "\n",
+      );
     });
   }
   await Deno.writeTextFile(
@@ -166,6 +179,85 @@ export async function writeSaasExport(dir: string, clusters: GenCluster[]): Prom
       JSON.stringify(sorted),
     );
   }
+}
+
+/** The reason a generated failed attempt gives (one of three templates). */
+export function failureReason(c: GenCluster): string {
+  const reasons = [
+    "Timeout while waiting for cluster operators to be available",
+    "Timeout while waiting for hosts to boot",
+    "cluster has hosts in error",
+  ];
+  return reasons[Number.parseInt(c.id.slice(0, 2), 16) % reasons.length];
+}
+
+/**
+ * The user and metrics events around a cluster's attempts, as assisted-service
+ * writes them: registration, hosts, the trigger, completion or failure with
+ * its reason, and one host stage duration per attempt.
+ */
+export function lifecycleEvents(c: GenCluster): Array<Record<string, string>> {
+  const day = c.createdAt.slice(0, 10);
+  const at = (h: number, m = 0) =>
+    `${day}T${String(h).padStart(2, "0")}:${String(m).padStart(2, "0")}:00.000Z`;
+  const user = (time: string, name: string, message: string, severity = "info") => ({
+    cluster_id: c.id,
+    event_time: time,
+    name,
+    message,
+    category: "user",
+    severity,
+  });
+  const out: Array<Record<string, string>> = [
+    user(at(8), "cluster_registration_succeeded", `Successfully registered cluster ${c.id}`),
+    user(at(8, 5), "host_registration_succeeded", "Host master-0: Successfully registered"),
+  ];
+  c.results.forEach((result, i) => {
+    out.push(
+      user(at(9 + i), "cluster_status_updated", "Updated status of the cluster to installing"),
+      {
+        cluster_id: c.id,
+        event_time: at(9 + i, 30),
+        message: "host.stage.duration",
+        category: "metrics",
+        severity: "info",
+        props: JSON.stringify({
+          host_stage: "Writing image to disk",
+          duration: 120 + (i * 30),
+          result: "Done",
+          vendor: "Dell Inc.",
+          product: "PowerEdge R650",
+          disk_type: "SSD",
+          host_role: "master",
+        }),
+      },
+    );
+    if (result === "installed") {
+      out.push(
+        user(
+          at(9 + i, 50),
+          "cluster_installation_completed",
+          "Successfully completed installing cluster",
+        ),
+      );
+    } else if (result === "error") {
+      out.push(
+        user(
+          at(9 + i, 45),
+          "host_status_updated",
+          "Host master-0: updated status from installing-in-progress to error (Host failed to install)",
+          "error",
+        ),
+        user(
+          at(9 + i, 50),
+          "cluster_installation_failed",
+          `Failed installing cluster ${c.id}. Reason: ${failureReason(c)}`,
+          "critical",
+        ),
+      );
+    }
+  });
+  return out;
 }
 
 /** The success-rate row the answers must hold for a set of clusters (§1.1 and §1.2). */

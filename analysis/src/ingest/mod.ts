@@ -10,6 +10,7 @@ import { normaliseArchive } from "../normalise/archive.ts";
 import { deriveSaasAttempts, normaliseSaasFile, type SaasStream } from "../normalise/saas.ts";
 import { keyOf } from "../normalise/keys.ts";
 import type { Store } from "../store/duckdb.ts";
+import { DERIVED_TABLES, deriveSignals } from "../store/signals.ts";
 
 /** Where an archive or export file came from. */
 export interface Arrival {
@@ -126,10 +127,12 @@ export class Ingest {
       const path = this.rawPath(sha256, row.kind);
       const rows = await this.store.transaction(async (tx) => {
         if (row.kind === "archive") {
-          return await normaliseArchive(tx, path, {
+          const read = await normaliseArchive(tx, path, {
             secret: this.secret,
             provenance: { source: "onprem", channel: row.channel, sha256, orgKey: row.org_key },
           });
+          if (read.clusterKey) await deriveSignals(tx, [read.clusterKey]);
+          return read;
         }
         const file = await normaliseSaasFile(tx, path, {
           secret: this.secret,
@@ -140,6 +143,7 @@ export class Ingest {
           clusterKeys: file.clusterKeys,
           sha256,
         });
+        await deriveSignals(tx, file.clusterKeys);
         return {
           clusterKey: null,
           collector: `saas ${row.kind}`,
@@ -168,8 +172,9 @@ export class Ingest {
   /** Re-reads every raw archive into freshly emptied tables (after a parser fix). */
   async reprocess(): Promise<{ success: number; error: number }> {
     await this.settled();
+    const tables = ["attempts", "hosts", "events", "component_versions", "cluster_snapshots"];
     await this.store.exec(
-      "DELETE FROM attempts; DELETE FROM hosts; DELETE FROM events; DELETE FROM component_versions; DELETE FROM cluster_snapshots;",
+      [...tables, ...DERIVED_TABLES].map((table) => `DELETE FROM ${table};`).join(" "),
     );
     // Cluster records before events, so SaaS attempts find their snapshot.
     const archives = await this.store.query<{ sha256: string }>(

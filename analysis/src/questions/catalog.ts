@@ -11,6 +11,7 @@
 
 /** A breakdown dimension: its SQL over the filtered attempts `fa`. */
 export const DIMENSIONS: Readonly<Record<string, string>> = {
+  all: "'all'",
   openshift_version: "fa.openshift_version",
   openshift_minor: "regexp_extract(fa.openshift_version, '^(\\d+\\.\\d+)', 1)",
   platform: "fa.platform",
@@ -90,6 +91,7 @@ function dims(...names: string[]): Record<string, string> {
 
 const RESULT_DIMENSIONS = dims(
   "openshift_version",
+  "all",
   "openshift_minor",
   "platform",
   "deployment_type",
@@ -148,15 +150,13 @@ export const QUESTIONS: readonly Question[] = [
     by: dims("month", "source", "openshift_minor", "platform"),
     splits: true,
     sql: `SELECT {key} AS key{split},
-        count(DISTINCT e.cluster_key) FILTER (WHERE e.name = 'cluster_installation_completed') AS completed,
-        count(DISTINCT e.cluster_key) FILTER (WHERE e.name = 'cluster_installation_failed'
-          OR (e.name = 'cluster_status_updated' AND e.message LIKE '%to error%')) AS failed,
-        count(DISTINCT e.cluster_key) FILTER (WHERE e.name = 'cluster_installation_completed')
-          + count(DISTINCT e.cluster_key) FILTER (WHERE e.name = 'cluster_installation_failed'
-          OR (e.name = 'cluster_status_updated' AND e.message LIKE '%to error%')) AS completed_plus_failed,
-        count(DISTINCT e.cluster_key) AS clusters
-      FROM (SELECT DISTINCT ON (cluster_key) * FROM fa) fa JOIN events e USING (cluster_key)
-      WHERE e.name IN ('cluster_installation_completed', 'cluster_installation_failed', 'cluster_status_updated')
+        count(DISTINCT fa.cluster_key) FILTER (WHERE s.completed) AS completed,
+        count(DISTINCT fa.cluster_key) FILTER (WHERE s.failed) AS failed,
+        count(DISTINCT fa.cluster_key) FILTER (WHERE s.completed)
+          + count(DISTINCT fa.cluster_key) FILTER (WHERE s.failed) AS completed_plus_failed,
+        count(DISTINCT fa.cluster_key) AS clusters
+      FROM (SELECT DISTINCT ON (cluster_key) * FROM fa) fa JOIN cluster_signals s USING (cluster_key)
+      WHERE s.completed OR s.failed
       GROUP BY ALL`,
     rates: [["completed_rate", "completed", "completed_plus_failed"]],
   },
@@ -184,15 +184,12 @@ export const QUESTIONS: readonly Question[] = [
     by: dims("source", "month", "openshift_minor"),
     splits: true,
     sql: `SELECT {key} AS key{split}, s.step, s.step_order,
-        count(DISTINCT e.cluster_key) AS clusters
-      FROM (SELECT DISTINCT ON (cluster_key) * FROM fa) fa JOIN events e USING (cluster_key)
+        count(DISTINCT fa.cluster_key) AS clusters
+      FROM (SELECT DISTINCT ON (cluster_key) * FROM fa) fa JOIN cluster_signals c USING (cluster_key)
       JOIN (VALUES (1, 'Registered cluster'), (2, 'Hosts added'), (3, 'Installation triggered'), (4, 'Installed'))
         AS s(step_order, step)
-        ON (s.step_order = 1 AND e.name = 'cluster_registration_succeeded')
-        OR (s.step_order = 2 AND e.name = 'host_registration_succeeded')
-        OR (s.step_order = 3 AND e.name = 'cluster_status_updated' AND e.message LIKE '%to installing%'
-            AND e.message NOT LIKE '%pending-user-action%')
-        OR (s.step_order = 4 AND e.name = 'cluster_installation_completed')
+        ON (s.step_order = 1 AND c.registered) OR (s.step_order = 2 AND c.hosts_added)
+        OR (s.step_order = 3 AND c.install_triggered) OR (s.step_order = 4 AND c.completed)
       GROUP BY ALL ORDER BY key, s.step_order`,
   },
   {
@@ -216,12 +213,12 @@ export const QUESTIONS: readonly Question[] = [
     formula:
       "p50 and p90 of host.stage.duration props.duration per stage (§8; the stage that just ended).",
     by: { all: "'all'", vendor: "s.vendor", disk_type: "s.disk_type", role: "s.role" },
-    sql: `SELECT s.stage AS stage, {key} AS key,
-        round(quantile_cont(s.duration_s, 0.5), 1) AS p50_seconds,
-        round(quantile_cont(s.duration_s, 0.9), 1) AS p90_seconds,
-        count(*) AS stages, count(DISTINCT s.cluster_key) AS clusters
-      FROM host_stages s WHERE s.cluster_key IN (SELECT cluster_key FROM fa)
-        AND s.duration_s IS NOT NULL GROUP BY ALL`,
+    sql: `SELECT stage, key,
+        round(q[1], 1) AS p50_seconds, round(q[2], 1) AS p90_seconds, stages, clusters
+      FROM (SELECT s.stage, {key} AS key, quantile_cont(s.duration_s, [0.5, 0.9]) AS q,
+              count(*) AS stages, count(DISTINCT s.cluster_key) AS clusters
+            FROM host_stage_durations s WHERE s.cluster_key IN (SELECT cluster_key FROM fa)
+              AND s.duration_s IS NOT NULL GROUP BY ALL)`,
   },
   {
     id: "host-failure-reasons",
@@ -232,13 +229,9 @@ export const QUESTIONS: readonly Question[] = [
       "host_status_updated messages 'to error', host names replaced by a placeholder, the four generic " +
       "'part of a cluster that failed' cascades left out; distinct clusters per reason (§3).",
     by: {},
-    sql: `SELECT regexp_replace(regexp_replace(e.message, '^Host [^:]*:', 'Host <name>:'),
-               '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}', '<id>', 'g') AS key,
-        count(*) AS events, count(DISTINCT e.cluster_key) AS clusters
-      FROM events e WHERE e.cluster_key IN (SELECT cluster_key FROM fa)
-        AND e.name = 'host_status_updated' AND e.message LIKE '%to%error%'
-        AND e.message NOT LIKE '%Host is part of a cluster that failed to install%'
-      GROUP BY ALL ORDER BY clusters DESC LIMIT 20`,
+    sql: `SELECT r.reason AS key, sum(r.events) AS events, count(DISTINCT r.cluster_key) AS clusters
+      FROM failure_reasons r WHERE r.kind = 'host' AND r.cluster_key IN (SELECT cluster_key FROM fa)
+      GROUP BY ALL ORDER BY clusters DESC, key LIMIT 20`,
   },
   {
     id: "cluster-failure-reasons",
@@ -247,13 +240,9 @@ export const QUESTIONS: readonly Question[] = [
     formula:
       "cluster_installation_failed messages with ids and numbers blanked, with the error results' lastState; distinct clusters per reason.",
     by: {},
-    sql: `SELECT regexp_replace(regexp_replace(e.message,
-                 '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}', '<id>', 'g'),
-                 '[0-9]+', '<n>', 'g') AS key,
-        count(*) AS events, count(DISTINCT e.cluster_key) AS clusters
-      FROM events e WHERE e.cluster_key IN (SELECT cluster_key FROM fa)
-        AND e.name = 'cluster_installation_failed'
-      GROUP BY ALL ORDER BY clusters DESC LIMIT 20`,
+    sql: `SELECT r.reason AS key, sum(r.events) AS events, count(DISTINCT r.cluster_key) AS clusters
+      FROM failure_reasons r WHERE r.kind = 'cluster' AND r.cluster_key IN (SELECT cluster_key FROM fa)
+      GROUP BY ALL ORDER BY clusters DESC, key LIMIT 20`,
   },
   {
     id: "last-state",
@@ -333,10 +322,9 @@ export const QUESTIONS: readonly Question[] = [
     by: dims("openshift_minor", "source", "month"),
     splits: true,
     sql: `SELECT {key} AS key{split},
-        count(DISTINCT fa.cluster_key) FILTER (WHERE EXISTS (SELECT 1 FROM events e
-          WHERE e.cluster_key = fa.cluster_key AND e.name = 'cluster_degraded_OLM_operators_failed')) AS degraded,
+        count(DISTINCT fa.cluster_key) FILTER (WHERE s.degraded) AS degraded,
         count(DISTINCT fa.cluster_key) AS clusters
-      FROM fa WHERE fa.result = 'installed' GROUP BY ALL`,
+      FROM fa LEFT JOIN cluster_signals s USING (cluster_key) WHERE fa.result = 'installed' GROUP BY ALL`,
     rates: [["degraded_rate", "degraded", "clusters"]],
   },
   {
@@ -382,6 +370,29 @@ export const QUESTIONS: readonly Question[] = [
     unsuppressed: true,
     sql: `SELECT e.event_time::VARCHAR AS at, e.name, e.severity, e.message, e.host_key
       FROM events e WHERE e.cluster_key = $cluster ORDER BY e.event_time`,
+  },
+  {
+    id: "cluster-attempts",
+    title: "One cluster's attempts",
+    question: "Which finished attempts did one cluster have, with what result and facts?",
+    formula: "every attempt of the cluster key given as cluster=…, in the order they ended",
+    by: {},
+    analystOnly: true,
+    unsuppressed: true,
+    sql: `SELECT a.ended_at::VARCHAR AS ended_at, a.result, a.last_state, a.duration_s,
+        a.openshift_version, a.platform, a.host_count, a.source, a.channel
+      FROM attempts a WHERE a.cluster_key = $cluster ORDER BY a.ended_at`,
+  },
+  {
+    id: "cluster-host-stages",
+    title: "One cluster's host stages",
+    question: "How long did each host stage of one cluster take?",
+    formula: "every host.stage.duration event of the cluster key given as cluster=…",
+    by: {},
+    analystOnly: true,
+    unsuppressed: true,
+    sql: `SELECT s.event_time::VARCHAR AS at, s.host_key, s.role, s.stage, s.duration_s, s.result
+      FROM host_stage_durations s WHERE s.cluster_key = $cluster ORDER BY s.event_time, s.host_key`,
   },
 ];
 

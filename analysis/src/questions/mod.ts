@@ -177,6 +177,46 @@ export async function ask(
   };
 }
 
+/**
+ * Answers kept while the store has not changed: a dashboard asks the same
+ * questions for the same views again and again, and any write (an archive
+ * processed, a prune, a deletion) moves the store's generation and empties
+ * the cache. Bounded; the oldest entry goes first.
+ */
+export class AnswerCache {
+  readonly #entries = new Map<string, Answer>();
+  readonly #limit: number;
+  #generation = -1;
+
+  constructor(limit = 500) {
+    this.#limit = limit;
+  }
+
+  /** `ask`, answered from the cache when the same question was asked since the last write. */
+  async ask(
+    store: Store,
+    question: Question,
+    options: { params: AskParams; k: number; secret: string },
+  ): Promise<Answer> {
+    if (store.generation !== this.#generation) {
+      this.#entries.clear();
+      this.#generation = store.generation;
+    }
+    const key = JSON.stringify([question.id, options.params, options.k]);
+    const hit = this.#entries.get(key);
+    if (hit) return structuredClone(hit);
+    const generation = store.generation;
+    const answer = await ask(store, question, options);
+    if (store.generation === generation) {
+      if (this.#entries.size >= this.#limit) {
+        this.#entries.delete(this.#entries.keys().next().value!);
+      }
+      this.#entries.set(key, structuredClone(answer));
+    }
+    return answer;
+  }
+}
+
 /** A rate and its Wilson score interval (95 %); null without observations. */
 export function rateWithInterval(
   name: string,

@@ -10,6 +10,7 @@ import {
   type DuckDBValue,
 } from "@duckdb/node-api";
 import { SCHEMA_SQL } from "./schema.ts";
+import { SIGNALS_SQL } from "./signals.ts";
 
 /** A value a parameter can take. */
 export type Param = string | number | boolean | null;
@@ -38,6 +39,7 @@ export class Store {
   readonly #instance: DuckDBInstance;
   readonly #conn: DuckDBConnection;
   #queue: Promise<unknown> = Promise.resolve();
+  #generation = 0;
 
   private constructor(path: string, instance: DuckDBInstance, conn: DuckDBConnection) {
     this.path = path;
@@ -50,8 +52,16 @@ export class Store {
     const instance = await DuckDBInstance.create(path);
     const conn = await instance.connect();
     const store = new Store(path, instance, conn);
-    await store.exec(SCHEMA_SQL);
+    await store.exec(SCHEMA_SQL + SIGNALS_SQL);
     return store;
+  }
+
+  /**
+   * Counts the writes so far: any statement that is not a plain read moves
+   * it, so an answer computed at one generation is current while it holds.
+   */
+  get generation(): number {
+    return this.#generation;
   }
 
   /** Runs `work` alone on the connection. */
@@ -64,6 +74,7 @@ export class Store {
   /** Runs statements without parameters or results. */
   exec(sql: string): Promise<void> {
     return this.#serial(async () => {
+      this.#generation++;
       await this.#conn.run(sql);
     });
   }
@@ -71,6 +82,7 @@ export class Store {
   /** Runs one parameterised statement and returns its rows as JSON-safe objects. */
   query<T = Record<string, unknown>>(sql: string, params: Params = []): Promise<T[]> {
     return this.#serial(async () => {
+      if (!/^\s*(SELECT|WITH)\b/i.test(sql)) this.#generation++;
       const reader = await this.#conn.runAndReadAll(sql, params as Record<string, DuckDBValue>);
       return rowsOf(reader) as T[];
     });
@@ -90,11 +102,13 @@ export class Store {
           ) as R[],
       };
       try {
+        this.#generation++;
         const out = await work(tx);
         await this.#conn.run("COMMIT");
         return out;
       } catch (err) {
         await this.#conn.run("ROLLBACK").catch(() => {});
+        this.#generation++;
         throw err;
       }
     });

@@ -32,3 +32,23 @@ export async function exportParquet(store: Store, dir: string): Promise<string[]
   }
   return TABLES.map(([t]) => t);
 }
+
+/** An answer's rows as one Parquet file's bytes (column types as DuckDB infers them). */
+export async function rowsToParquet(
+  store: Store,
+  rows: ReadonlyArray<Record<string, unknown>>,
+): Promise<Uint8Array<ArrayBuffer>> {
+  const dir = await Deno.makeTempDir({ prefix: "answer-" });
+  try {
+    const input = `${dir}/rows.ndjson`;
+    const output = `${dir}/rows.parquet`;
+    await Deno.writeTextFile(input, rows.map((r) => JSON.stringify(r)).join("\n"));
+    const select = rows.length
+      ? `SELECT * FROM read_json(${literal(input)}, format = 'newline_delimited')`
+      : "SELECT CAST(NULL AS VARCHAR) AS key WHERE false";
+    await store.exec(`COPY (${select}) TO ${literal(output)} (FORMAT parquet)`);
+    return await Deno.readFile(output);
+  } finally {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+}

@@ -5,6 +5,7 @@
  */
 import type { Ingest } from "../ingest/mod.ts";
 import { keyOf } from "../normalise/keys.ts";
+import { DERIVED_TABLES, deriveSignals } from "./signals.ts";
 
 /** What a prune or a deletion removed. */
 export interface Removed {
@@ -44,12 +45,17 @@ export async function prune(ingest: Ingest, months: number): Promise<Removed> {
     hosts: 0,
   };
   await ingest.store.transaction(async (tx) => {
+    // Clusters losing events get their summaries re-derived from what remains.
+    const touched = await tx.query<{ cluster_key: string }>(
+      `SELECT DISTINCT cluster_key FROM events WHERE event_time < ${cutoff}`,
+    );
     await tx.run(
       `DELETE FROM requests WHERE sha256 IN (SELECT sha256 FROM archives WHERE first_received_at < ${cutoff})`,
     );
     await tx.run(`DELETE FROM archives WHERE first_received_at < ${cutoff}`);
     await tx.run(`DELETE FROM attempts WHERE coalesce(ended_at, cluster_created_at) < ${cutoff}`);
     await tx.run(`DELETE FROM events WHERE event_time < ${cutoff}`);
+    await deriveSignals(tx, touched.map((r) => r.cluster_key));
   });
   // Hosts and snapshots of clusters with nothing left go too.
   removed.hosts = await deleteOrphans(ingest);
@@ -121,7 +127,14 @@ export async function deleteSubject(
     }
     await ingest.store.transaction(async (tx) => {
       for (
-        const table of ["attempts", "events", "hosts", "component_versions", "cluster_snapshots"]
+        const table of [
+          "attempts",
+          "events",
+          "hosts",
+          "component_versions",
+          "cluster_snapshots",
+          ...DERIVED_TABLES,
+        ]
       ) {
         await tx.run(`DELETE FROM ${table} WHERE cluster_key = $1`, [clusterKey]);
       }
