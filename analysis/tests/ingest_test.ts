@@ -4,34 +4,16 @@
  * an independent reader reads back.
  */
 import assert from "node:assert/strict";
-import { packTar } from "modern-tar";
 import { parquetReadObjects } from "npm:hyparquet@1.33.0";
 import { exportParquet } from "../src/store/parquet.ts";
 import { ask, findQuestion, parseAsk } from "../src/questions/mod.ts";
-import { generateClusters, resultEvent, uuidOf } from "./population.ts";
+import { archive, generateClusters, gzip, resultEvent, uuidOf } from "./population.ts";
 import { importSaasExport, runProgram, startService, type TestService } from "./support.ts";
 
 const TOKEN = "uploader-token-0123456789";
 const UA = "assisted-installer-operator/test cluster/x";
 const TYPE = "application/vnd.redhat.assisted-installer.events+tar";
 const enc = new TextEncoder();
-
-async function gzip(bytes: Uint8Array): Promise<Uint8Array> {
-  const stream = new Blob([bytes as Uint8Array<ArrayBuffer>]).stream()
-    .pipeThrough(new CompressionStream("gzip"));
-  return new Uint8Array(await new Response(stream).arrayBuffer());
-}
-
-/** A tar.gz of `files` (name → text or bytes). */
-async function archive(files: Record<string, string | Uint8Array>): Promise<Uint8Array> {
-  const tar = await packTar(
-    Object.entries(files).map(([name, body]) => {
-      const data = typeof body === "string" ? enc.encode(body) : body;
-      return { header: { name, size: data.byteLength, type: "file" as const }, body: data };
-    }),
-  );
-  return await gzip(tar);
-}
 
 /** An upstream-shaped archive of one generated cluster (optionally without metadata or versions). */
 function upstreamFiles(

@@ -4,6 +4,9 @@
  * answers must equal, computed here from the inputs alone.
  */
 import { createHash } from "node:crypto";
+import { packTar } from "modern-tar";
+
+const enc = new TextEncoder();
 
 /** One generated cluster and what happened to it. */
 export interface GenCluster {
@@ -276,4 +279,74 @@ export function expectedSuccess(clusters: GenCluster[]): Record<string, number> 
     n,
     success_rate: Math.round((installed / n) * 10000) / 10000,
   };
+}
+
+/** Gzips bytes. */
+export async function gzip(bytes: Uint8Array): Promise<Uint8Array> {
+  const stream = new Blob([bytes as Uint8Array<ArrayBuffer>]).stream()
+    .pipeThrough(new CompressionStream("gzip"));
+  return new Uint8Array(await new Response(stream).arrayBuffer());
+}
+
+/** A tar.gz of `files` (name → text or bytes). */
+export async function archive(files: Record<string, string | Uint8Array>): Promise<Uint8Array> {
+  const tar = await packTar(
+    Object.entries(files).map(([name, body]) => {
+      const data = typeof body === "string" ? enc.encode(body) : body;
+      return { header: { name, size: data.byteLength, type: "file" as const }, body: data };
+    }),
+  );
+  return await gzip(tar);
+}
+
+/**
+ * One on-prem archive of a generated cluster, as our collector packs it after
+ * its last attempt: cluster, hosts, every event (results and lifecycle), the
+ * deployment's metadata and versions.
+ */
+export async function onpremArchive(
+  c: GenCluster,
+  options: { deploymentType?: string; failureMessage?: string } = {},
+): Promise<Uint8Array> {
+  const events = [
+    ...lifecycleEvents(c).map((e) =>
+      options.failureMessage && e.name === "cluster_installation_failed"
+        ? { ...e, message: options.failureMessage }
+        : e
+    ),
+    ...c.results.map((_, i) => resultEvent(c, i)),
+  ];
+  return await archive({
+    [`${c.id}/events/cluster.json`]: JSON.stringify({
+      id: c.id,
+      openshift_version: c.openshiftVersion,
+      platform: { type: c.platform },
+      high_availability_mode: c.haMode,
+      email_domain: c.emailDomain,
+      created_at: c.createdAt,
+      cpu_architecture: "x86_64",
+      network_type: "OVNKubernetes",
+      feature_usage: featureUsage(c.features),
+    }),
+    [`${c.id}/events/hosts.json`]: JSON.stringify([{
+      id: uuidOf(`host-${c.id}`),
+      cluster_id: c.id,
+      role: "master",
+      inventory: JSON.stringify({
+        cpu: { architecture: "x86_64", count: 8 },
+        memory: { physical_bytes: 17179869184 },
+        system_vendor: { manufacturer: "HPE", product_name: "ProLiant DL360", virtual: false },
+      }),
+    }]),
+    [`${c.id}/events.json`]: JSON.stringify(events),
+    [`${c.id}/versions.json`]: JSON.stringify({
+      "assisted-installer-service": "quay.io/edge-infrastructure/assisted-service:v2.40",
+    }),
+    [`${c.id}/metadata.json`]: JSON.stringify({
+      "assisted-installer-service": "quay.io/edge-infrastructure/assisted-service:v2.40",
+      "deployment-type": options.deploymentType ?? "MCE",
+      "deployment-version": "2.8.0",
+      "git-ref": "abc",
+    }),
+  });
 }

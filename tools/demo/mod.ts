@@ -1,7 +1,9 @@
 /**
  * `deno task demo`: a throwaway database with a realistic assisted-service
  * dataset, the local receiver and the collector, end to end; then a report
- * of what went out and what was removed or pseudonymised on the way.
+ * of what went out and what was removed or pseudonymised on the way; then
+ * the analysis service's dashboards over what was sent (plus generated data),
+ * up until interrupted, or checked once with `--no-wait`.
  */
 import { unpackArchive } from "../../src/bundle/mod.ts";
 import { loadConfig } from "../../src/config/mod.ts";
@@ -15,6 +17,8 @@ import { startDemoDatabase } from "./database.ts";
 import { PLANTED, pullSecret, seedCluster } from "../../tests/fixtures/assisted_data.ts";
 
 const OUT_DIR = "./demo-received";
+const ANALYSIS_DIR = "./demo-analysis";
+const ROOT = new URL("../../", import.meta.url).pathname;
 
 function kib(n: number): string {
   return `${(n / 1024).toFixed(1)} KiB`;
@@ -168,4 +172,44 @@ async function main(): Promise<void> {
   }
 }
 
-if (import.meta.main) await main();
+/**
+ * The analysis service over what the collector sent, in a process of its
+ * own (it has its own dependencies). Ctrl-C reaches it directly; this
+ * process waits for it.
+ */
+async function dashboards(noWait: boolean): Promise<number> {
+  say("\n== the analysis service reads what was sent, beside generated SaaS and on-prem data");
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-all",
+      "--config",
+      `${ROOT}analysis/deno.json`,
+      `${ROOT}tools/analysis_demo.ts`,
+      "--received",
+      OUT_DIR,
+      "--dir",
+      ANALYSIS_DIR,
+      ...(noWait ? ["--no-wait"] : []),
+    ],
+    stdin: "null",
+  }).spawn();
+  const ignore = () => {}; // the child handles Ctrl-C; this process only waits for it
+  Deno.addSignalListener("SIGINT", ignore);
+  try {
+    return (await child.status).code;
+  } finally {
+    Deno.removeSignalListener("SIGINT", ignore);
+  }
+}
+
+if (import.meta.main) {
+  const unknown = Deno.args.filter((a) => a !== "--no-wait");
+  if (unknown.length) {
+    console.error(`usage: deno task demo [--no-wait]\nunknown: ${unknown.join(" ")}`);
+    Deno.exit(2);
+  }
+  await main();
+  const code = await dashboards(Deno.args.includes("--no-wait"));
+  if (code !== 0) Deno.exitCode = code;
+}

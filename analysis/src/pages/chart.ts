@@ -93,7 +93,7 @@ export function renderChart(panel: Panel, data: Drawn): string {
   const height = horizontal
     ? Math.max(220, 70 + rows * 26 * Math.max(1, data.series.length / 2))
     : 320;
-  const width = 760;
+  const width = 1000;
   const labels = data.categories.map((c) =>
     shorten(data.suppressed.has(c) ? `${c} (suppressed)` : c, horizontal ? 48 : 18)
   );

@@ -139,9 +139,11 @@ export async function ask(
     .replaceAll("{key}", by ? question.by[by] : "'all'")
     .replaceAll("{split}", params.split ? ", fa.source AS source" : "");
   const filtered = `fa AS (SELECT * FROM attempts fa WHERE ${where.join(" AND ")})`;
-  const sql = /^\s*WITH\s/i.test(body)
-    ? body.replace(/^\s*WITH\s/i, `WITH ${filtered}, `)
-    : `WITH ${filtered} ${body}`;
+  // Rows in a stable order, so the same question gives the same rows everywhere.
+  const ordered = /ORDER BY[^)]*(LIMIT \d+)?\s*$/i.test(body) ? body : `${body} ORDER BY ALL`;
+  const sql = /^\s*WITH\s/i.test(ordered)
+    ? ordered.replace(/^\s*WITH\s/i, `WITH ${filtered}, `)
+    : `WITH ${filtered} ${ordered}`;
   const used = Object.fromEntries(
     Object.entries(named).filter(([name]) => new RegExp(`\\$${name}\\b`).test(sql)),
   );
