@@ -95,6 +95,7 @@ async function serve(config: AnalysisConfig): Promise<void> {
     ingest,
     config,
     tokens,
+    warmEveryMs: 5_000,
     audit: (line) =>
       console.log(JSON.stringify({ time: new Date().toISOString(), level: "info", ...line })),
   });

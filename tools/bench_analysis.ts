@@ -9,11 +9,18 @@
  * 2. Questions: a generated population (default 10,000 attempts, 2,000
  *    events each: 20,000,000 events) written straight into a DuckDB store;
  *    every question asked 20 times; p50 and p95.
+ * 3. Pages: every dashboard's HTML over the same store, through the
+ *    service's own app: cold (a fresh service, nothing cached, as after new
+ *    data arrived) and warm (asked again while the store is unchanged).
  */
 import { packTar } from "modern-tar";
 import { QUESTIONS } from "../analysis/src/questions/catalog.ts";
 import { ask, parseAsk } from "../analysis/src/questions/mod.ts";
 import { Store } from "../analysis/src/store/duckdb.ts";
+import { loadAnalysisConfig } from "../analysis/src/config.ts";
+import { Ingest } from "../analysis/src/ingest/mod.ts";
+import { OVERVIEW, PAGES } from "../analysis/src/pages/catalog.ts";
+import { createAnalysisApp } from "../analysis/src/server.ts";
 import { deriveAllSignals } from "../analysis/src/store/signals.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
@@ -205,7 +212,40 @@ async function questionsBench(dir: string): Promise<void> {
       `| \`${question.id}\` | ${times[9].toFixed(0)} ms | ${times[18].toFixed(0)} ms |`,
     );
   }
+  await pagesBench(store, dir);
   await store.close();
+}
+
+/** Each page's HTML, cold and warm, through the service's app (no network in between). */
+async function pagesBench(store: Store, dir: string): Promise<void> {
+  const config = loadAnalysisConfig({ ANALYSIS_DEV_MODE: "true", ANALYSIS_DB: store.path });
+  const ingest = new Ingest(store, { secret: "bench", rawDir: `${dir}/raw` });
+  const tokens = { uploaders: new Map(), readers: new Set<string>(), analysts: new Set<string>() };
+  const paths = [OVERVIEW, ...PAGES].map((p) => p.id === "overview" ? "/" : `/pages/${p.id}`);
+  const rounds = 10;
+  console.log("\n| page | cold p50 | cold p95 | warm p50 | warm p95 |");
+  console.log("|---|---|---|---|---|");
+  for (const path of paths) {
+    const cold: number[] = [];
+    const warm: number[] = [];
+    for (let i = 0; i < rounds; i++) {
+      const app = createAnalysisApp({ ingest, config, tokens }); // a fresh cache: cold
+      for (const times of [cold, warm]) {
+        const t0 = performance.now();
+        const res = await app.request(path);
+        const html = await res.text();
+        times.push(performance.now() - t0);
+        if (res.status !== 200) throw new Error(`${path}: ${res.status} ${html.slice(0, 300)}`);
+      }
+    }
+    const q = (xs: number[], p: number) =>
+      xs.sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))].toFixed(0);
+    console.log(
+      `| \`${path}\` | ${q(cold, 0.5)} ms | ${q(cold, 0.95)} ms | ${q(warm, 0.5)} ms | ${
+        q(warm, 0.95)
+      } ms |`,
+    );
+  }
 }
 
 if (import.meta.main) {

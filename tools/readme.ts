@@ -6,6 +6,7 @@ import { settingsTable } from "../src/config/mod.ts";
 import { whatLeavesTable } from "../src/sanitize/table.ts";
 import { QUESTIONS } from "../analysis/src/questions/catalog.ts";
 import { ANALYSIS_SETTINGS } from "../analysis/src/config.ts";
+import { OVERVIEW, PAGES } from "../analysis/src/pages/catalog.ts";
 
 /** The analysis service's questions, from their declarations. */
 export function questionsTable(): string {
@@ -31,12 +32,29 @@ export function analysisSettingsTable(): string {
   ].join("\n");
 }
 
+/** The dashboards' pages and the questions behind each panel, from their declarations. */
+export function pagesTable(): string {
+  return [
+    "| page | answers | panels (question, `by=`) |",
+    "| --- | --- | --- |",
+    ...[OVERVIEW, ...PAGES].map((p) =>
+      `| \`${p.id === "overview" ? "/" : `/pages/${p.id}`}\` | ${p.summary} | ${
+        p.panels.map((panel) =>
+          `${panel.title} (\`${panel.question}\`${panel.by ? `, ${panel.by}` : ""})`
+        ).join("; ")
+      } |`
+    ),
+    "| `/clusters` (analyst token) | One cluster's attempts, host stages and events, in order; every read logged. | `cluster-attempts`; `cluster-host-stages`; `cluster-timeline` |",
+  ].join("\n");
+}
+
 /** The generated sections: marker name and content. */
 export const SECTIONS: ReadonlyArray<[string, () => string]> = [
   ["what-leaves", whatLeavesTable],
   ["settings", settingsTable],
   ["analysis-questions", questionsTable],
   ["analysis-settings", analysisSettingsTable],
+  ["analysis-pages", pagesTable],
 ];
 
 /** `readme` with every generated section replaced by what the code generates now. */

@@ -18,7 +18,7 @@ import type { Ingest } from "./ingest/mod.ts";
 import { keyOf } from "./normalise/keys.ts";
 import { AnswerCache, findQuestion, parseAsk, QuestionError, QUESTIONS } from "./questions/mod.ts";
 import { toCsv } from "./questions/format.ts";
-import { mountPages, requestToken } from "./pages/mod.ts";
+import { mountPages, type PageDeps, requestToken, warmPages } from "./pages/mod.ts";
 import { rowsToParquet } from "./store/parquet.ts";
 
 /** What the app needs. */
@@ -28,6 +28,11 @@ export interface AppDeps {
   tokens: Tokens;
   /** Where reads of single clusters are logged. */
   audit?: (line: Record<string, unknown>) => void;
+  /**
+   * How often to look for new data and, once the store has been quiet for
+   * one look, answer every page's default views ahead of the first visitor.
+   */
+  warmEveryMs?: number;
 }
 
 /** The bearer token of a request (uploads, tracking, imports: never a cookie). */
@@ -46,6 +51,39 @@ function inSet(token: string | undefined, set: Iterable<string>): boolean {
   let found = false;
   for (const t of set) found = sameToken(token, t) || found;
   return found;
+}
+
+/** Answers the pages' default views whenever the store has changed and then been quiet. */
+function keepWarm(pages: PageDeps, everyMs: number): void {
+  const store = pages.ingest.store;
+  let seen = -1;
+  let warmed = -1;
+  let running = false;
+  const timer = setInterval(async () => {
+    const generation = store.generation;
+    if (running || generation === warmed) return;
+    if (generation !== seen) {
+      seen = generation; // still changing: wait for a quiet look
+      return;
+    }
+    running = true;
+    try {
+      await warmPages(pages);
+      warmed = generation;
+    } catch (err) {
+      console.error(
+        JSON.stringify({
+          level: "error",
+          msg: "warming the pages failed",
+          error: String((err as Error)?.message ?? err).slice(0, 300),
+        }),
+      );
+      warmed = generation; // not again until the data changes
+    } finally {
+      running = false;
+    }
+  }, everyMs);
+  Deno.unrefTimer(timer);
 }
 
 /** Builds the service's app. */
@@ -210,7 +248,7 @@ export function createAnalysisApp(deps: AppDeps): Hono {
     },
   );
 
-  mountPages(app, {
+  const pages: PageDeps = {
     ingest,
     answers,
     minGroup: config.minGroup,
@@ -222,7 +260,9 @@ export function createAnalysisApp(deps: AppDeps): Hono {
         inSet(token, tokens.analysts) || inSet(token, tokens.readers) ||
         (config.devMode && token.length > 0),
     },
-  });
+  };
+  mountPages(app, pages);
+  if (deps.warmEveryMs) keepWarm(pages, deps.warmEveryMs);
 
   app.onError((err, c) => {
     console.error(

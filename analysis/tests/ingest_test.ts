@@ -7,7 +7,14 @@ import assert from "node:assert/strict";
 import { parquetReadObjects } from "npm:hyparquet@1.33.0";
 import { exportParquet } from "../src/store/parquet.ts";
 import { ask, findQuestion, parseAsk } from "../src/questions/mod.ts";
-import { archive, generateClusters, gzip, resultEvent, uuidOf } from "./population.ts";
+import {
+  archive,
+  generateClusters,
+  gzip,
+  onpremArchive,
+  resultEvent,
+  uuidOf,
+} from "./population.ts";
 import { importSaasExport, runProgram, startService, type TestService } from "./support.ts";
 
 const TOKEN = "uploader-token-0123456789";
@@ -324,7 +331,9 @@ Deno.test(
     const keep = uuidOf("keep");
     const gone = uuidOf("gone");
     const old = uuidOf("old");
-    for (const id of [keep, gone, old]) await upload(s, await archive(upstreamFiles(id)));
+    for (const id of [keep, old]) await upload(s, await archive(upstreamFiles(id)));
+    // One with its whole lifecycle, so its derived summaries exist too.
+    await upload(s, await onpremArchive({ ...generateClusters("onprem", 1)[0], id: gone }));
     await s.ingest.settled();
     const { keyOf } = await import("../src/normalise/keys.ts");
     const { prune, deleteSubject } = await import("../src/store/retention.ts");
@@ -350,9 +359,17 @@ Deno.test(
 
     // One cluster on request: rows and raw archive.
     const goneKey = keyOf(s.ingest.secret, gone)!;
+    const derived = ["cluster_signals", "host_stage_durations"];
+    for (const table of derived) {
+      const [row] = await s.ingest.store.query<{ n: number }>(
+        `SELECT count(*)::INTEGER AS n FROM ${table} WHERE cluster_key = $1`,
+        [goneKey],
+      );
+      assert.ok(row.n > 0, `${table} before`);
+    }
     const removed = await deleteSubject(s.ingest, { clusterId: gone });
     assert.equal(removed.archives, 1);
-    for (const table of ["attempts", "events", "hosts", "archives"]) {
+    for (const table of ["attempts", "events", "hosts", "archives", ...derived]) {
       const [row] = await s.ingest.store.query<{ n: number }>(
         `SELECT count(*)::INTEGER AS n FROM ${table} WHERE cluster_key = $1`,
         [goneKey],

@@ -11,8 +11,8 @@ import type { Ingest } from "../ingest/mod.ts";
 import {
   type Answer,
   type AnswerCache,
-  type AskParams,
   findQuestion,
+  parseAsk,
   QuestionError,
 } from "../questions/mod.ts";
 import { DIMENSIONS } from "../questions/catalog.ts";
@@ -96,35 +96,6 @@ export function apiParams(state: ViewState, split: boolean): Record<string, stri
   return out;
 }
 
-function parseParams(params: Record<string, string>): AskParams {
-  for (const d of ["from", "to"] as const) {
-    if (params[d] !== undefined && !/^\d{4}-\d{2}-\d{2}$/.test(params[d])) {
-      throw new QuestionError(`${d} must be a date YYYY-MM-DD`);
-    }
-  }
-  const source = params.source ?? "all";
-  if (!["onprem", "saas", "all"].includes(source)) {
-    throw new QuestionError("source must be on-prem, SaaS, both combined or side by side");
-  }
-  if (!["include", "exclude", "only"].includes(params.manual ?? "include")) {
-    throw new QuestionError("hand-exported must be included, excluded or only");
-  }
-  return {
-    source: source as AskParams["source"],
-    split: params.split === "source",
-    by: params.by,
-    from: params.from,
-    to: params.to,
-    includeInternal: params.internal === "include",
-    manual: (params.manual ?? "include") as AskParams["manual"],
-    feature: params.feature,
-    cluster: params.cluster,
-    filters: Object.fromEntries(
-      FILTER_LABELS.map(([n]) => [n, params[n]]).filter(([, v]) => v),
-    ) as Record<string, string>,
-  };
-}
-
 /** The options each filter offers: the values present in the store. */
 async function choicesOf(ingest: Ingest): Promise<Record<string, string[]>> {
   const selects = FILTER_LABELS.map(([name]) =>
@@ -175,31 +146,20 @@ async function renderPanels(
   state: ViewState,
 ): Promise<string[]> {
   const out: string[] = [];
-  for (const [index, panel] of page.panels.entries()) {
+  await renderAnswers(deps, page, state, (panel, answer, split, params) => {
     const question = findQuestion(panel.question)!;
-    const view = panel.perSource && state.source === "all" ? { ...state, source: "split" } : state;
-    const split = view.source === "split" && (question.splits ?? false);
-    const params = {
-      ...apiParams(view, question.splits ?? false),
-      ...(panel.by ? { by: panel.by } : {}),
-    };
-    const answer = await deps.answers.ask(deps.ingest.store, question, {
-      params: parseParams(params),
-      k: deps.minGroup,
-      secret: deps.ingest.secret,
-    });
     const data = drawn(panel, answer.rows, split);
-    const note = view.source === "split" && !question.splits && !panel.seriesBy
+    const note = state.source === "split" && !question.splits && !panel.seriesBy
       ? "This question is answered for both sources combined."
       : undefined;
     out.push(panelHtml(panel, answer, {
       svg: data.categories.length ? renderChart(panel, data) : "",
       apiQuery: `?${new URLSearchParams(params)}`.replace(/^\?$/, ""),
-      index,
+      index: out.length,
       tips: tipsOf(panel, data),
       note,
     }));
-  }
+  });
   return out;
 }
 
@@ -233,7 +193,7 @@ async function recentWeeks(deps: PageDeps, state: ViewState): Promise<string> {
       const params = { ...apiParams({ ...state, from: w.from, to: w.to }, false), by };
       answers.push(
         await deps.answers.ask(deps.ingest.store, question, {
-          params: parseParams(params),
+          params: parseAsk(params),
           k: deps.minGroup,
           secret: deps.ingest.secret,
         }),
@@ -299,6 +259,47 @@ ${message ? `<p class="error">${escapeHtml(message)}</p>` : ""}
 /** Only a path of this service: never another origin. */
 function safeNext(next: unknown): string {
   return typeof next === "string" && /^\/(?![/\\])/.test(next) ? next : "/";
+}
+
+/**
+ * Answers every page's default views (combined and side by side) into the
+ * cache, so the first visitor after new data does not wait for the
+ * heaviest questions. Only reads; returns how many answers it computed.
+ */
+export async function warmPages(deps: PageDeps): Promise<number> {
+  let answered = 0;
+  for (const page of [OVERVIEW, ...PAGES]) {
+    for (const source of ["all", "split"]) {
+      const state = viewOf(source === "all" ? {} : { source });
+      await renderAnswers(deps, page, state, () => answered++);
+      if (page === OVERVIEW) await recentWeeks(deps, state);
+    }
+  }
+  return answered;
+}
+
+/** Asks every panel's question of a page for a view (through the cache). */
+async function renderAnswers(
+  deps: PageDeps,
+  page: Page,
+  state: ViewState,
+  each: (panel: Panel, answer: Answer, split: boolean, params: Record<string, string>) => void,
+): Promise<void> {
+  for (const panel of page.panels) {
+    const question = findQuestion(panel.question)!;
+    const view = panel.perSource && state.source === "all" ? { ...state, source: "split" } : state;
+    const split = view.source === "split" && (question.splits ?? false);
+    const params = {
+      ...apiParams(view, question.splits ?? false),
+      ...(panel.by ? { by: panel.by } : {}),
+    };
+    const answer = await deps.answers.ask(deps.ingest.store, question, {
+      params: parseAsk(params),
+      k: deps.minGroup,
+      secret: deps.ingest.secret,
+    });
+    each(panel, answer, split, params);
+  }
 }
 
 /** Mounts the pages, their assets and the login form on `app`. */
@@ -380,7 +381,7 @@ ${panels.join("\n")}`;
     if (cluster) {
       for (const id of ["cluster-attempts", "cluster-host-stages", "cluster-timeline"]) {
         const answer: Answer = await deps.answers.ask(deps.ingest.store, findQuestion(id)!, {
-          params: parseParams({ cluster }),
+          params: parseAsk({ cluster }),
           k: deps.minGroup,
           secret: deps.ingest.secret,
         });

@@ -204,7 +204,7 @@ export class AnswerCache {
       this.#entries.clear();
       this.#generation = store.generation;
     }
-    const key = JSON.stringify([question.id, options.params, options.k]);
+    const key = canonical([question.id, options.params, options.k]);
     const hit = this.#entries.get(key);
     if (hit) return structuredClone(hit);
     const generation = store.generation;
@@ -217,6 +217,19 @@ export class AnswerCache {
     }
     return answer;
   }
+}
+
+/** JSON with object keys sorted and empty values left out: one key per meaning. */
+function canonical(value: unknown): string {
+  return JSON.stringify(
+    value,
+    (_, v) =>
+      v && typeof v === "object" && !Array.isArray(v)
+        ? Object.fromEntries(
+          Object.entries(v).filter(([, x]) => x !== undefined).sort(([a], [b]) => a < b ? -1 : 1),
+        )
+        : v,
+  );
 }
 
 /** A rate and its Wilson score interval (95 %); null without observations. */
