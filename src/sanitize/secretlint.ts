@@ -7,6 +7,7 @@
  */
 import { lintSource } from "@secretlint/core";
 import { creator as recommended } from "@secretlint/secretlint-rule-preset-recommend";
+import { charClass, hasRun } from "./runs.ts";
 
 /**
  * Provider prefixes that make a text worth the ruleset's time. URLs,
@@ -17,13 +18,13 @@ const MAYBE_TOKEN =
   /-----BEGIN|\b(?:AKIA|ASIA|AGPA|AIDA|AROA|AIza|ghp_|gho_|ghu_|ghs_|ghr_|github_pat_|glpat-|xox[abposr]-|sk_live_|rk_live_|sk-[A-Za-z0-9]|npm_|SG\.|shpat_|shpss_|dop_v1_|lin_api_)/;
 /** A long run of mixed-case letters and digits: a token of no known prefix, maybe. */
 const LONG_RUN = /[A-Za-z0-9+/=_-]{40,}/g;
-const HAS_LONG_RUN = /[A-Za-z0-9+/=_-]{40}/;
+const LONG_RUN_CHARS = charClass("A-Za-z0-9+/=_-");
 
 /** Whether the ruleset should look at `text`. */
 export function maySecretlint(text: string): boolean {
   if (text.length < 16) return false;
   if (MAYBE_TOKEN.test(text)) return true;
-  if (!HAS_LONG_RUN.test(text)) return false;
+  if (!hasRun(text, LONG_RUN_CHARS, 40)) return false;
   for (const run of text.match(LONG_RUN) ?? []) {
     if (/[a-z]/.test(run) && /[A-Z]/.test(run) && /\d/.test(run)) return true;
   }

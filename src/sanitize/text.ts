@@ -7,6 +7,7 @@
 import type { NetworkObfuscator } from "./network.ts";
 import { emailHmac, userHmac } from "./pseudonym.ts";
 import { redactRanges, SecretScanner } from "./scanner.ts";
+import { charClass, hasRun } from "./runs.ts";
 import { maySecretlint, secretlintRanges } from "./secretlint.ts";
 
 /** Marker left where a secret was. */
@@ -139,7 +140,7 @@ const MAYBE_SECRET_WORD = new RegExp(
   `${SECRET_PARAM}|passphrase|client[_-]?key|cookie|digest`,
   "i",
 );
-const MAYBE_BASE64_RUN = /[A-Za-z0-9+/]{12}/;
+const BASE64_CHARS = charClass("A-Za-z0-9+/");
 const MAYBE_FLAG =
   /(?:^|\s)-[pP]\s|--[a-z0-9-]*(?:password|passwd|passphrase|token|secret|api-key)/i;
 
@@ -184,7 +185,7 @@ export function removeSecrets(text: string): string {
   }
   if (MAYBE_FLAG.test(out)) apply(flags);
   if (hasWord) apply(prose);
-  if (!MAYBE_BASE64_RUN.test(out)) return out;
+  if (!hasRun(out, BASE64_CHARS, 12)) return out;
   return out.replace(BASE64_BLOB, (blob) => (isCredentialBlob(blob) ? REDACTED : blob));
 }
 
