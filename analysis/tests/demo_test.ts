@@ -3,6 +3,7 @@
  * then the dashboards over what it sent, every page checked once.
  */
 import assert from "node:assert/strict";
+import { PAGES } from "../src/pages/catalog.ts";
 import { childEnv } from "./support.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
@@ -33,7 +34,7 @@ Deno.test("the demo ends with the dashboards up over what its collector sent", a
     assert.ok(sent >= 2, "the collector's archives reach the analysis service");
     assert.match(stdout, /== dashboards: http:\/\/127\.0\.0\.1:\d+\//);
     const pages = stdout.match(/^ {3}ok {3}\/\S*/gm) ?? [];
-    assert.equal(pages.length, 11, stdout.slice(-1500));
+    assert.equal(pages.length, 1 + PAGES.length, stdout.slice(-1500));
     assert.doesNotMatch(stdout, /FAIL/);
   } finally {
     await Deno.remove(cwd, { recursive: true }).catch(() => {});

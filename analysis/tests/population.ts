@@ -22,6 +22,12 @@ export interface GenCluster {
   features: string[];
   /** OLM operators it monitors. */
   operators: string[];
+  /** `Cluster`, or `AddHostsCluster` for a day-2 addition. */
+  kind: "Cluster" | "AddHostsCluster";
+  /** Created with aicli (tagged so). */
+  aicli: boolean;
+  /** The discovery image's type. */
+  isoType: "full-iso" | "minimal-iso";
 }
 
 const RESULT_PATTERNS: GenCluster["results"][] = [
@@ -59,6 +65,9 @@ export function generateClusters(
     results: RESULT_PATTERNS[i % RESULT_PATTERNS.length],
     features: i % 3 === 0 ? ["SNO", "STATIC_NETWORK_CONFIG"] : ["OVN_NETWORK_TYPE"],
     operators: i % 2 === 0 ? ["lso"] : [],
+    kind: i % 10 === 7 ? "AddHostsCluster" : "Cluster",
+    aicli: i % 5 === 1,
+    isoType: i % 3 === 0 ? "minimal-iso" : "full-iso",
   }));
 }
 
@@ -88,7 +97,9 @@ function featureUsage(ids: string[]): string {
 export function saasClusterRecord(c: GenCluster): Record<string, unknown> {
   return {
     id: c.id,
-    kind: "Cluster",
+    kind: c.kind,
+    tags: c.aicli ? "aicli,lab" : "lab",
+    image_info: { type: c.isoType },
     status: c.results.at(-1),
     openshift_version: c.openshiftVersion,
     platform: { type: c.platform, external: {} },
@@ -319,6 +330,8 @@ export async function onpremArchive(
   return await archive({
     [`${c.id}/events/cluster.json`]: JSON.stringify({
       id: c.id,
+      kind: c.kind,
+      tags: c.aicli ? "aicli" : "",
       openshift_version: c.openshiftVersion,
       platform: { type: c.platform },
       high_availability_mode: c.haMode,
@@ -338,6 +351,10 @@ export async function onpremArchive(
         system_vendor: { manufacturer: "HPE", product_name: "ProLiant DL360", virtual: false },
       }),
     }]),
+    [`${c.id}/events/infraenv.json`]: JSON.stringify({
+      id: uuidOf(`env-${c.id}`),
+      type: c.isoType,
+    }),
     [`${c.id}/events.json`]: JSON.stringify(events),
     [`${c.id}/versions.json`]: JSON.stringify({
       "assisted-installer-service": "quay.io/edge-infrastructure/assisted-service:v2.40",

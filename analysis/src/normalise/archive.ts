@@ -66,7 +66,11 @@ export async function normaliseArchive(
     }
     const versions = memberJson(read, "versions");
     const metadata = archiveMetadata(read);
-    const facts = clusterFacts(cluster as Record<string, unknown>, { hostsSeen: hostsJson.length });
+    const infraEnv = memberJson(read, "infraEnv") as Record<string, unknown> | undefined;
+    const facts = clusterFacts(cluster as Record<string, unknown>, {
+      hostsSeen: hostsJson.length,
+      isoType: infraEnv && typeof infraEnv === "object" ? infraEnv.type : undefined,
+    });
     if (facts.clusterId !== read.clusterId) {
       throw new ArchiveError("cluster-mismatch", "cluster.json's id is not the archive's folder");
     }
@@ -255,7 +259,7 @@ export async function deriveAttempts(
     await tx.run(
       `INSERT OR IGNORE INTO attempts VALUES ($1, $2, $3, $4, $5, $6, $7, $8, TRY_CAST($9 AS TIMESTAMPTZ),
          TRY_CAST($10 AS TIMESTAMPTZ), $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23,
-         from_json($24, '["VARCHAR"]'), $25, from_json($26, '["VARCHAR"]'), $27)`,
+         from_json($24, '["VARCHAR"]'), $25, from_json($26, '["VARCHAR"]'), $27, $28, $29, $30)`,
       [
         r.attempt_id,
         clusterKey,
@@ -284,6 +288,9 @@ export async function deriveAttempts(
         provenance.sha256,
         JSON.stringify(facts.operators ?? []),
         facts.dualStack ?? null,
+        facts.kind ?? null,
+        facts.aicli ?? false,
+        facts.isoType ?? null,
       ],
     );
   }

@@ -38,6 +38,12 @@ export interface ClusterFacts {
   /** Both IPv4 and IPv6 cluster networks: dual-stack. Null when unknown. */
   dualStack: boolean | null;
   status: string | null;
+  /** `Cluster`, or `AddHostsCluster` for day-2 additions to an installed cluster. */
+  kind: string | null;
+  /** Created by the aicli tool: its tag in `tags` (comma-separated, as OpenSearch tokenises it). */
+  aicli: boolean;
+  /** The discovery image's type (`full-iso`, `minimal-iso`, …): the infra env's `type`. */
+  isoType: string | null;
 }
 
 /** OLM operator names from `monitored_operators` (on-prem archives and SaaS records alike). */
@@ -84,7 +90,10 @@ export function featureIds(value: unknown): string[] {
 }
 
 /** Reads the facts of a cluster record; `hostCount` falls back to the hosts seen. */
-export function clusterFacts(cluster: Json, options: { hostsSeen?: number } = {}): ClusterFacts {
+export function clusterFacts(
+  cluster: Json,
+  options: { hostsSeen?: number; isoType?: unknown } = {},
+): ClusterFacts {
   const platform = cluster.platform as Json | undefined;
   const counted = [cluster.total_host_count, cluster.enabled_host_count].find((v) =>
     typeof v === "number" && v > 0
@@ -108,6 +117,10 @@ export function clusterFacts(cluster: Json, options: { hostsSeen?: number } = {}
     operators: operatorNames(cluster.monitored_operators),
     dualStack: dualStackOf(cluster),
     status: str(cluster.status),
+    kind: str(cluster.kind),
+    aicli: typeof cluster.tags === "string" &&
+      cluster.tags.split(",").some((t) => t.trim().toLowerCase() === "aicli"),
+    isoType: str(options.isoType) ?? str((cluster.image_info as Json | undefined)?.type),
   };
 }
 

@@ -112,6 +112,41 @@ export const PAGES: readonly Page[] = [
     ],
   },
   {
+    id: "creation",
+    title: "How clusters are made",
+    summary: "aicli against the web UI, day-2 host additions, and discovery ISO types.",
+    panels: [
+      {
+        question: "aicli-usage",
+        title: "Success rate: aicli against the rest",
+        measures: ["success_rate"],
+        unit: "share",
+        axis: "client",
+      },
+      {
+        question: "day2-additions",
+        title: "Clusters: new ones and day-2 additions",
+        measures: ["clusters"],
+        unit: "count",
+        axis: "kind",
+      },
+      {
+        question: "iso-type",
+        title: "Clusters by discovery ISO type",
+        measures: ["clusters"],
+        unit: "count",
+        axis: "ISO type",
+      },
+      {
+        question: "iso-type",
+        title: "Success rate by discovery ISO type",
+        measures: ["success_rate"],
+        unit: "share",
+        axis: "ISO type",
+      },
+    ],
+  },
+  {
     id: "features",
     title: "Features",
     summary: "Feature and operator adoption, and success with and without each.",

@@ -28,6 +28,10 @@ export const DIMENSIONS: Readonly<Record<string, string>> = {
   source: "fa.source",
   dual_stack: "CAST(fa.dual_stack AS VARCHAR)",
   channel: "fa.channel",
+  iso_type: "coalesce(fa.iso_type, 'unknown')",
+  day2:
+    "CASE WHEN fa.cluster_kind = 'AddHostsCluster' THEN 'day-2 addition' ELSE 'new cluster' END",
+  aicli: "CASE WHEN fa.created_by_aicli THEN 'aicli' ELSE 'not aicli' END",
 };
 
 /** Filters a caller may set, each an equality on a dimension (the reference's input controls). */
@@ -85,6 +89,16 @@ function withAndWithout(column: "features" | "operators"): string {
       FROM v CROSS JOIN fa GROUP BY ALL ORDER BY clusters DESC`;
 }
 
+/**
+ * Distinct clusters per value of a dimension, with the canonical success
+ * rate's parts (§1.1), for the distribution questions.
+ */
+const CLUSTERS_AND_SUCCESS = `SELECT {key} AS key{split},
+        count(DISTINCT fa.cluster_key) AS clusters,
+        count(DISTINCT fa.cluster_key) FILTER (WHERE fa.result = 'installed') AS clusters_installed,
+        count(DISTINCT fa.cluster_key) FILTER (WHERE fa.result IN ('installed', 'error')) AS n
+      FROM fa GROUP BY ALL`;
+
 function dims(...names: string[]): Record<string, string> {
   return Object.fromEntries(names.map((n) => [n, DIMENSIONS[n]]));
 }
@@ -107,6 +121,9 @@ const RESULT_DIMENSIONS = dims(
   "source",
   "dual_stack",
   "channel",
+  "iso_type",
+  "day2",
+  "aicli",
 );
 
 /** The catalogue, in the order of analysis-questions.md §8. */
@@ -339,6 +356,40 @@ export const QUESTIONS: readonly Question[] = [
       `SELECT {key} AS key{split}, count(DISTINCT fa.user_key) AS users, count(DISTINCT fa.org_key) AS organisations,
         count(DISTINCT fa.cluster_key) AS clusters
       FROM fa GROUP BY ALL`,
+  },
+  {
+    id: "iso-type",
+    title: "Discovery ISO types",
+    question:
+      "Which discovery image do clusters boot from (full or minimal ISO), and how do they fare?",
+    formula:
+      "distinct clusters per infra env type (on-prem infraenv.json type; SaaS image_info.type), with the canonical success rate (§1.1) per type.",
+    by: { iso_type: DIMENSIONS.iso_type },
+    splits: true,
+    sql: CLUSTERS_AND_SUCCESS,
+    rates: [["success_rate", "clusters_installed", "n"]],
+  },
+  {
+    id: "day2-additions",
+    title: "Day-2 host additions",
+    question: "How many clusters are day-2 additions of hosts to an installed cluster?",
+    formula:
+      "distinct clusters whose kind is AddHostsCluster against new clusters (cluster.json kind), with the canonical success rate (§1.1) of each.",
+    by: { day2: DIMENSIONS.day2 },
+    splits: true,
+    sql: CLUSTERS_AND_SUCCESS,
+    rates: [["success_rate", "clusters_installed", "n"]],
+  },
+  {
+    id: "aicli-usage",
+    title: "aicli against the web UI",
+    question: "How many clusters are created with aicli, and does their success differ?",
+    formula:
+      "distinct clusters tagged aicli (cluster.tags, comma-separated, as S_aicli of §0.3) against the rest, with the canonical success rate (§1.1) of each ([AI Report] Success rate aicli vs. not-aicli).",
+    by: { aicli: DIMENSIONS.aicli },
+    splits: true,
+    sql: CLUSTERS_AND_SUCCESS,
+    rates: [["success_rate", "clusters_installed", "n"]],
   },
   {
     id: "ingest-health",

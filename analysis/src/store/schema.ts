@@ -54,8 +54,15 @@ CREATE TABLE IF NOT EXISTS attempts (
   features VARCHAR[],
   archive_sha256 VARCHAR,
   operators VARCHAR[],
-  dual_stack BOOLEAN
+  dual_stack BOOLEAN,
+  cluster_kind VARCHAR,
+  created_by_aicli BOOLEAN,
+  iso_type VARCHAR
 );
+-- Stores made before these columns existed get them (empty until reprocess).
+ALTER TABLE attempts ADD COLUMN IF NOT EXISTS cluster_kind VARCHAR;
+ALTER TABLE attempts ADD COLUMN IF NOT EXISTS created_by_aicli BOOLEAN;
+ALTER TABLE attempts ADD COLUMN IF NOT EXISTS iso_type VARCHAR;
 CREATE TABLE IF NOT EXISTS hosts (
   cluster_key VARCHAR NOT NULL,
   host_key VARCHAR NOT NULL,
