@@ -23,7 +23,6 @@ import { readExportFile } from "../contract/mod.ts";
 import { loadSecret } from "./src/normalise/keys.ts";
 import { ask, findQuestion, parseAsk, QuestionError, QUESTIONS } from "./src/questions/mod.ts";
 import { toCsv, toTable } from "./src/questions/format.ts";
-import { createAnalysisApp } from "./src/server.ts";
 import { Store } from "./src/store/duckdb.ts";
 import { exportParquet } from "./src/store/parquet.ts";
 import { deleteSubject, prune } from "./src/store/retention.ts";
@@ -89,6 +88,8 @@ async function serve(config: AnalysisConfig): Promise<void> {
     );
   }
   const tokens = await loadTokens(config.tokensFile);
+  // The HTTP side (and the charts' library) loads only for serve, not for every command.
+  const { createAnalysisApp } = await import("./src/server.ts");
   const ingest = await openIngest(config);
   if (!ingest) throw new ConfigError(`the store ${config.dbPath} is held by another process`);
   const app = createAnalysisApp({

@@ -56,7 +56,10 @@ async function timed(
 }
 
 /** A 150-host archive of `n` events in upstream's layout, written to `path`. */
-async function writeArchive(dir: string, n: number): Promise<{ archive: string; events: string }> {
+export async function writeArchive(
+  dir: string,
+  n: number,
+): Promise<{ archive: string; events: string }> {
   const id = "0b1f4a40-3c55-4c9b-9a4e-0c6c0c2b7d11";
   const hosts = Array.from({ length: 150 }, (_, i) => ({
     id: crypto.randomUUID(),

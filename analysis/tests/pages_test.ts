@@ -208,6 +208,15 @@ Deno.test("the dashboards in Chromium: every page, its numbers, its filters, its
       ]);
       assert.match(page.url(), /source=onprem/);
       assert.match(page.url(), /platform=vsphere/);
+      // A host filter (the reference's manufacturer control): only on-prem hosts are HPE here.
+      await visit(page, `${service.url}/pages/versions`);
+      await Promise.all([
+        page.waitForURL(/vendor=HPE/),
+        page.selectOption("select[name=vendor]", "HPE"),
+      ]);
+      const hpe = await panelsOf(page);
+      assert.equal(hpe[0].rows.find((r) => r.key === "4.18")!.n, expectedSuccess(onprem).n);
+      await visit(page, `${service.url}/pages/versions?source=onprem&platform=vsphere`);
       // The same link in a fresh page shows the same view.
       const again = await context.newPage();
       await again.goto(page.url());

@@ -14,6 +14,7 @@ import {
   readArchive,
 } from "../../../contract/mod.ts";
 import type { Tx } from "../store/duckdb.ts";
+import { addEvents } from "../store/events.ts";
 import { type ClusterFacts, clusterFacts, hostFacts, isInternal } from "./cluster.ts";
 import { keyOf, keySql } from "./keys.ts";
 
@@ -80,29 +81,28 @@ export async function normaliseArchive(
     let eventsInArchive = 0;
     let eventsNew = 0;
     if (eventsPath && !(await isJsonNull(eventsPath))) {
-      const before = await countEvents(tx, clusterKey);
-      const [loaded] = await tx.query<{ n: number }>(
-        `SELECT count(*)::INTEGER AS n FROM read_json($1, format = 'array', columns = ${EVENT_COLUMNS}, maximum_object_size = 67108864)`,
-        [eventsPath],
+      const added = await addEvents(
+        tx,
+        `SELECT $1 AS cluster_key, md5(event_time || cluster_id || message) AS event_id,
+                $2 AS source, ${keySql("$3", "host_id")} AS host_key,
+                TRY_CAST(event_time AS TIMESTAMPTZ) AS event_time, name, message, severity, category,
+                props, cluster_id = $5 AND event_time IS NOT NULL AND message IS NOT NULL AS usable
+         FROM read_json($4, format = 'array', columns = ${EVENT_COLUMNS}, maximum_object_size = 67108864)`,
+        [clusterKey, provenance.source, secret, eventsPath, facts.clusterId],
       ).catch((err) => {
         throw new ArchiveError("bad-events", `events.json: ${firstLine(err)}`);
       });
-      eventsInArchive = loaded.n;
-      await tx.run(
-        `INSERT OR IGNORE INTO events
-         SELECT $1, md5(event_time || cluster_id || message), $2, ${keySql("$3", "host_id")},
-                TRY_CAST(event_time AS TIMESTAMPTZ), name, message, severity, category, props
-         FROM read_json($4, format = 'array', columns = ${EVENT_COLUMNS}, maximum_object_size = 67108864)
-         WHERE cluster_id = $5 AND event_time IS NOT NULL AND message IS NOT NULL`,
-        [clusterKey, provenance.source, secret, eventsPath, facts.clusterId],
-      );
-      eventsNew = (await countEvents(tx, clusterKey)) - before;
+      eventsInArchive = added.read;
+      eventsNew = added.added;
     }
 
-    for (const raw of hostsJson) {
-      const host = hostFacts((raw ?? {}) as Record<string, unknown>);
-      if (host) await upsertHost(tx, { clusterKey, secret, source: provenance.source, host });
-    }
+    await upsertHosts(tx, {
+      clusterKey,
+      secret,
+      source: provenance.source,
+      hosts: hostsJson.map((raw) => hostFacts((raw ?? {}) as Record<string, unknown>))
+        .filter((h) => h !== undefined),
+    });
     if (versions && typeof versions === "object" && !Array.isArray(versions)) {
       for (const [component, version] of Object.entries(versions)) {
         if (typeof version !== "string") continue;
@@ -151,31 +151,25 @@ async function isJsonNull(path: string): Promise<boolean> {
   }
 }
 
-async function countEvents(tx: Tx, clusterKey: string): Promise<number> {
-  const [row] = await tx.query<{ n: number }>(
-    "SELECT count(*)::INTEGER AS n FROM events WHERE cluster_key = $1",
-    [clusterKey],
-  );
-  return row.n;
-}
-
-/** Writes (or replaces, the latest archive winning) one host. */
-export async function upsertHost(
+/** Writes (or replaces, the latest archive winning) hosts, in statements of up to 200. */
+export async function upsertHosts(
   tx: Tx,
-  row: {
+  rows: {
     clusterKey: string;
     secret: string;
     source: string;
-    host: NonNullable<ReturnType<typeof hostFacts>>;
+    hosts: Array<NonNullable<ReturnType<typeof hostFacts>>>;
   },
 ): Promise<void> {
-  const { host } = row;
-  await tx.run(
-    `INSERT OR REPLACE INTO hosts VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULL, $12)`,
-    [
-      row.clusterKey,
-      keyOf(row.secret, host.hostId),
-      row.source,
+  // One row per host key (the last wins), as one statement may not hold a key twice.
+  const byKey = new Map(rows.hosts.map((h) => [keyOf(rows.secret, h.hostId)!, h]));
+  const all = [...byKey];
+  for (let at = 0; at < all.length; at += 200) {
+    const chunk = all.slice(at, at + 200);
+    const params = chunk.flatMap(([hostKey, host]) => [
+      rows.clusterKey,
+      hostKey,
+      rows.source,
       host.role,
       host.status,
       host.finalStage,
@@ -185,8 +179,15 @@ export async function upsertHost(
       host.cpuCores,
       host.memoryBytes,
       host.cpuArchitecture,
-    ],
-  );
+    ]);
+    const tuples = chunk.map((_, i) => {
+      const p = (n: number) => `$${i * 12 + n}`;
+      return `(${p(1)}, ${p(2)}, ${p(3)}, ${p(4)}, ${p(5)}, ${p(6)}, ${p(7)}, ${p(8)}, ${p(9)}, ${
+        p(10)
+      }, ${p(11)}, NULL, ${p(12)})`;
+    });
+    await tx.run(`INSERT OR REPLACE INTO hosts VALUES ${tuples.join(", ")}`, params);
+  }
 }
 
 /** The installation disk's type, as its host's stage events report it. */

@@ -10,7 +10,8 @@
  */
 import type { Tx } from "../store/duckdb.ts";
 import { clusterFacts, hostFacts } from "./cluster.ts";
-import { deriveAttempts, fillBootDiskTypes, upsertHost } from "./archive.ts";
+import { deriveAttempts, fillBootDiskTypes, upsertHosts } from "./archive.ts";
+import { addEvents } from "../store/events.ts";
 import { keyOf, keySql } from "./keys.ts";
 
 /** The SaaS streams. */
@@ -48,28 +49,18 @@ export async function normaliseSaasFile(
 ): Promise<SaasFileRows> {
   const { secret, stream } = options;
   if (stream === ".events") {
-    const [{ n }] = await tx.query<{ n: number }>(
-      `SELECT count(*)::INTEGER AS n FROM read_json($1, format = 'newline_delimited', columns = ${EVENT_COLUMNS})`,
-      [path],
-    );
-    const keys = await tx.query<{ k: string }>(
-      `SELECT DISTINCT ${
-        keySql("$2", "cluster_id")
-      } AS k FROM read_json($1, format = 'newline_delimited', columns = ${EVENT_COLUMNS}) WHERE cluster_id IS NOT NULL`,
-      [path, secret],
-    );
-    await tx.run(
-      `INSERT OR IGNORE INTO events
-       SELECT ${keySql("$2", "cluster_id")},
+    const added = await addEvents(
+      tx,
+      `SELECT ${keySql("$2", "cluster_id")} AS cluster_key,
               CASE WHEN regexp_full_match(coalesce(event_id, ''), '[0-9a-f]{32}') THEN event_id
-                   ELSE md5(event_time || cluster_id || message) END,
-              'saas', ${keySql("$2", "host_id")}, TRY_CAST(event_time AS TIMESTAMPTZ),
-              name, message, severity, category, props
-       FROM read_json($1, format = 'newline_delimited', columns = ${EVENT_COLUMNS})
-       WHERE cluster_id IS NOT NULL AND event_time IS NOT NULL AND message IS NOT NULL`,
+                   ELSE md5(event_time || cluster_id || message) END AS event_id,
+              'saas' AS source, ${keySql("$2", "host_id")} AS host_key,
+              TRY_CAST(event_time AS TIMESTAMPTZ) AS event_time, name, message, severity, category,
+              props, coalesce(cluster_id, '') <> '' AND event_time IS NOT NULL AND message IS NOT NULL AS usable
+       FROM read_json($1, format = 'newline_delimited', columns = ${EVENT_COLUMNS})`,
       [path, secret],
     );
-    return { stream, records: n, clusterKeys: keys.map((r) => r.k) };
+    return { stream, records: added.read, clusterKeys: added.clusterKeys };
   }
   if (stream !== ".clusters") {
     // Infra envs and component versions answer no question yet; the raw file is kept.
@@ -103,10 +94,14 @@ export async function normaliseSaasFile(
         }),
       ],
     );
-    for (const raw of Array.isArray(record.hosts) ? record.hosts : []) {
-      const host = hostFacts((raw ?? {}) as Record<string, unknown>);
-      if (host) await upsertHost(tx, { clusterKey, secret, source: "saas", host });
-    }
+    await upsertHosts(tx, {
+      clusterKey,
+      secret,
+      source: "saas",
+      hosts: (Array.isArray(record.hosts) ? record.hosts : [])
+        .map((raw) => hostFacts((raw ?? {}) as Record<string, unknown>))
+        .filter((h) => h !== undefined),
+    });
   }
   return { stream, records, clusterKeys: [...clusterKeys] };
 }

@@ -256,7 +256,7 @@ export const PAGES: readonly Page[] = [
   {
     id: "durations",
     title: "Durations",
-    summary: "Installation and host-stage durations (p50, p90) by version, vendor and disk type.",
+    summary: "Installation durations (p50, p90) by version and host count; host stages overall.",
     panels: [
       {
         question: "install-duration",
@@ -284,21 +284,19 @@ export const PAGES: readonly Page[] = [
         chart: "hbar",
         axis: "stage",
       },
+    ],
+  },
+  {
+    id: "host-stages",
+    title: "Host stages",
+    summary: "How long each host installation stage takes, by hardware vendor and disk type (p50).",
+    note:
+      "Vendor and disk type are those the host.stage.duration events report (props vendor, disk_type); a stage without them counts as unknown.",
+    panels: [
       {
         question: "host-stage-duration",
-        by: "vendor",
-        title: "Host stage durations by vendor (p50)",
-        measures: ["p50_seconds"],
-        unit: "seconds",
-        category: "stage",
-        seriesBy: "key",
-        chart: "hbar",
-        axis: "stage",
-      },
-      {
-        question: "host-stage-duration",
-        by: "disk_type",
-        title: "Host stage durations by disk type (p50)",
+        by: "vendor_disk",
+        title: "Host stage durations by vendor and disk type (p50)",
         measures: ["p50_seconds"],
         unit: "seconds",
         category: "stage",

@@ -33,6 +33,8 @@ export const FILTER_LABELS: ReadonlyArray<[string, string]> = [
   ["deployment_type", "deployment type"],
   ["cpu_architecture", "architecture"],
   ["host_count", "hosts"],
+  ["vendor", "host vendor"],
+  ["product", "host product"],
 ];
 
 function select(name: string, label: string, current: string, options: string[][]): string {

@@ -15,7 +15,7 @@ import {
   parseAsk,
   QuestionError,
 } from "../questions/mod.ts";
-import { DIMENSIONS } from "../questions/catalog.ts";
+import { DIMENSIONS, HOST_FILTERS } from "../questions/catalog.ts";
 import { findPage, OVERVIEW, type Page, PAGES, type Panel } from "./catalog.ts";
 import { drawn, renderChart } from "./chart.ts";
 import {
@@ -98,10 +98,12 @@ export function apiParams(state: ViewState, split: boolean): Record<string, stri
 
 /** The options each filter offers: the values present in the store. */
 async function choicesOf(ingest: Ingest): Promise<Record<string, string[]>> {
-  const selects = FILTER_LABELS.map(([name]) =>
+  const selects = FILTER_LABELS.filter(([name]) => !(name in HOST_FILTERS)).map(([name]) =>
     `SELECT '${name}' AS filter, CAST(${DIMENSIONS[name]} AS VARCHAR) AS value FROM attempts fa`
   );
   selects.push("SELECT 'feature' AS filter, unnest(features) AS value FROM attempts fa");
+  selects.push("SELECT 'vendor' AS filter, vendor AS value FROM hosts");
+  selects.push("SELECT 'product' AS filter, product AS value FROM hosts");
   const rows = await ingest.store.query<{ filter: string; value: string }>(
     `SELECT DISTINCT filter, value FROM (${selects.join(" UNION ALL ")}) WHERE value IS NOT NULL
      ORDER BY filter, value LIMIT 2000`,

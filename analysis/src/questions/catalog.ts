@@ -34,7 +34,19 @@ export const DIMENSIONS: Readonly<Record<string, string>> = {
   aicli: "CASE WHEN fa.created_by_aicli THEN 'aicli' ELSE 'not aicli' END",
 };
 
-/** Filters a caller may set, each an equality on a dimension (the reference's input controls). */
+/**
+ * Filters of the hosts a cluster has (the reference's manufacturer and
+ * product controls): the cluster is kept when one of its hosts matches.
+ */
+export const HOST_FILTERS: Readonly<Record<string, string>> = {
+  vendor: "fa.cluster_key IN (SELECT cluster_key FROM hosts WHERE vendor = $f_vendor)",
+  product: "fa.cluster_key IN (SELECT cluster_key FROM hosts WHERE product = $f_product)",
+};
+
+/**
+ * Filters a caller may set (the reference's input controls): an equality on
+ * a dimension, or one of the host filters.
+ */
 export const FILTERS: readonly string[] = [
   "openshift_version",
   "openshift_minor",
@@ -46,6 +58,7 @@ export const FILTERS: readonly string[] = [
   "network_type",
   "host_count",
   "channel",
+  ...Object.keys(HOST_FILTERS),
 ];
 
 /** One declared question. */
@@ -229,7 +242,13 @@ export const QUESTIONS: readonly Question[] = [
     question: "How long does each host installation stage take, by vendor, disk type and role?",
     formula:
       "p50 and p90 of host.stage.duration props.duration per stage (§8; the stage that just ended).",
-    by: { all: "'all'", vendor: "s.vendor", disk_type: "s.disk_type", role: "s.role" },
+    by: {
+      all: "'all'",
+      vendor: "s.vendor",
+      disk_type: "s.disk_type",
+      role: "s.role",
+      vendor_disk: "coalesce(s.vendor, 'unknown') || ' · ' || coalesce(s.disk_type, 'unknown')",
+    },
     sql: `SELECT stage, key,
         round(q[1], 1) AS p50_seconds, round(q[2], 1) AS p90_seconds, stages, clusters
       FROM (SELECT s.stage, {key} AS key, quantile_cont(s.duration_s, [0.5, 0.9]) AS q,

@@ -6,7 +6,14 @@
  */
 import { keyOf } from "../normalise/keys.ts";
 import type { Param, Store } from "../store/duckdb.ts";
-import { DIMENSIONS, FILTERS, findQuestion, type Question, QUESTIONS } from "./catalog.ts";
+import {
+  DIMENSIONS,
+  FILTERS,
+  findQuestion,
+  HOST_FILTERS,
+  type Question,
+  QUESTIONS,
+} from "./catalog.ts";
 
 export { findQuestion, QUESTIONS };
 
@@ -122,7 +129,7 @@ export async function ask(
   ];
   for (const [name, value] of Object.entries(params.filters ?? {})) {
     named[`f_${name}`] = value;
-    where.push(`${DIMENSIONS[name]} = $f_${name}`);
+    where.push(HOST_FILTERS[name] ?? `${DIMENSIONS[name]} = $f_${name}`);
   }
   if (params.manual === "exclude") where.push("fa.channel <> 'manual_export'");
   if (params.manual === "only") where.push("fa.channel = 'manual_export'");

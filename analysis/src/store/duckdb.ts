@@ -53,6 +53,7 @@ export class Store {
     const conn = await instance.connect();
     const store = new Store(path, instance, conn);
     await store.exec(SCHEMA_SQL + SIGNALS_SQL);
+    await dropEventsKey(store);
     return store;
   }
 
@@ -120,6 +121,24 @@ export class Store {
     this.#conn.closeSync();
     this.#instance.closeSync();
   }
+}
+
+/**
+ * Stores made before events lost their primary key (see `events.ts`) are
+ * rebuilt without it once; DuckDB cannot drop a constraint in place.
+ */
+async function dropEventsKey(store: Store): Promise<void> {
+  const [keyed] = await store.query<{ n: number }>(
+    `SELECT count(*)::INTEGER AS n FROM duckdb_constraints()
+     WHERE table_name = 'events' AND constraint_type = 'PRIMARY KEY'`,
+  );
+  if (!keyed.n) return;
+  await store.transaction(async (tx) => {
+    await tx.run("CREATE TABLE events_unkeyed AS SELECT * FROM events");
+    await tx.run("DROP TABLE events CASCADE");
+    await tx.run("ALTER TABLE events_unkeyed RENAME TO events");
+  });
+  await store.exec(SCHEMA_SQL + SIGNALS_SQL); // the views over events, again
 }
 
 /** Statements inside a transaction. */

@@ -89,8 +89,7 @@ CREATE TABLE IF NOT EXISTS events (
   message VARCHAR,
   severity VARCHAR,
   category VARCHAR,
-  props VARCHAR,
-  PRIMARY KEY (cluster_key, event_id)
+  props VARCHAR
 );
 CREATE TABLE IF NOT EXISTS cluster_snapshots (
   cluster_key VARCHAR NOT NULL,
