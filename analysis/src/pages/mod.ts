@@ -96,8 +96,23 @@ export function apiParams(state: ViewState, split: boolean): Record<string, stri
   return out;
 }
 
+/** The filters' options of the store's current generation (they change only with the data). */
+const choicesMemo = new WeakMap<
+  Ingest,
+  { generation: number; choices: Record<string, string[]> }
+>();
+
 /** The options each filter offers: the values present in the store. */
 async function choicesOf(ingest: Ingest): Promise<Record<string, string[]>> {
+  const generation = ingest.store.generation;
+  const memo = choicesMemo.get(ingest);
+  if (memo?.generation === generation) return memo.choices;
+  const choices = await readChoices(ingest);
+  if (ingest.store.generation === generation) choicesMemo.set(ingest, { generation, choices });
+  return choices;
+}
+
+async function readChoices(ingest: Ingest): Promise<Record<string, string[]>> {
   const selects = FILTER_LABELS.filter(([name]) => !(name in HOST_FILTERS)).map(([name]) =>
     `SELECT '${name}' AS filter, CAST(${DIMENSIONS[name]} AS VARCHAR) AS value FROM attempts fa`
   );
@@ -307,6 +322,9 @@ async function renderAnswers(
 /** Mounts the pages, their assets and the login form on `app`. */
 export function mountPages(app: Hono, deps: PageDeps): void {
   const { access } = deps;
+  // Draw one chart now, so the first visitor does not wait for the chart library to compile.
+  const [first] = OVERVIEW.panels;
+  renderChart(first, drawn(first, [{ key: "2026-01-01", success_rate: 0.5 }], false));
 
   app.get("/assets/:name", async (c) => {
     const asset = ASSETS[c.req.param("name")];
