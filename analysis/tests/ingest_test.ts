@@ -359,7 +359,7 @@ Deno.test(
 
     // One cluster on request: rows and raw archive.
     const goneKey = keyOf(s.ingest.secret, gone)!;
-    const derived = ["cluster_signals", "host_stage_durations"];
+    const derived = ["cluster_signals", "host_stage_durations", "cluster_numbers"];
     for (const table of derived) {
       const [row] = await s.ingest.store.query<{ n: number }>(
         `SELECT count(*)::INTEGER AS n FROM ${table} WHERE cluster_key = $1`,

@@ -252,8 +252,10 @@ export const QUESTIONS: readonly Question[] = [
     sql: `SELECT stage, key,
         round(q[1], 1) AS p50_seconds, round(q[2], 1) AS p90_seconds, stages, clusters
       FROM (SELECT s.stage, {key} AS key, quantile_cont(s.duration_s, [0.5, 0.9]) AS q,
-              count(*) AS stages, count(DISTINCT s.cluster_key) AS clusters
-            FROM host_stage_durations s WHERE s.cluster_key IN (SELECT cluster_key FROM fa)
+              count(*) AS stages, count(DISTINCT s.cluster_no) AS clusters
+            FROM host_stage_durations s
+            WHERE s.cluster_no IN (SELECT cluster_no FROM cluster_numbers
+                                   WHERE cluster_key IN (SELECT cluster_key FROM fa))
               AND s.duration_s IS NOT NULL GROUP BY ALL)`,
   },
   {

@@ -1,0 +1,52 @@
+/**
+ * Opening a store made by an earlier version migrates it: the events table
+ * loses its primary key (rows kept), and stage rows get cluster numbers.
+ */
+import assert from "node:assert/strict";
+import { DuckDBInstance } from "@duckdb/node-api";
+import { Store } from "../src/store/duckdb.ts";
+
+Deno.test("a store of an earlier version is migrated on open, nothing lost", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "analysis-store-" });
+  try {
+    const path = `${dir}/old.duckdb`;
+    const db = await DuckDBInstance.create(path);
+    const c = await db.connect();
+    await c.run(`
+      CREATE TABLE events (cluster_key VARCHAR NOT NULL, event_id VARCHAR NOT NULL,
+        source VARCHAR NOT NULL, host_key VARCHAR, event_time TIMESTAMPTZ, name VARCHAR,
+        message VARCHAR, severity VARCHAR, category VARCHAR, props VARCHAR,
+        PRIMARY KEY (cluster_key, event_id));
+      INSERT INTO events VALUES ('k1', 'e1', 'onprem', NULL, now(), 'n', 'm', 'info', 'user', NULL);
+      CREATE TABLE host_stage_durations (cluster_key VARCHAR NOT NULL, host_key VARCHAR,
+        source VARCHAR NOT NULL, event_time TIMESTAMPTZ, stage VARCHAR, duration_s DOUBLE,
+        result VARCHAR, vendor VARCHAR, product VARCHAR, disk_type VARCHAR, role VARCHAR);
+      INSERT INTO host_stage_durations VALUES
+        ('k1', 'h1', 'onprem', now(), 'Rebooting', 12.5, 'Done', NULL, NULL, 'SSD', 'master'),
+        ('k2', 'h2', 'onprem', now(), 'Rebooting', 14.0, 'Done', NULL, NULL, 'SSD', 'master');`);
+    c.closeSync();
+    db.closeSync();
+
+    const store = await Store.open(path);
+    try {
+      const [keys] = await store.query<{ n: number }>(
+        `SELECT count(*)::INTEGER AS n FROM duckdb_constraints()
+         WHERE table_name = 'events' AND constraint_type = 'PRIMARY KEY'`,
+      );
+      assert.equal(keys.n, 0, "events lost their key");
+      assert.deepEqual(await store.query("SELECT event_id FROM events"), [{ event_id: "e1" }]);
+      const stages = await store.query<{ cluster_key: string; cluster_no: number | null }>(
+        "SELECT cluster_key, cluster_no FROM host_stage_durations ORDER BY cluster_key",
+      );
+      assert.equal(stages.length, 2);
+      assert.ok(stages.every((s) => typeof s.cluster_no === "number"));
+      assert.notEqual(stages[0].cluster_no, stages[1].cluster_no, "one number per cluster");
+      const numbers = await store.query("SELECT cluster_key FROM cluster_numbers ORDER BY 1");
+      assert.deepEqual(numbers, [{ cluster_key: "k1" }, { cluster_key: "k2" }]);
+    } finally {
+      await store.close();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
