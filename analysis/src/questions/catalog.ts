@@ -73,8 +73,13 @@ export interface Question {
   by: Record<string, string>;
   /** Whether `split=source` can add a source column (queries grouping over `fa`). */
   splits?: boolean;
-  /** SQL over `fa`; `{key}` is the breakdown expression, `{split}` the source column when split. */
+  /**
+   * SQL over `fa`; `{key}` is the breakdown expression, `{split}` the source column when split,
+   * `{label}` the breakdown's label where `labels` names one (else `key`).
+   */
   sql: string;
+  /** Labels of breakdowns grouped by a value that is not itself the label. */
+  labels?: Record<string, string>;
   /** Rates to give a Wilson interval: [rate column, successes column, n column]. */
   rates?: Array<[string, string, string]>;
   /** Answers rows of single clusters: only for an analyst token, and logged. */
@@ -247,9 +252,13 @@ export const QUESTIONS: readonly Question[] = [
       vendor: "s.vendor",
       disk_type: "s.disk_type",
       role: "s.role",
-      vendor_disk: "coalesce(s.vendor, 'unknown') || ' · ' || coalesce(s.disk_type, 'unknown')",
+      // Grouped as a pair and labelled once per cell, not once per stage row.
+      vendor_disk: "struct_pack(vendor := s.vendor, disk := s.disk_type)",
     },
-    sql: `SELECT stage, key,
+    labels: {
+      vendor_disk: "coalesce(key.vendor, 'unknown') || ' · ' || coalesce(key.disk, 'unknown')",
+    },
+    sql: `SELECT stage, {label} AS key,
         round(q[1], 1) AS p50_seconds, round(q[2], 1) AS p90_seconds, stages, clusters
       FROM (SELECT s.stage, {key} AS key, quantile_cont(s.duration_s, [0.5, 0.9]) AS q,
               count(*) AS stages, count(DISTINCT s.cluster_no) AS clusters

@@ -143,6 +143,7 @@ export async function ask(
       : keyOf(options.secret, params.cluster);
   }
   const body = question.sql
+    .replaceAll("{label}", (by && question.labels?.[by]) || "key")
     .replaceAll("{key}", by ? question.by[by] : "'all'")
     .replaceAll("{split}", params.split ? ", fa.source AS source" : "");
   const filtered = `fa AS (SELECT * FROM attempts fa WHERE ${where.join(" AND ")})`;
