@@ -108,14 +108,27 @@ function withAndWithout(column: "features" | "operators"): string {
 }
 
 /**
- * Distinct clusters per value of a dimension, with the canonical success
- * rate's parts (§1.1), for the distribution questions.
+ * A distribution question: distinct clusters per value of one dimension,
+ * with the canonical success rate (§1.1) of each value.
  */
-const CLUSTERS_AND_SUCCESS = `SELECT {key} AS key{split},
+function distribution(
+  id: string,
+  dimension: string,
+  text: Pick<Question, "title" | "question" | "formula">,
+): Question {
+  return {
+    id,
+    ...text,
+    by: { [dimension]: DIMENSIONS[dimension] },
+    splits: true,
+    sql: `SELECT {key} AS key{split},
         count(DISTINCT fa.cluster_key) AS clusters,
         count(DISTINCT fa.cluster_key) FILTER (WHERE fa.result = 'installed') AS clusters_installed,
         count(DISTINCT fa.cluster_key) FILTER (WHERE fa.result IN ('installed', 'error')) AS n
-      FROM fa GROUP BY ALL`;
+      FROM fa GROUP BY ALL`,
+    rates: [["success_rate", "clusters_installed", "n"]],
+  };
+}
 
 function dims(...names: string[]): Record<string, string> {
   return Object.fromEntries(names.map((n) => [n, DIMENSIONS[n]]));
@@ -387,40 +400,25 @@ export const QUESTIONS: readonly Question[] = [
         count(DISTINCT fa.cluster_key) AS clusters
       FROM fa GROUP BY ALL`,
   },
-  {
-    id: "iso-type",
+  distribution("iso-type", "iso_type", {
     title: "Discovery ISO types",
     question:
       "Which discovery image do clusters boot from (full or minimal ISO), and how do they fare?",
     formula:
       "distinct clusters per infra env type (on-prem infraenv.json type; SaaS image_info.type), with the canonical success rate (§1.1) per type.",
-    by: { iso_type: DIMENSIONS.iso_type },
-    splits: true,
-    sql: CLUSTERS_AND_SUCCESS,
-    rates: [["success_rate", "clusters_installed", "n"]],
-  },
-  {
-    id: "day2-additions",
+  }),
+  distribution("day2-additions", "day2", {
     title: "Day-2 host additions",
     question: "How many clusters are day-2 additions of hosts to an installed cluster?",
     formula:
       "distinct clusters whose kind is AddHostsCluster against new clusters (cluster.json kind), with the canonical success rate (§1.1) of each.",
-    by: { day2: DIMENSIONS.day2 },
-    splits: true,
-    sql: CLUSTERS_AND_SUCCESS,
-    rates: [["success_rate", "clusters_installed", "n"]],
-  },
-  {
-    id: "aicli-usage",
+  }),
+  distribution("aicli-usage", "aicli", {
     title: "aicli against the web UI",
     question: "How many clusters are created with aicli, and does their success differ?",
     formula:
       "distinct clusters tagged aicli (cluster.tags, comma-separated, as S_aicli of §0.3) against the rest, with the canonical success rate (§1.1) of each ([AI Report] Success rate aicli vs. not-aicli).",
-    by: { aicli: DIMENSIONS.aicli },
-    splits: true,
-    sql: CLUSTERS_AND_SUCCESS,
-    rates: [["success_rate", "clusters_installed", "n"]],
-  },
+  }),
   {
     id: "ingest-health",
     title: "Ingest health",
