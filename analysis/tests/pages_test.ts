@@ -140,6 +140,23 @@ Deno.test("the dashboards in Chromium: every page, its numbers, its filters, its
       },
     );
 
+    await t.step("a bad filter is a 400 page that says which, never a crash", async () => {
+      for (
+        const [query, said] of [
+          ["from=yesterday", /from must be a date/],
+          ["source=everywhere", /source must be/],
+          ["manual=sometimes", /manual must be/],
+        ] as const
+      ) {
+        const res = await api(service, `/pages/versions?${query}`);
+        assert.equal(res.status, 400, query);
+        assert.match(await res.text(), said);
+      }
+      const missing = await api(service, "/pages/no-such-page");
+      assert.equal(missing.status, 404);
+      await missing.body?.cancel();
+    });
+
     await signIn(page, service, READER);
 
     await t.step("every page loads cleanly, and every table equals the API's answer", async () => {
