@@ -61,7 +61,8 @@ for (const file of await findImportFiles([values.received])) {
   sent++;
 }
 const saasDir = `${dir}/saas-export`;
-await writeSaasExport(saasDir, generateClusters("saas", 400), { lifecycle: true });
+const saas = generateClusters("saas", 200);
+await writeSaasExport(saasDir, saas, { lifecycle: true });
 for (const file of await findImportFiles([saasDir])) {
   await ingest.accept(await Deno.readFile(file.path), {
     kind: file.kind as "archive",
@@ -79,7 +80,7 @@ for (const [i, c] of generated.entries()) {
 }
 await ingest.settled();
 console.log(
-  `   ${sent} archive(s) the collector sent, 400 generated SaaS clusters and ${generated.length} generated on-prem archives, read in ${
+  `   ${sent} archive(s) the collector sent, ${saas.length} generated SaaS clusters and ${generated.length} generated on-prem archives, read in ${
     ((performance.now() - started) / 1000).toFixed(1)
   } s`,
 );
