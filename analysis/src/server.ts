@@ -18,7 +18,8 @@ import type { Ingest } from "./ingest/mod.ts";
 import { keyOf } from "./normalise/keys.ts";
 import { AnswerCache, findQuestion, parseAsk, QuestionError, QUESTIONS } from "./questions/mod.ts";
 import { toCsv } from "./questions/format.ts";
-import { mountPages, type PageDeps, requestToken, warmPages } from "./pages/mod.ts";
+import { mountPages, type PageDeps, warmPages } from "./pages/mod.ts";
+import { bearer, requestToken } from "./tokens.ts";
 import { rowsToParquet } from "./store/parquet.ts";
 
 /** What the app needs. */
@@ -33,11 +34,6 @@ export interface AppDeps {
    * one look, answer every page's default views ahead of the first visitor.
    */
   warmEveryMs?: number;
-}
-
-/** The bearer token of a request (uploads, tracking, imports: never a cookie). */
-function bearer(c: Context): string | undefined {
-  return /^Bearer\s+(\S+)\s*$/i.exec(c.req.header("authorization") ?? "")?.[1];
 }
 
 function sameToken(a: string, b: string): boolean {

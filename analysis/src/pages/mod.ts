@@ -6,7 +6,8 @@
  */
 import type { Context, Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
-import { getCookie, setCookie } from "hono/cookie";
+import { setCookie } from "hono/cookie";
+import { SESSION_COOKIE } from "../tokens.ts";
 import type { Ingest } from "../ingest/mod.ts";
 import {
   type Answer,
@@ -27,9 +28,6 @@ import {
   panelHtml,
   type ViewState,
 } from "./html.ts";
-
-/** The cookie a browser session carries its token in (set by the login form). */
-export const SESSION_COOKIE = "analysis_token";
 
 /** Who may see what; the server decides from a bearer header or the session cookie. */
 export interface PageAccess {
@@ -428,13 +426,4 @@ ${panels.join("\n")}`;
       ),
     );
   });
-}
-
-/** The token a request carries: its bearer header, or (for reads) the session cookie. */
-export function requestToken(c: Context): string | undefined {
-  const header = /^Bearer\s+(\S+)\s*$/i.exec(c.req.header("authorization") ?? "")?.[1];
-  if (header) return header;
-  return c.req.method === "GET" || c.req.method === "HEAD"
-    ? getCookie(c, SESSION_COOKIE) || undefined
-    : undefined;
 }
