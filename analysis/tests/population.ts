@@ -231,6 +231,7 @@ export function lifecycleEvents(c: GenCluster): Array<Record<string, string>> {
       user(at(9 + i), "cluster_status_updated", "Updated status of the cluster to installing"),
       {
         cluster_id: c.id,
+        host_id: uuidOf(`host-${c.id}`),
         event_time: at(9 + i, 30),
         message: "host.stage.duration",
         category: "metrics",

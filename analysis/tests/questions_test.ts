@@ -19,7 +19,7 @@ function truth(clusters: GenCluster[], key: (c: GenCluster) => string) {
   return out;
 }
 
-Deno.test("ISO types, day-2 additions and aicli use answer as the inputs say, per source", async () => {
+Deno.test("ISO types, day-2 additions, aicli use and hosts' disk types answer as the inputs say, per source", async () => {
   const service = await startService({ env: { ANALYSIS_MIN_GROUP: "1" } });
   const dir = await Deno.makeTempDir({ prefix: "saas-export-" });
   try {
@@ -56,6 +56,16 @@ Deno.test("ISO types, day-2 additions and aicli use answer as the inputs say, pe
         assert.deepEqual(got, expected, `${id} ${source}`);
       }
     }
+    // Each host's installation disk type, as its stage events report it (SSD in every input).
+    const disks = await service.ingest.store.query<
+      { source: string; type: string | null; n: number }
+    >(
+      "SELECT source, boot_disk_type AS type, count(*)::INTEGER AS n FROM hosts GROUP BY ALL ORDER BY ALL",
+    );
+    assert.deepEqual(disks, [
+      { source: "onprem", type: "SSD", n: inputs.onprem.length },
+      { source: "saas", type: "SSD", n: inputs.saas.length },
+    ]);
   } finally {
     await Deno.remove(dir, { recursive: true });
     await service.close();

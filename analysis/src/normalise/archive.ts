@@ -126,7 +126,6 @@ export async function normaliseArchive(
           ? (versions as Record<string, string>)["assisted-installer-service"]
           : null,
     });
-    await fillBootDiskTypes(tx, clusterKey);
     return {
       clusterKey,
       collector: metadata?.collector ??
@@ -188,17 +187,6 @@ export async function upsertHosts(
     });
     await tx.run(`INSERT OR REPLACE INTO hosts VALUES ${tuples.join(", ")}`, params);
   }
-}
-
-/** The installation disk's type, as its host's stage events report it. */
-export async function fillBootDiskTypes(tx: Tx, clusterKey: string): Promise<void> {
-  await tx.run(
-    `UPDATE hosts SET boot_disk_type = s.disk_type
-     FROM (SELECT host_key, any_value(disk_type) AS disk_type FROM host_stages
-           WHERE cluster_key = $1 AND disk_type IS NOT NULL GROUP BY host_key) s
-     WHERE hosts.cluster_key = $1 AND hosts.host_key = s.host_key`,
-    [clusterKey],
-  );
 }
 
 /**

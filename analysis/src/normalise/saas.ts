@@ -10,7 +10,7 @@
  */
 import type { Tx } from "../store/duckdb.ts";
 import { clusterFacts, hostFacts } from "./cluster.ts";
-import { deriveAttempts, fillBootDiskTypes, upsertHosts } from "./archive.ts";
+import { deriveAttempts, upsertHosts } from "./archive.ts";
 import { addEvents } from "../store/events.ts";
 import { keyOf, keySql } from "./keys.ts";
 
@@ -128,7 +128,6 @@ export async function deriveSaasAttempts(
       provenance: { source: "saas", channel: "saas_export", sha256: options.sha256, orgKey: null },
       aiVersion: null,
     });
-    await fillBootDiskTypes(tx, clusterKey);
   }
   return total;
 }

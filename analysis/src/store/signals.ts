@@ -3,7 +3,8 @@
  * pages never scan the events table (20,000,000 rows at the benchmark's
  * population): which funnel and outcome events a cluster has, its failure
  * reasons with names and numbers blanked (the grouping of
- * analysis-questions.md §3), and its host stage durations as typed rows.
+ * analysis-questions.md §3), its host stage durations as typed rows, and
+ * each host's installation disk type as its stage events report it.
  *
  * Each is recomputed from a cluster's events whenever they change, so it is
  * always a pure function of the events table: re-deriving never drifts.
@@ -118,6 +119,14 @@ export async function deriveSignals(tx: Tx, clusterKeys: Iterable<string>): Prom
      SELECT s.cluster_key, host_key, source, event_time, stage, duration_s, result, vendor, product,
             disk_type, role, n.cluster_no
      FROM host_stages s JOIN cluster_numbers n USING (cluster_key) WHERE s.${OF_KEYS}`,
+    { keys },
+  );
+  await tx.run(
+    `UPDATE hosts SET boot_disk_type = s.disk_type
+     FROM (SELECT cluster_key, host_key, any_value(disk_type) AS disk_type
+           FROM host_stage_durations
+           WHERE ${OF_KEYS} AND host_key IS NOT NULL AND disk_type IS NOT NULL GROUP BY ALL) s
+     WHERE hosts.cluster_key = s.cluster_key AND hosts.host_key = s.host_key`,
     { keys },
   );
 }
