@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { cli, freePort, spawn, until } from "./support/cli.ts";
+import { cli, serveHealthy } from "./support/cli.ts";
 import { SETTINGS } from "../src/config/mod.ts";
 import { seedCluster } from "./fixtures/assisted_data.ts";
 import { scenario } from "./support/scenario.ts";
@@ -82,18 +82,10 @@ Deno.test("opt-out and opt-in commands flip the recorded state", async () => {
 
 Deno.test("serve answers health checks and stops cleanly on SIGTERM", async () => {
   await scenario(async ({ db, receiver }) => {
-    const port = String(freePort());
-    const { child, stderr } = spawn(["serve"], {
+    const { child, stderr } = await serveHealthy({
       DATABASE_URL: db.url,
       DATA_UPLOAD_ENDPOINT: receiver.endpoint,
-      PORT: port,
     });
-    await until(async () =>
-      (await fetch(`http://127.0.0.1:${port}/healthz`).then(async (
-        r,
-      ) => (await r.body?.cancel(), r.status))
-        .catch(() => 0)) === 200
-    );
     child.kill("SIGTERM");
     const status = await child.status;
     const logs = await stderr;

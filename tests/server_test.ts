@@ -222,20 +222,13 @@ Deno.test("metrics: outcomes, bytes, events, passes, opt-out and backlog in Prom
 });
 
 Deno.test("concurrent huge bodies are refused at the limit, and serve stays well within its memory limit", async () => {
-  const { spawn, freePort, until } = await import("./support/cli.ts");
+  const { serveHealthy } = await import("./support/cli.ts");
   await scenario(async ({ db, receiver }) => {
-    const port = String(freePort());
-    const { child, stderr } = spawn(["serve"], {
+    const { child, stderr, base } = await serveHealthy({
       DATABASE_URL: db.url,
       DATA_UPLOAD_ENDPOINT: receiver.endpoint,
-      PORT: port,
     });
     try {
-      const base = `http://127.0.0.1:${port}`;
-      await until(async () =>
-        (await fetch(`${base}/healthz`).then(async (r) => (await r.body?.cancel(), r.status))
-          .catch(() => 0)) === 200
-      );
       // 250 MB each, streamed without a Content-Length, three at once.
       const chunk = new Uint8Array(1024 * 1024).fill(120);
       const body = () => {

@@ -86,7 +86,23 @@ export function spawn(args: string[], env: Record<string, string> = {}) {
   return { child, stderr };
 }
 
-export { freePort } from "../../tools/local_receiver.ts";
+import { freePort } from "../../tools/local_receiver.ts";
+export { freePort };
+
+/**
+ * Starts `serve` on a free port with `env` and waits until `/healthz`
+ * answers 200; `base` is its address.
+ */
+export async function serveHealthy(env: Record<string, string>) {
+  const port = String(freePort());
+  const served = spawn(["serve"], { ...env, PORT: port });
+  const base = `http://127.0.0.1:${port}`;
+  await until(async () =>
+    (await fetch(`${base}/healthz`).then(async (r) => (await r.body?.cancel(), r.status))
+      .catch(() => 0)) === 200
+  );
+  return { ...served, base };
+}
 
 /** Waits until `check` holds, polling; fails after `ms`. */
 export async function until(check: () => boolean | Promise<boolean>, ms = 15_000): Promise<void> {
