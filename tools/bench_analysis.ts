@@ -14,6 +14,7 @@
  *    data arrived) and warm (asked again while the store is unchanged).
  */
 import { packTar } from "modern-tar";
+import { watchTreeRss } from "./rss.ts";
 import { QUESTIONS } from "../analysis/src/questions/catalog.ts";
 import { ask, parseAsk } from "../analysis/src/questions/mod.ts";
 import { Store } from "../analysis/src/store/duckdb.ts";
@@ -40,17 +41,9 @@ async function timed(
     stdout: "piped",
     stderr: "piped",
   }).spawn();
-  let peak = 0;
-  const watch = setInterval(() => {
-    try {
-      const status = Deno.readTextFileSync(`/proc/${child.pid}/status`);
-      peak = Math.max(peak, Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024);
-    } catch {
-      // the process ended between two looks
-    }
-  }, 50);
+  const watch = watchTreeRss(child.pid);
   const out = await child.output();
-  clearInterval(watch);
+  const peak = watch.stop();
   if (!out.success) throw new Error(new TextDecoder().decode(out.stderr).slice(-2000));
   return { ms: performance.now() - t0, peak, out: new TextDecoder().decode(out.stdout) };
 }

@@ -21,6 +21,7 @@ import { seedCluster } from "../../tests/fixtures/assisted_data.ts";
 import { importHmacKey, Sanitizer, TextScrubber } from "../../src/sanitize/mod.ts";
 import { findPostgresBin, startThrowawayPostgres } from "../postgres.ts";
 import { freePort, serveLocalReceiver } from "../local_receiver.ts";
+import { watchTreeRss } from "../rss.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 const args = Deno.args.filter((a) => !a.startsWith("--"));
@@ -50,51 +51,6 @@ async function sh(
     .output();
   if (!out.success) throw new Error(new TextDecoder().decode(out.stderr));
   return { ms: performance.now() - t0, out: new TextDecoder().decode(out.stdout).trim() };
-}
-
-function peakRss(pid: number): number {
-  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
-  return Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024;
-}
-
-/** The process and its descendants. */
-function processTree(pid: number): number[] {
-  const out = [pid];
-  for (const task of Array.from(Deno.readDirSync(`/proc/${pid}/task`))) {
-    try {
-      const children = Deno.readTextFileSync(`/proc/${pid}/task/${task.name}/children`).trim();
-      for (const child of children ? children.split(/\s+/) : []) {
-        out.push(...processTree(Number(child)));
-      }
-    } catch {
-      // the thread ended while we looked
-    }
-  }
-  return out;
-}
-
-/**
- * Watches a process tree's peak RSS: each process's own high-water mark,
- * summed over every process seen (an upper bound of the tree's peak).
- */
-function watchTreeRss(pid: number): { stop(): number } {
-  const peaks = new Map<number, number>();
-  const look = () => {
-    try {
-      for (const p of processTree(pid)) peaks.set(p, Math.max(peaks.get(p) ?? 0, peakRss(p)));
-    } catch {
-      // a process ended between two looks
-    }
-  };
-  look();
-  const timer = setInterval(look, 25);
-  return {
-    stop() {
-      look();
-      clearInterval(timer);
-      return [...peaks.values()].reduce((a, b) => a + b, 0);
-    },
-  };
 }
 
 /** How the collector is started (`BENCH_RUN`). */
