@@ -1,7 +1,7 @@
 /**
  * The analysis service: `deno task analysis <command>`.
  *
- *   serve                      ingest (ingress's upload contract) and the question API
+ *   serve                      ingest (ingress's upload contract), the question API and the dashboards
  *   import <file|dir>…         on-prem archives, receiver folders, SaaS S3 exports
  *   reprocess                  re-read every raw archive into fresh tables
  *   ask <id> [options]         answer a question at the terminal
@@ -30,7 +30,7 @@ import { deleteSubject, prune } from "./src/store/retention.ts";
 const USAGE = `usage: deno task analysis <command> [options]
 
 commands:
-  serve                         ingest uploads and answer questions over HTTP
+  serve                         ingest uploads, answer questions and serve the dashboards over HTTP
   import <file|dir>...          import archives (.tgz), export files of disconnected installs (.tar,
                                 marked channel manual_export), receiver folders and SaaS exports (.ndjson)
         [--channel import|manual_export]
