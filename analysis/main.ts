@@ -16,16 +16,14 @@ import {
   loadTokens,
   settingsHelp,
 } from "./src/config.ts";
-import { Ingest } from "./src/ingest/mod.ts";
 import { findImportFiles } from "./src/ingest/files.ts";
 import type { SaasStream } from "./src/normalise/saas.ts";
 import { readExportFile } from "../contract/mod.ts";
-import { loadSecret } from "./src/normalise/keys.ts";
 import { ask, findQuestion, parseAsk, QuestionError, QUESTIONS } from "./src/questions/mod.ts";
 import { toCsv, toTable } from "./src/questions/format.ts";
-import { Store } from "./src/store/duckdb.ts";
 import { exportParquet } from "./src/store/parquet.ts";
 import { deleteSubject, prune } from "./src/store/retention.ts";
+import { assembleAnalysisService, openIngest } from "./src/service.ts";
 
 const USAGE = `usage: deno task analysis <command> [options]
 
@@ -49,22 +47,6 @@ ${settingsHelp()}
 
 class UsageError extends Error {}
 
-/** Opens the store, or says why it cannot (another process holds it). */
-async function openStore(config: AnalysisConfig): Promise<Store | undefined> {
-  try {
-    return await Store.open(config.dbPath);
-  } catch (err) {
-    if (/lock/i.test(String((err as Error).message))) return undefined;
-    throw err;
-  }
-}
-
-async function openIngest(config: AnalysisConfig): Promise<Ingest | undefined> {
-  const store = await openStore(config);
-  if (!store) return undefined;
-  return new Ingest(store, { secret: await loadSecret(config.keyFile), rawDir: config.rawDir });
-}
-
 async function viaService(
   config: AnalysisConfig,
   path: string,
@@ -87,58 +69,31 @@ async function serve(config: AnalysisConfig): Promise<void> {
       "serve needs ANALYSIS_TOKENS_FILE, or ANALYSIS_DEV_MODE=true for development",
     );
   }
-  const tokens = await loadTokens(config.tokensFile);
-  // The HTTP side (and the charts' library) loads only for serve, not for every command.
-  const { createAnalysisApp } = await import("./src/server.ts");
-  const ingest = await openIngest(config);
-  if (!ingest) throw new ConfigError(`the store ${config.dbPath} is held by another process`);
-  const app = createAnalysisApp({
-    ingest,
-    config,
-    tokens,
+  const log = (line: Record<string, unknown>) =>
+    console.log(JSON.stringify({ time: new Date().toISOString(), ...line }));
+  const service = await assembleAnalysisService(config, {
+    tokens: await loadTokens(config.tokensFile),
     warmEveryMs: 5_000,
-    audit: (line) =>
-      console.log(JSON.stringify({ time: new Date().toISOString(), level: "info", ...line })),
+    audit: (line) => log({ level: "info", ...line }),
   });
-  let server: Deno.HttpServer;
+  if (!service) throw new ConfigError(`the store ${config.dbPath} is held by another process`);
+  let server: Deno.HttpServer<Deno.NetAddr>;
   try {
-    server = Deno.serve({
-      port: config.port,
-      hostname: config.host,
-      onListen: ({ hostname, port }) =>
-        console.log(
-          JSON.stringify({
-            level: "info",
-            msg: "analysis service listening",
-            address: `http://${hostname}:${port}`,
-          }),
-        ),
-    }, app.fetch);
+    server = service.listen({ port: config.port });
   } catch (err) {
+    await service.close();
     throw new ConfigError(
       `cannot listen on ${config.host}:${config.port}: ${(err as Error).message}`,
     );
   }
-  // Retention: at start, then daily.
-  const pruneNow = () =>
-    prune(ingest, config.retentionMonths).then((removed) =>
-      console.log(JSON.stringify({ level: "info", msg: "retention applied", ...removed }))
-    ).catch((err) =>
-      console.error(
-        JSON.stringify({
-          level: "error",
-          msg: "retention failed",
-          error: String(err?.message ?? err),
-        }),
-      )
-    );
-  await pruneNow();
-  const daily = setInterval(pruneNow, 24 * 3_600_000);
+  log({
+    level: "info",
+    msg: "analysis service listening",
+    address: `http://${server.addr.hostname}:${server.addr.port}`,
+  });
+  await service.start(log);
   const stop = async () => {
-    clearInterval(daily);
-    await server.shutdown();
-    await ingest.settled();
-    await ingest.store.close();
+    await service.close();
     Deno.exit(0);
   };
   Deno.addSignalListener("SIGTERM", stop);
@@ -382,10 +337,10 @@ async function main(args: string[]): Promise<number> {
     case "export": {
       const { values } = parseArgs({ args: rest, options: { out: { type: "string" } } });
       if (!values.out) throw new UsageError("export needs --out DIR");
-      const store = await openStore(config);
-      if (!store) throw new ConfigError(`the store ${config.dbPath} is held by another process`);
-      const written = await exportParquet(store, values.out);
-      await store.close();
+      const ingest = await openIngest(config);
+      if (!ingest) throw new ConfigError(`the store ${config.dbPath} is held by another process`);
+      const written = await exportParquet(ingest.store, values.out);
+      await ingest.store.close();
       console.log(`wrote ${written.join(", ")} under ${values.out}`);
       return 0;
     }

@@ -10,12 +10,9 @@
  */
 import { parseArgs } from "node:util";
 import { loadAnalysisConfig, loadTokens } from "../analysis/src/config.ts";
-import { Ingest } from "../analysis/src/ingest/mod.ts";
 import { findImportFiles } from "../analysis/src/ingest/files.ts";
-import { loadSecret } from "../analysis/src/normalise/keys.ts";
 import { PAGES } from "../analysis/src/pages/catalog.ts";
-import { createAnalysisApp } from "../analysis/src/server.ts";
-import { Store } from "../analysis/src/store/duckdb.ts";
+import { assembleAnalysisService } from "../analysis/src/service.ts";
 import { generateClusters, onpremArchive, writeSaasExport } from "../analysis/tests/population.ts";
 
 const { values } = parseArgs({
@@ -44,11 +41,13 @@ const config = loadAnalysisConfig({
   ANALYSIS_TOKENS_FILE: `${dir}/tokens.json`,
   ANALYSIS_DEV_MODE: "true",
 });
-const store = await Store.open(config.dbPath);
-const ingest = new Ingest(store, {
-  secret: await loadSecret(config.keyFile),
-  rawDir: config.rawDir,
+const assembled = await assembleAnalysisService(config, {
+  tokens: await loadTokens(config.tokensFile),
+  audit: (line) => console.log(`   audit: ${JSON.stringify(line)}`),
 });
+if (!assembled) throw new Error(`the store ${config.dbPath} is held by another process`);
+const service = assembled;
+const { ingest } = service;
 
 const started = performance.now();
 let sent = 0;
@@ -85,20 +84,11 @@ console.log(
   } s`,
 );
 
-const app = createAnalysisApp({
-  ingest,
-  config,
-  tokens: await loadTokens(config.tokensFile),
-  audit: (line) => console.log(`   audit: ${JSON.stringify(line)}`),
-});
-function listen(port: number): Deno.HttpServer<Deno.NetAddr> {
-  return Deno.serve({ port, hostname: "127.0.0.1", onListen: () => {} }, app.fetch);
-}
 let server: Deno.HttpServer<Deno.NetAddr>;
 try {
-  server = listen(config.port);
+  server = service.listen({ port: config.port, hostname: "127.0.0.1" });
 } catch {
-  server = listen(0); // the usual port is taken: any free one
+  server = service.listen({ port: 0, hostname: "127.0.0.1" }); // the usual port is taken: any free one
 }
 const url = `http://127.0.0.1:${server.addr.port}`;
 console.log(`\n== dashboards: ${url}/`);
@@ -107,10 +97,8 @@ console.log(
 );
 console.log(`    needs the analyst token ${analyst}, entered at ${url}/login)`);
 
-async function stop(): Promise<void> {
-  await server.shutdown();
-  await ingest.settled();
-  await store.close();
+function stop(): Promise<void> {
+  return service.close();
 }
 
 if (values["no-wait"]) {

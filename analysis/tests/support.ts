@@ -1,10 +1,8 @@
 /** Shared wiring for the analysis tests: a store, the service on loopback, the real collector. */
 import { type AnalysisConfig, loadAnalysisConfig, type Tokens } from "../src/config.ts";
-import { Ingest } from "../src/ingest/mod.ts";
+import type { Ingest } from "../src/ingest/mod.ts";
 import { findImportFiles } from "../src/ingest/files.ts";
-import { loadSecret } from "../src/normalise/keys.ts";
-import { createAnalysisApp } from "../src/server.ts";
-import { Store } from "../src/store/duckdb.ts";
+import { assembleAnalysisService } from "../src/service.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 
@@ -24,34 +22,23 @@ export async function startService(
 ): Promise<TestService> {
   const dir = await Deno.makeTempDir({ prefix: "analysis-test-" });
   const config = loadAnalysisConfig({ ANALYSIS_DB: `${dir}/store.duckdb`, ...options.env });
-  const store = await Store.open(config.dbPath);
-  const ingest = new Ingest(store, {
-    secret: await loadSecret(config.keyFile),
-    rawDir: config.rawDir,
-  });
   const tokens: Tokens = {
     uploaders: options.tokens?.uploaders ?? new Map(),
     readers: options.tokens?.readers ?? new Set(),
     analysts: options.tokens?.analysts ?? new Set(),
   };
   const audit: Array<Record<string, unknown>> = [];
-  const app = createAnalysisApp({ ingest, config, tokens, audit: (l) => audit.push(l) });
-  const ready = Promise.withResolvers<number>();
-  const server = Deno.serve(
-    { port: 0, hostname: "127.0.0.1", onListen: ({ port }) => ready.resolve(port) },
-    app.fetch,
-  );
-  const url = `http://127.0.0.1:${await ready.promise}`;
+  const service = await assembleAnalysisService(config, { tokens, audit: (l) => audit.push(l) });
+  if (!service) throw new Error(`the store ${config.dbPath} is held by another process`);
+  const server = service.listen({ port: 0, hostname: "127.0.0.1" });
   return {
     dir,
     config,
-    ingest,
-    url,
+    ingest: service.ingest,
+    url: `http://127.0.0.1:${server.addr.port}`,
     audit,
     async close() {
-      await server.shutdown();
-      await ingest.settled();
-      await store.close();
+      await service.close();
       await Deno.remove(dir, { recursive: true }).catch(() => {});
     },
   };

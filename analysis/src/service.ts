@@ -1,0 +1,94 @@
+/**
+ * The one way the analysis service is assembled: store, ingest, HTTP app and
+ * retention wired together. `analysis/main.ts serve`, the demo and the tests
+ * all build it here, so what the tests exercise is what runs.
+ */
+import type { AnalysisConfig, Tokens } from "./config.ts";
+import { Ingest } from "./ingest/mod.ts";
+import { loadSecret } from "./normalise/keys.ts";
+import { Store } from "./store/duckdb.ts";
+import { prune } from "./store/retention.ts";
+
+/**
+ * The store and the ingest over it, or undefined when another process holds
+ * the store (DuckDB allows one writer).
+ */
+export async function openIngest(config: AnalysisConfig): Promise<Ingest | undefined> {
+  let store: Store;
+  try {
+    store = await Store.open(config.dbPath);
+  } catch (err) {
+    if (/lock/i.test(String((err as Error).message))) return undefined;
+    throw err;
+  }
+  return new Ingest(store, { secret: await loadSecret(config.keyFile), rawDir: config.rawDir });
+}
+
+/** An assembled analysis service. */
+export interface AnalysisService {
+  config: AnalysisConfig;
+  ingest: Ingest;
+  /** The HTTP app: ingress, the question API and the dashboards. */
+  fetch: (request: Request) => Response | Promise<Response>;
+  /** Starts listening; throws when the address cannot be bound. */
+  listen(options: { port: number; hostname?: string }): Deno.HttpServer<Deno.NetAddr>;
+  /** Applies retention now, then daily; logs what it removed. */
+  start(log: (line: Record<string, unknown>) => void): Promise<void>;
+  /** Stops listening and the timer, lets ingest finish, closes the store. */
+  close(): Promise<void>;
+}
+
+/** Options for {@linkcode assembleAnalysisService}. */
+export interface AssembleOptions {
+  tokens: Tokens;
+  /** Where each analyst read of one cluster's rows is recorded. */
+  audit: (line: Record<string, unknown>) => void;
+  /** Re-render the dashboards after new data this often (off when absent). */
+  warmEveryMs?: number;
+}
+
+/** Builds the service over `config`; undefined when another process holds the store. */
+export async function assembleAnalysisService(
+  config: AnalysisConfig,
+  options: AssembleOptions,
+): Promise<AnalysisService | undefined> {
+  const ingest = await openIngest(config);
+  if (!ingest) return undefined;
+  // The HTTP side (and the charts' library) loads only for a service, not for every command.
+  const { createAnalysisApp } = await import("./server.ts");
+  const app = createAnalysisApp({
+    ingest,
+    config,
+    tokens: options.tokens,
+    audit: options.audit,
+    warmEveryMs: options.warmEveryMs,
+  });
+  const servers: Deno.HttpServer[] = [];
+  let daily: ReturnType<typeof setInterval> | undefined;
+  return {
+    config,
+    ingest,
+    fetch: app.fetch,
+    listen({ port, hostname = config.host }) {
+      const server = Deno.serve({ port, hostname, onListen: () => {} }, app.fetch);
+      servers.push(server);
+      return server;
+    },
+    async start(log) {
+      const pruneNow = () =>
+        prune(ingest, config.retentionMonths).then(
+          (removed) => log({ level: "info", msg: "retention applied", ...removed }),
+          (err) =>
+            log({ level: "error", msg: "retention failed", error: String(err?.message ?? err) }),
+        );
+      await pruneNow();
+      daily = setInterval(pruneNow, 24 * 3_600_000);
+    },
+    async close() {
+      clearInterval(daily);
+      await Promise.all(servers.map((s) => s.shutdown()));
+      await ingest.settled();
+      await ingest.store.close();
+    },
+  };
+}
