@@ -1,9 +1,7 @@
 import assert from "node:assert/strict";
 import { loadAnalysisConfig } from "../src/config.ts";
 import { assembleAnalysisService } from "../src/service.ts";
-import { childEnv, runProgram } from "./support.ts";
-
-const ROOT = new URL("../../", import.meta.url).pathname;
+import { programCommand, runProgram } from "./support.ts";
 
 function freePort(): number {
   const listener = Deno.listen({ port: 0, hostname: "127.0.0.1" });
@@ -20,20 +18,8 @@ Deno.test("serve as run: listens, applies retention at start, holds the store, s
     ANALYSIS_PORT: String(port),
     ANALYSIS_DEV_MODE: "true",
   };
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-all",
-      "--config",
-      `${ROOT}analysis/deno.json`,
-      `${ROOT}analysis/main.ts`,
-      "serve",
-    ],
-    env: childEnv(env),
-    clearEnv: true,
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
+  const child = programCommand("analysis", ["serve"], { env }).spawn();
+  child.stderr.cancel();
   const out = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
   const seen: Array<Record<string, unknown>> = [];
   try {

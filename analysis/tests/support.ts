@@ -67,21 +67,30 @@ export function childEnv(env: Record<string, string>): Record<string, string> {
   return { ...keep, ...env };
 }
 
-/** Runs a program of this repository (`main.ts` or `analysis/main.ts`) to completion. */
+/** The command that runs a program of this repository (`main.ts` or `analysis/main.ts`). */
+export function programCommand(
+  program: "collector" | "analysis",
+  args: string[],
+  options: { env?: Record<string, string>; stdout?: "piped" | "null" } = {},
+): Deno.Command {
+  const config = program === "collector" ? `${ROOT}deno.json` : `${ROOT}analysis/deno.json`;
+  const main = program === "collector" ? `${ROOT}main.ts` : `${ROOT}analysis/main.ts`;
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-all", "--config", config, main, ...args],
+    env: childEnv(options.env ?? {}),
+    clearEnv: true,
+    stdout: options.stdout ?? "piped",
+    stderr: "piped",
+  });
+}
+
+/** Runs a program of this repository to completion. */
 export async function runProgram(
   program: "collector" | "analysis",
   args: string[],
   env: Record<string, string> = {},
 ): Promise<{ code: number; stdout: string; stderr: string }> {
-  const config = program === "collector" ? `${ROOT}deno.json` : `${ROOT}analysis/deno.json`;
-  const main = program === "collector" ? `${ROOT}main.ts` : `${ROOT}analysis/main.ts`;
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-all", "--config", config, main, ...args],
-    env: childEnv(env),
-    clearEnv: true,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
+  const out = await programCommand(program, args, { env }).output();
   const dec = new TextDecoder();
   return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
 }
