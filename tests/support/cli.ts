@@ -38,10 +38,9 @@ export async function cli(args: string[], env: Record<string, string> = {}, flag
 export async function cliPeak(
   args: string[],
   env: Record<string, string> = {},
-  flags: string[] = [],
 ) {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...flags, ...PERMISSIONS, MAIN, ...args],
+    args: ["run", ...PERMISSIONS, MAIN, ...args],
     env: childEnv(env),
     clearEnv: true,
     stdout: "piped",

@@ -6,9 +6,9 @@
  * `--quick` leaves out the table of compressors; `--sanitiser` measures only
  * the sanitiser's cost per event, without a database. `BENCH_RUN` picks how
  * the collector is started, as the README documents it: `start` (default:
- * `deno task start`'s command, serve with its V8 flags), `serve` (`deno run -A
- * main.ts serve`, no flags) or `once` (`deno run -A main.ts once`, no flags;
- * timed from start to exit). `BENCH_V8_FLAGS` overrides the flags of `start`.
+ * `deno task start`'s command: serve with its permissions), `serve` (`deno run
+ * -A main.ts serve`) or `once` (`deno run -A main.ts once`; timed from start to
+ * exit). None passes V8 flags: main.ts bounds the heap itself.
  * Peak RSS is the sum over the collector's process tree.
  */
 import zlib from "node:zlib";
@@ -27,8 +27,6 @@ const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 const args = Deno.args.filter((a) => !a.startsWith("--"));
 const events = Number(args[0] ?? 1_000_000);
 const quick = Deno.args.includes("--quick");
-const v8Flags = Deno.env.get("BENCH_V8_FLAGS") ??
-  "--max-semi-space-size=1,--max-old-space-size=160";
 const HOSTS = 150;
 /** The collector's buffer size. */
 const PIECE = 1 << 21;
@@ -169,7 +167,6 @@ async function main(): Promise<void> {
         args: RUN === "start"
           ? [
             "run",
-            `--v8-flags=${v8Flags}`,
             "--allow-net",
             "--allow-env",
             "--allow-read",
@@ -239,8 +236,8 @@ async function main(): Promise<void> {
     console.log(
       `\ncollector started as: ${
         RUN === "start"
-          ? `deno run --v8-flags=${v8Flags} … main.ts serve (deno task start)`
-          : `deno run -A main.ts ${RUN} (no V8 flags)`
+          ? "deno run --allow-net --allow-env --allow-read main.ts serve (deno task start)"
+          : `deno run -A main.ts ${RUN}`
       }`,
     );
 
