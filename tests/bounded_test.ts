@@ -37,3 +37,9 @@ Deno.test("the worker's exit code is the process's", async () => {
   assert.equal((await probe(["exit", "7"])).code, 7);
   assert.equal((await probe(["exit", "0"])).code, 0);
 });
+
+Deno.test("an uncaught error in the worker is reported once and fails the process", async () => {
+  const out = await probe(["throw"]);
+  assert.equal(out.code, 1);
+  assert.equal(out.stderr.match(/error: thrown in the worker/gi)?.length, 1, out.stderr);
+});

@@ -36,10 +36,10 @@ export function runBounded(entry: URL, args: string[]): Promise<number> {
   });
   const { promise, resolve } = Promise.withResolvers<number>();
   worker.on("error", (err: Error & { code?: string }) => {
+    // Deno reports any other uncaught error itself, as it would without the worker.
+    if (err.code !== "ERR_WORKER_OUT_OF_MEMORY") return;
     console.error(
-      err.code === "ERR_WORKER_OUT_OF_MEMORY"
-        ? `error: out of memory within the heap limit (${HEAP_LIMITS.maxOldGenerationSizeMb} MB); the ledger resumes at the next start`
-        : `error: ${err.message}`,
+      `error: out of memory within the heap limit (${HEAP_LIMITS.maxOldGenerationSizeMb} MB); the ledger resumes at the next start`,
     );
   });
   worker.on("exit", (code: number) => resolve(code));
