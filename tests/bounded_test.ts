@@ -1,20 +1,12 @@
 import assert from "node:assert/strict";
 import { HEAP_LIMITS } from "../src/server/bounded.ts";
-import { childEnv } from "./support/cli.ts";
+import { runDeno } from "./support/cli.ts";
 
 const PROBE = new URL("./fixtures/heap_probe.ts", import.meta.url).pathname;
 
-async function probe(args: string[]) {
+function probe(args: string[]) {
   // Started with no V8 flags at all, as `deno run -A main.ts …` is.
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", PROBE, ...args],
-    env: childEnv({}),
-    clearEnv: true,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+  return runDeno(PROBE, args, { flags: ["-A"] });
 }
 
 Deno.test("the command's worker has a bounded heap without any V8 flag", async () => {

@@ -17,17 +17,26 @@ export function childEnv(env: Record<string, string>): Record<string, string> {
   return { ...keep, ...env };
 }
 
-/** Runs a command to completion; `flags` go to deno (e.g. V8 flags). */
-export async function cli(args: string[], env: Record<string, string> = {}, flags: string[] = []) {
+/** Runs a Deno program to completion in a clean environment; `flags` go to deno. */
+export async function runDeno(
+  program: string,
+  args: string[],
+  options: { env?: Record<string, string>; flags?: string[] } = {},
+) {
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", ...flags, ...PERMISSIONS, MAIN, ...args],
-    env: childEnv(env),
+    args: ["run", ...(options.flags ?? []), program, ...args],
+    env: childEnv(options.env ?? {}),
     clearEnv: true,
     stdout: "piped",
     stderr: "piped",
   }).output();
   const dec = new TextDecoder();
   return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+/** Runs a command of main.ts to completion; `flags` go to deno. */
+export function cli(args: string[], env: Record<string, string> = {}, flags: string[] = []) {
+  return runDeno(MAIN, args, { env, flags: [...flags, ...PERMISSIONS] });
 }
 
 /**
