@@ -98,3 +98,36 @@ Deno.test("OBFUSCATE=networking: names, domain, addresses become stable pseudony
     );
   });
 });
+
+Deno.test("firstElements: the first n elements of any JSON array, however the bytes are cut", async () => {
+  const { firstElements } = await import("../src/collect/preview.ts");
+  const fc = (await import("npm:fast-check@4.11.0")).default;
+  const enc = new TextEncoder();
+  await fc.assert(
+    fc.asyncProperty(
+      fc.array(fc.jsonValue(), { maxLength: 12 }),
+      fc.integer({ min: 0, max: 14 }),
+      fc.array(fc.integer({ min: 1, max: 9 }), { minLength: 1, maxLength: 8 }),
+      fc.boolean(),
+      async (array, n, cuts, spaced) => {
+        const bytes = enc.encode(JSON.stringify(array, null, spaced ? 1 : undefined));
+        // Fed in pieces of awkward sizes, so elements, strings and characters split.
+        const body = new ReadableStream<Uint8Array>({
+          start(controller) {
+            for (let at = 0, k = 0; at < bytes.byteLength; k++) {
+              const size = cuts[k % cuts.length];
+              controller.enqueue(bytes.slice(at, at + size));
+              at += size;
+            }
+            controller.close();
+          },
+        });
+        const got = await firstElements(body, n);
+        assert.deepEqual(got, JSON.parse(JSON.stringify(array.slice(0, n))));
+      },
+    ),
+    { numRuns: 300 },
+  );
+  const notArray = new Blob(['{"a":[1,2]}']).stream();
+  assert.equal(await firstElements(notArray, 3), undefined);
+});

@@ -122,3 +122,14 @@ Deno.test("peak memory stays flat from 200,000 to 400,000 events", async () => {
     `peak RSS ${Math.round(small / 1e6)} MB → ${Math.round(large / 1e6)} MB`,
   );
 });
+
+Deno.test("preview of a 400,000-event cluster lists it within the bounded heap", async () => {
+  await scenario(async ({ db }) => {
+    const id = crypto.randomUUID();
+    await seedCluster(db.sql, id, { hosts: 150, events: 400_000 });
+    // events.json alone is ~140 MB here: parsed whole it would not fit the worker's heap.
+    const out = await cli(["preview", id], { DATABASE_URL: db.url });
+    assert.equal(out.code, 0, out.stderr);
+    assert.match(out.stdout, /399995 more not shown/);
+  });
+});

@@ -39,7 +39,7 @@ export function runBounded(entry: URL, args: string[]): Promise<number> {
     // Deno reports any other uncaught error itself, as it would without the worker.
     if (err.code !== "ERR_WORKER_OUT_OF_MEMORY") return;
     console.error(
-      `error: out of memory within the heap limit (${HEAP_LIMITS.maxOldGenerationSizeMb} MB); the ledger resumes at the next start`,
+      `error: out of memory within the heap limit (${HEAP_LIMITS.maxOldGenerationSizeMb} MB)`,
     );
   });
   worker.on("exit", (code: number) => resolve(code));
