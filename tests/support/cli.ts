@@ -1,4 +1,7 @@
 /** Runs main.ts as its own process, as an operator or cron would. */
+import { freePort } from "../../tools/local_receiver.ts";
+
+export { freePort };
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 const PERMISSIONS = ["--allow-net", "--allow-env", "--allow-read", "--allow-write"];
@@ -34,9 +37,9 @@ export async function runDeno(
   return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
 }
 
-/** Runs a command of main.ts to completion; `flags` go to deno. */
-export function cli(args: string[], env: Record<string, string> = {}, flags: string[] = []) {
-  return runDeno(MAIN, args, { env, flags: [...flags, ...PERMISSIONS] });
+/** Runs a command of main.ts to completion, as an operator or cron would. */
+export function cli(args: string[], env: Record<string, string> = {}) {
+  return runDeno(MAIN, args, { env, flags: PERMISSIONS });
 }
 
 /**
@@ -93,9 +96,6 @@ export function spawn(args: string[], env: Record<string, string> = {}) {
   const stderr = new Response(child.stderr).text();
   return { child, stderr };
 }
-
-import { freePort } from "../../tools/local_receiver.ts";
-export { freePort };
 
 /**
  * Starts `serve` on a free port with `env` and waits until `/healthz`
