@@ -8,14 +8,6 @@ export interface LocalReceiver {
   close(): Promise<void>;
 }
 
-/** A free loopback port (closed again, so a child process can take it). */
-export function freePort(): number {
-  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (probe.addr as Deno.NetAddr).port;
-  probe.close();
-  return port;
-}
-
 /** Serves a receiver keeping its uploads in `dir`, on a free loopback port. */
 export async function serveLocalReceiver(dir: string): Promise<LocalReceiver> {
   const store = new ReceiverStore(dir);

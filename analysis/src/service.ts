@@ -28,9 +28,7 @@ export async function openIngest(config: AnalysisConfig): Promise<Ingest | undef
 export interface AnalysisService {
   config: AnalysisConfig;
   ingest: Ingest;
-  /** The HTTP app: ingress, the question API and the dashboards. */
-  fetch: (request: Request) => Response | Promise<Response>;
-  /** Starts listening; throws when the address cannot be bound. */
+  /** Serves the HTTP app (ingress, the question API, the dashboards); throws when the address cannot be bound. */
   listen(options: { port: number; hostname?: string }): Deno.HttpServer<Deno.NetAddr>;
   /** Applies retention now, then daily; logs what it removed. */
   start(log: (line: Record<string, unknown>) => void): Promise<void>;
@@ -68,7 +66,6 @@ export async function assembleAnalysisService(
   return {
     config,
     ingest,
-    fetch: app.fetch,
     listen({ port, hostname = config.host }) {
       const server = Deno.serve({ port, hostname, onListen: () => {} }, app.fetch);
       servers.push(server);

@@ -1,14 +1,8 @@
 import assert from "node:assert/strict";
 import { loadAnalysisConfig } from "../src/config.ts";
 import { assembleAnalysisService } from "../src/service.ts";
+import { freePort } from "../../tools/child.ts";
 import { programCommand, runProgram } from "./support.ts";
-
-function freePort(): number {
-  const listener = Deno.listen({ port: 0, hostname: "127.0.0.1" });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
-}
 
 Deno.test("serve as run: listens, applies retention at start, holds the store, stops cleanly on SIGTERM", async () => {
   const dir = await Deno.makeTempDir({ prefix: "analysis-serve-" });

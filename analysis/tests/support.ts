@@ -3,6 +3,9 @@ import { type AnalysisConfig, loadAnalysisConfig, type Tokens } from "../src/con
 import type { Ingest } from "../src/ingest/mod.ts";
 import { findImportFiles } from "../src/ingest/files.ts";
 import { assembleAnalysisService } from "../src/service.ts";
+import { childEnv } from "../../tools/child.ts";
+
+export { childEnv };
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 
@@ -54,17 +57,6 @@ export async function importSaasExport(service: TestService, dir: string): Promi
     });
   }
   await service.ingest.settled();
-}
-
-/** A clean environment for a child process, keeping what Deno needs to find its cache. */
-export function childEnv(env: Record<string, string>): Record<string, string> {
-  // No update check: it would reach out (through HTTPS_PROXY when a test sets one).
-  const keep: Record<string, string> = { NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1" };
-  for (const name of ["HOME", "DENO_DIR", "PATH", "XDG_CACHE_HOME", "TMPDIR"]) {
-    const value = Deno.env.get(name);
-    if (value) keep[name] = value;
-  }
-  return { ...keep, ...env };
 }
 
 /** The command that runs a program of this repository (`main.ts` or `analysis/main.ts`). */

@@ -1,24 +1,10 @@
 /** Runs main.ts as its own process, as an operator or cron would. */
-import { freePort } from "../../tools/local_receiver.ts";
+import { childEnv, freePort } from "../../tools/child.ts";
 
-export { freePort };
+export { childEnv, freePort };
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 const PERMISSIONS = ["--allow-net", "--allow-env", "--allow-read", "--allow-write"];
-
-/**
- * A clean environment for a child, but for what Deno needs to find its cache
- * (without HOME or DENO_DIR it would resolve every npm package again).
- */
-export function childEnv(env: Record<string, string>): Record<string, string> {
-  // No update check: it would reach out (through HTTPS_PROXY when a test sets one).
-  const keep: Record<string, string> = { NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1" };
-  for (const name of ["HOME", "DENO_DIR", "PATH", "XDG_CACHE_HOME", "TMPDIR"]) {
-    const value = Deno.env.get(name);
-    if (value) keep[name] = value;
-  }
-  return { ...keep, ...env };
-}
 
 /** Runs a Deno program to completion in a clean environment; `flags` go to deno. */
 export async function runDeno(

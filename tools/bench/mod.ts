@@ -20,7 +20,8 @@ import { ASSISTED_SCHEMA_SQL } from "../../tests/fixtures/assisted_schema.ts";
 import { seedCluster } from "../../tests/fixtures/assisted_data.ts";
 import { importHmacKey, Sanitizer, TextScrubber } from "../../src/sanitize/mod.ts";
 import { findPostgresBin, startThrowawayPostgres } from "../postgres.ts";
-import { freePort, serveLocalReceiver } from "../local_receiver.ts";
+import { freePort } from "../child.ts";
+import { serveLocalReceiver } from "../local_receiver.ts";
 import { watchTreeRss } from "../rss.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;

@@ -9,7 +9,8 @@
  * here.
  */
 import { connect } from "../../src/db/mod.ts";
-import { freePort, serveLocalReceiver } from "../local_receiver.ts";
+import { freePort } from "../child.ts";
+import { serveLocalReceiver } from "../local_receiver.ts";
 import { ASSISTED_SCHEMA_SQL } from "../../tests/fixtures/assisted_schema.ts";
 import { startThrowawayPostgres } from "../postgres.ts";
 import {

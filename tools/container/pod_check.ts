@@ -12,7 +12,7 @@ import { connect } from "../../src/db/mod.ts";
 import { ASSISTED_SCHEMA_SQL } from "../../tests/fixtures/assisted_schema.ts";
 import { pullSecret } from "../../tests/fixtures/assisted_data.ts";
 import { findPostgresBin } from "../postgres.ts";
-import { freePort } from "../local_receiver.ts";
+import { freePort } from "../child.ts";
 import {
   buildFromRootfs,
   checkCollectorContainer,
