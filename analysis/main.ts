@@ -183,7 +183,7 @@ async function importFiles(
   } finally {
     await Deno.remove(spool, { recursive: true }).catch(() => {});
   }
-  await ingest?.store.close();
+  await ingest?.close();
   console.log(`${units.length} files read, ${failed} quarantined`);
   return failed > 0 ? 1 : 0;
 }
@@ -238,7 +238,7 @@ async function askCommand(config: AnalysisConfig, args: string[]): Promise<void>
         secret: ingest.secret,
       });
     } finally {
-      await ingest.store.close();
+      await ingest.close();
     }
   } else {
     const qs = new URLSearchParams(
@@ -296,7 +296,7 @@ async function main(args: string[]): Promise<number> {
         );
       }
       const counts = await ingest.reprocess();
-      await ingest.store.close();
+      await ingest.close();
       console.log(`reprocessed: ${counts.success} read, ${counts.error} quarantined`);
       return 0;
     }
@@ -330,7 +330,7 @@ async function main(args: string[]): Promise<number> {
       const removed = command === "prune"
         ? await prune(ingest, config.retentionMonths)
         : await deleteSubject(ingest, { clusterId: values.cluster, org: values.org });
-      await ingest.store.close();
+      await ingest.close();
       console.log(JSON.stringify(removed));
       return 0;
     }
@@ -340,7 +340,7 @@ async function main(args: string[]): Promise<number> {
       const ingest = await openIngest(config);
       if (!ingest) throw new ConfigError(`the store ${config.dbPath} is held by another process`);
       const written = await exportParquet(ingest.store, values.out);
-      await ingest.store.close();
+      await ingest.close();
       console.log(`wrote ${written.join(", ")} under ${values.out}`);
       return 0;
     }

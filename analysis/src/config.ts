@@ -16,6 +16,8 @@ export class ConfigError extends Error {
 /** The validated settings. */
 export interface AnalysisConfig {
   dbPath: string;
+  /** PostgreSQL as the shared store; `dbPath` is then this replica's local copy. */
+  databaseUrl?: string;
   port: number;
   host: string;
   minGroup: number;
@@ -42,6 +44,12 @@ export const ANALYSIS_SETTINGS: readonly Setting[] = [
     name: "ANALYSIS_DB",
     description: "the DuckDB file of the store",
     default: "./analysis.duckdb",
+  },
+  {
+    name: "ANALYSIS_DATABASE_URL",
+    description:
+      "PostgreSQL (postgres://…) as the shared store of several replicas; ANALYSIS_DB is then " +
+      "this replica's local copy, and every replica needs the same ANALYSIS_KEY_FILE",
   },
   {
     name: "ANALYSIS_RAW_DIR",
@@ -107,6 +115,9 @@ export function loadAnalysisConfig(env: Record<string, string | undefined>): Ana
     ANALYSIS_KEY_FILE: z.string().min(1).optional(),
     ANALYSIS_URL: z.url({ error: "ANALYSIS_URL must be a URL" }).optional(),
     ANALYSIS_TOKEN: z.string().min(1).optional(),
+    ANALYSIS_DATABASE_URL: z.string().refine(isPostgresUrl, {
+      error: "ANALYSIS_DATABASE_URL must be a postgres:// URL with a host",
+    }).optional(),
   });
   const present = Object.fromEntries(
     Object.entries(env).filter(([k, v]) =>
@@ -121,6 +132,7 @@ export function loadAnalysisConfig(env: Record<string, string | undefined>): Ana
   const s = parsed.data;
   return {
     dbPath: s.ANALYSIS_DB,
+    databaseUrl: s.ANALYSIS_DATABASE_URL,
     port: s.ANALYSIS_PORT,
     host: s.ANALYSIS_HOST,
     minGroup: s.ANALYSIS_MIN_GROUP,
@@ -132,6 +144,17 @@ export function loadAnalysisConfig(env: Record<string, string | undefined>): Ana
     serviceUrl: s.ANALYSIS_URL ?? `http://127.0.0.1:${s.ANALYSIS_PORT}`,
     cliToken: s.ANALYSIS_TOKEN,
   };
+}
+
+function isPostgresUrl(value: string): boolean {
+  try {
+    const url = new URL(value);
+    const port = url.port === "" ? 5432 : Number(url.port);
+    return ["postgres:", "postgresql:"].includes(url.protocol) && url.hostname !== "" &&
+      port >= 1 && port <= 65535;
+  } catch {
+    return false;
+  }
 }
 
 /** Who a token is. */

@@ -3,15 +3,17 @@
  * retention wired together. `analysis/main.ts serve`, the demo and the tests
  * all build it here, so what the tests exercise is what runs.
  */
-import type { AnalysisConfig, Tokens } from "./config.ts";
+import { type AnalysisConfig, ConfigError, type Tokens } from "./config.ts";
 import { Ingest } from "./ingest/mod.ts";
 import { loadSecret } from "./normalise/keys.ts";
 import { Store } from "./store/duckdb.ts";
 import { prune } from "./store/retention.ts";
+import { SharedStore, SharedStoreError } from "./store/shared.ts";
 
 /**
  * The store and the ingest over it, or undefined when another process holds
- * the store (DuckDB allows one writer).
+ * the store (DuckDB allows one writer; with PostgreSQL, the local copy).
+ * Throws ConfigError when the shared store cannot be used.
  */
 export async function openIngest(config: AnalysisConfig): Promise<Ingest | undefined> {
   let store: Store;
@@ -21,7 +23,18 @@ export async function openIngest(config: AnalysisConfig): Promise<Ingest | undef
     if (/lock/i.test(String((err as Error).message))) return undefined;
     throw err;
   }
-  return new Ingest(store, { secret: await loadSecret(config.keyFile), rawDir: config.rawDir });
+  const secret = await loadSecret(config.keyFile);
+  let shared: SharedStore | undefined;
+  if (config.databaseUrl) {
+    try {
+      shared = await SharedStore.open(config.databaseUrl, { local: store, secret });
+    } catch (err) {
+      await store.close();
+      if (err instanceof SharedStoreError) throw new ConfigError(err.message);
+      throw err;
+    }
+  }
+  return new Ingest(store, { secret, rawDir: config.rawDir, shared });
 }
 
 /** An assembled analysis service. */
@@ -63,6 +76,7 @@ export async function assembleAnalysisService(
   });
   const servers: Deno.HttpServer[] = [];
   let daily: ReturnType<typeof setInterval> | undefined;
+  let follow: ReturnType<typeof setInterval> | undefined;
   return {
     config,
     ingest,
@@ -80,12 +94,21 @@ export async function assembleAnalysisService(
         );
       await pruneNow();
       daily = setInterval(pruneNow, 24 * 3_600_000);
+      if (ingest.shared) {
+        // Replicas: take over what others left waiting, and keep the local copy in step.
+        follow = setInterval(() => {
+          ingest.kick();
+          ingest.refresh().catch((err) =>
+            log({ level: "error", msg: "catching up failed", error: String(err?.message ?? err) })
+          );
+        }, 1_000);
+      }
     },
     async close() {
       clearInterval(daily);
+      clearInterval(follow);
       await Promise.all(servers.map((s) => s.shutdown()));
-      await ingest.settled();
-      await ingest.store.close();
+      await ingest.close();
     },
   };
 }

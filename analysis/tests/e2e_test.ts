@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { seedCluster, telemetryToken } from "../../tests/fixtures/assisted_data.ts";
-import { testDatabase } from "../../tests/support/db.ts";
+import { emptyDatabase, testDatabase } from "../../tests/support/db.ts";
 import { ask, findQuestion, parseAsk } from "../src/questions/mod.ts";
 import {
   expectedSuccess,
@@ -74,10 +74,19 @@ const SUCCESS_KEYS = [
   "success_rate",
 ];
 
-Deno.test("end to end: collector uploads and a SaaS export answer the questions as the inputs say", async () => {
+for (const store of ["embedded DuckDB", "PostgreSQL"] as const) {
+  Deno.test(`end to end on ${store}: collector uploads and a SaaS export answer the questions as the inputs say`, () =>
+    endToEnd(store));
+}
+
+async function endToEnd(store: "embedded DuckDB" | "PostgreSQL"): Promise<void> {
   const db = await testDatabase();
+  const shared = store === "PostgreSQL" ? await emptyDatabase() : undefined;
   const service = await startService({
-    env: { ANALYSIS_MIN_GROUP: "1" },
+    env: {
+      ANALYSIS_MIN_GROUP: "1",
+      ...(shared ? { ANALYSIS_DATABASE_URL: shared.url } : {}),
+    },
     tokens: {
       uploaders: new Map([[telemetryToken(), "customer-org"]]),
       analysts: new Set([ANALYST]),
@@ -282,9 +291,10 @@ Deno.test("end to end: collector uploads and a SaaS export answer the questions 
   } finally {
     await service.close();
     await db.drop();
+    await shared?.drop();
     await Deno.remove(exportDir, { recursive: true }).catch(() => {});
   }
-});
+}
 
 Deno.test("cells of fewer than k clusters are suppressed, never shown as zero", async () => {
   const service = await startService({ env: { ANALYSIS_DEV_MODE: "true" } });

@@ -84,3 +84,27 @@ export async function testDatabase(): Promise<TestDatabase> {
     },
   };
 }
+
+/** An empty database on the same server (for the analysis service's shared store). */
+export async function emptyDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
+  server ??= startServer();
+  const { adminUrl } = await server;
+  const name = `a_${crypto.randomUUID().replaceAll("-", "")}`;
+  const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
+  try {
+    await admin.unsafe(`CREATE DATABASE ${name}`);
+  } finally {
+    await admin.end();
+  }
+  return {
+    url: withDatabase(adminUrl, name),
+    async drop() {
+      const dropper = postgres(adminUrl, { max: 1, onnotice: () => {} });
+      try {
+        await dropper.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      } finally {
+        await dropper.end();
+      }
+    },
+  };
+}

@@ -9,7 +9,8 @@ import { ArchiveError } from "../../../contract/mod.ts";
 import { normaliseArchive } from "../normalise/archive.ts";
 import { deriveSaasAttempts, normaliseSaasFile, type SaasStream } from "../normalise/saas.ts";
 import { keyOf } from "../normalise/keys.ts";
-import type { Store } from "../store/duckdb.ts";
+import type { Store, Tx } from "../store/duckdb.ts";
+import type { Pending, SharedStore } from "../store/shared.ts";
 import { DERIVED_TABLES, deriveSignals } from "../store/signals.ts";
 
 /** Where an archive or export file came from. */
@@ -31,17 +32,48 @@ export interface IngestResult {
   duplicate: boolean;
 }
 
-/** The ingest pipeline over one store. */
+/** An archive's ledger row, as processing needs it. */
+type ArchiveRow = Pending;
+
+/** An archive that cannot be read: quarantined with this reason. */
+class Quarantine extends Error {}
+
+/** What normalising one archive or export file gave. */
+interface Normalised {
+  clusterKeys: string[];
+  clusterKey: string | null;
+  collector: string;
+  eventsInArchive: number;
+  eventsNew: number | null;
+}
+
+/**
+ * The ingest pipeline over one store: the embedded DuckDB file, or a
+ * replica's local copy of the shared PostgreSQL store (`shared`).
+ */
 export class Ingest {
+  /** Where questions are answered (in shared mode, this replica's local copy). */
   readonly store: Store;
   readonly secret: string;
+  /** Raw archives by sha256 (in shared mode, a cache of what PostgreSQL holds). */
   readonly rawDir: string;
+  readonly shared?: SharedStore;
   #queue: Promise<void> = Promise.resolve();
+  /** Why the last pass over waiting archives stopped (shared store), for `settled`. */
+  #drainError: unknown;
 
-  constructor(store: Store, options: { secret: string; rawDir: string }) {
+  constructor(store: Store, options: { secret: string; rawDir: string; shared?: SharedStore }) {
     this.store = store;
     this.secret = options.secret;
     this.rawDir = options.rawDir;
+    this.shared = options.shared;
+  }
+
+  /** Lets processing finish and closes the store (and the shared store's connections). */
+  async close(): Promise<void> {
+    await this.settled().catch(() => {});
+    await this.shared?.close();
+    await this.store.close();
   }
 
   /** The raw file's path. */
@@ -69,6 +101,23 @@ export class Ingest {
     }
     const now = new Date().toISOString();
     const orgKey = keyOf(this.secret, arrival.orgLabel);
+    if (this.shared) {
+      const before = await this.shared.accept(bytes, {
+        sha256,
+        kind: arrival.kind,
+        source,
+        channel: arrival.channel,
+        orgKey,
+        requestId: arrival.requestId,
+      });
+      if (!before) this.kick();
+      return {
+        sha256,
+        status: (before?.status ?? "received") as IngestResult["status"],
+        reason: before?.reason ?? undefined,
+        duplicate: before !== undefined,
+      };
+    }
     const [existing] = await this.store.query<{ status: string; reason: string | null }>(
       "SELECT status, reason FROM archives WHERE sha256 = $1",
       [sha256],
@@ -107,50 +156,195 @@ export class Ingest {
     );
   }
 
-  /** Resolves once every archive accepted so far has been processed. */
+  /**
+   * Shared store: processes what waits, by whichever replica accepted it,
+   * unless another replica is already at it (it will see this arrival too).
+   */
+  kick(): void {
+    if (!this.shared) return;
+    this.#queue = this.#queue.then(() => this.#drain()).then(
+      () => {},
+      (err) => {
+        this.#drainError = err;
+        console.error(`analysis: processing failed: ${err?.message ?? err}`);
+      },
+    );
+  }
+
+  async #drain(): Promise<void> {
+    const shared = this.shared!;
+    await shared.exclusive(async () => {
+      for (let next = await shared.nextPending(); next; next = await shared.nextPending()) {
+        await this.#processShared(next);
+      }
+    });
+  }
+
+  /** Resolves once every archive accepted so far has been processed (by any replica). */
   async settled(): Promise<void> {
     let seen: Promise<void>;
     do {
       seen = this.#queue;
       await seen;
     } while (seen !== this.#queue);
+    if (!this.shared) return;
+    while (await this.shared.pending()) {
+      this.#drainError = undefined;
+      this.kick();
+      await this.#queue;
+      // The archive stays waiting for a later pass; a caller waiting for it learns why now.
+      if (this.#drainError) throw this.#drainError;
+      if (await this.shared.pending()) await new Promise((r) => setTimeout(r, 100));
+    }
+    await this.shared.catchUp();
+  }
+
+  /** Shared store: the local copy brought up to date (questions read it). */
+  async refresh(): Promise<void> {
+    await this.shared?.catchUp();
+  }
+
+  /**
+   * Runs a change of the stored rows (retention, a deletion) on the local
+   * copy and, in shared mode, holds the write lock meanwhile and sends what
+   * changed to PostgreSQL: every cluster whose rows changed, whole.
+   */
+  async mutate<T>(work: () => Promise<T>): Promise<T> {
+    const shared = this.shared;
+    if (!shared) return await work();
+    for (;;) {
+      const ran = await shared.exclusive(async () => {
+        const before = await this.#fingerprints();
+        const archivesBefore = await this.store.query<{ sha256: string }>(
+          "SELECT sha256 FROM archives",
+        );
+        const out = await work();
+        const after = await this.#fingerprints();
+        const changed = [...new Set([...before.keys(), ...after.keys()])]
+          .filter((k) => before.get(k) !== after.get(k));
+        const kept = new Set(
+          (await this.store.query<{ sha256: string }>("SELECT sha256 FROM archives"))
+            .map((r) => r.sha256),
+        );
+        try {
+          if (changed.length) {
+            await this.store.transaction((tx) =>
+              shared.commit(tx, { clusterKeys: changed, events: "replace" })
+            );
+          }
+          await shared.deleteArchives(
+            archivesBefore.map((r) => r.sha256).filter((sha) => !kept.has(sha)),
+          );
+        } catch (err) {
+          await shared.forgetLocalCopy();
+          throw err;
+        }
+        return out;
+      });
+      if (ran) return ran.value;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+
+  /** Per cluster, its row counts in every table: what a change of rows moves. */
+  async #fingerprints(): Promise<Map<string, string>> {
+    const tables = ["attempts", "events", "hosts", "component_versions", "cluster_snapshots"];
+    const rows = await this.store.query<{ k: string; f: string }>(
+      `SELECT cluster_key AS k, string_agg(t || ':' || n, ',' ORDER BY t) AS f FROM (${
+        [...tables, ...DERIVED_TABLES].map((t) =>
+          `SELECT '${t}' AS t, cluster_key, count(*) AS n FROM ${t} GROUP BY cluster_key`
+        ).join(" UNION ALL ")
+      }) GROUP BY cluster_key`,
+    );
+    return new Map(rows.map((r) => [r.k, r.f]));
+  }
+
+  /** The raw file of an archive, fetched from the shared store when not cached here. */
+  async rawFile(sha256: string, kind: string): Promise<string> {
+    const path = this.rawPath(sha256, kind);
+    if (this.shared) {
+      try {
+        await Deno.stat(path);
+      } catch {
+        await this.shared.fetchRaw(sha256, path);
+      }
+    }
+    return path;
+  }
+
+  async #processShared(row: Pending): Promise<void> {
+    const shared = this.shared!;
+    await shared.setStatus(row.sha256, { status: "processing" });
+    const path = await this.rawFile(row.sha256, row.kind);
+    try {
+      await this.store.transaction(async (local) => {
+        const tx: Tx = { ...local, keepAdded: true };
+        const read = await this.#normalise(tx, row, path).catch((err) => {
+          throw new Quarantine(quarantineReason(err));
+        });
+        await shared.commit(tx, {
+          clusterKeys: read.clusterKeys,
+          events: "append",
+          ledger: (sql) =>
+            sql`UPDATE archives SET status = 'success', reason = NULL,
+                  cluster_key = ${read.clusterKey}, collector = ${read.collector},
+                  processed_at = now(), events_in_archive = ${read.eventsInArchive},
+                  events_new = ${read.eventsNew}
+                WHERE sha256 = ${row.sha256}`,
+        });
+      });
+    } catch (err) {
+      // Anything else (PostgreSQL unreachable) leaves the archive waiting for the next pass.
+      if (!(err instanceof Quarantine)) throw err;
+      await shared.setStatus(row.sha256, { status: "error", reason: err.message });
+    }
+  }
+
+  /** Normalises one archive or export file into the model inside `tx`. */
+  async #normalise(tx: Tx, row: ArchiveRow, path: string): Promise<Normalised> {
+    if (row.kind === "archive") {
+      const read = await normaliseArchive(tx, path, {
+        secret: this.secret,
+        provenance: {
+          source: "onprem",
+          channel: row.channel,
+          sha256: row.sha256,
+          orgKey: row.org_key,
+        },
+      });
+      if (read.clusterKey) await deriveSignals(tx, [read.clusterKey]);
+      return { ...read, clusterKeys: [read.clusterKey] };
+    }
+    const file = await normaliseSaasFile(tx, path, {
+      secret: this.secret,
+      stream: row.kind as SaasStream,
+    });
+    await deriveSaasAttempts(tx, {
+      secret: this.secret,
+      clusterKeys: file.clusterKeys,
+      sha256: row.sha256,
+    });
+    await deriveSignals(tx, file.clusterKeys);
+    return {
+      clusterKeys: file.clusterKeys,
+      clusterKey: null,
+      collector: `saas ${row.kind}`,
+      eventsInArchive: file.records,
+      eventsNew: null,
+    };
   }
 
   /** Parses one stored archive into the model, or quarantines it with the reason. */
   async process(sha256: string): Promise<IngestResult> {
-    const [row] = await this.store.query<
-      { kind: string; source: string; channel: string; org_key: string | null }
-    >("SELECT kind, source, channel, org_key FROM archives WHERE sha256 = $1", [sha256]);
+    const [row] = await this.store.query<ArchiveRow>(
+      "SELECT sha256, kind, channel, org_key FROM archives WHERE sha256 = $1",
+      [sha256],
+    );
     if (!row) throw new Error(`no archive ${sha256}`);
     await this.store.query("UPDATE archives SET status = 'processing' WHERE sha256 = $1", [sha256]);
     try {
       const path = this.rawPath(sha256, row.kind);
-      const rows = await this.store.transaction(async (tx) => {
-        if (row.kind === "archive") {
-          const read = await normaliseArchive(tx, path, {
-            secret: this.secret,
-            provenance: { source: "onprem", channel: row.channel, sha256, orgKey: row.org_key },
-          });
-          if (read.clusterKey) await deriveSignals(tx, [read.clusterKey]);
-          return read;
-        }
-        const file = await normaliseSaasFile(tx, path, {
-          secret: this.secret,
-          stream: row.kind as SaasStream,
-        });
-        await deriveSaasAttempts(tx, {
-          secret: this.secret,
-          clusterKeys: file.clusterKeys,
-          sha256,
-        });
-        await deriveSignals(tx, file.clusterKeys);
-        return {
-          clusterKey: null,
-          collector: `saas ${row.kind}`,
-          eventsInArchive: file.records,
-          eventsNew: null,
-        };
-      });
+      const rows = await this.store.transaction((tx) => this.#normalise(tx, row, path));
       await this.store.query(
         `UPDATE archives SET status = 'success', reason = NULL, cluster_key = $2, collector = $3,
            processed_at = now(), events_in_archive = $4, events_new = $5 WHERE sha256 = $1`,
@@ -158,9 +352,7 @@ export class Ingest {
       );
       return { sha256, status: "success", duplicate: false };
     } catch (err) {
-      const reason = err instanceof ArchiveError
-        ? `${err.code}: ${err.message}`
-        : `unreadable: ${String((err as Error)?.message ?? err).split("\n")[0].slice(0, 300)}`;
+      const reason = quarantineReason(err);
       await this.store.query(
         "UPDATE archives SET status = 'error', reason = $2, processed_at = now() WHERE sha256 = $1",
         [sha256, reason],
@@ -172,6 +364,7 @@ export class Ingest {
   /** Re-reads every raw archive into freshly emptied tables (after a parser fix). */
   async reprocess(): Promise<{ success: number; error: number }> {
     await this.settled();
+    if (this.shared) return await this.#reprocessShared(this.shared);
     const tables = ["attempts", "hosts", "events", "component_versions", "cluster_snapshots"];
     await this.store.exec(
       [...tables, ...DERIVED_TABLES].map((table) => `DELETE FROM ${table};`).join(" "),
@@ -189,11 +382,23 @@ export class Ingest {
     return counts;
   }
 
+  async #reprocessShared(shared: SharedStore): Promise<{ success: number; error: number }> {
+    while (!(await shared.exclusive(() => shared.reset()))) {
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    await this.settled();
+    const counts = await this.store.query<{ status: string; n: number }>(
+      "SELECT status, count(*)::INTEGER AS n FROM archives GROUP BY status",
+    );
+    const n = (status: string) => counts.find((c) => c.status === status)?.n ?? 0;
+    return { success: n("success"), error: n("error") };
+  }
+
   /** The status of an upload by request id, as ingress's tracker answers it. */
   async track(requestId: string): Promise<
     { status: string; status_msg: string; date: string; org: string | null } | undefined
   > {
-    const [row] = await this.store.query<
+    const [row] = this.shared ? [await this.shared.track(requestId)] : await this.store.query<
       { status: string; reason: string | null; at: string; org_key: string | null }
     >(
       `SELECT a.status, a.reason, coalesce(a.processed_at, r.received_at)::VARCHAR AS at, r.org_key
@@ -213,4 +418,11 @@ export class Ingest {
       org: row.org_key,
     };
   }
+}
+
+/** The reason an archive is quarantined with. */
+function quarantineReason(err: unknown): string {
+  return err instanceof ArchiveError
+    ? `${err.code}: ${err.message}`
+    : `unreadable: ${String((err as Error)?.message ?? err).split("\n")[0].slice(0, 300)}`;
 }

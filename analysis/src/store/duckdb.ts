@@ -143,6 +143,11 @@ async function dropEventsKey(store: Store): Promise<void> {
 
 /** Statements inside a transaction. */
 export interface Tx {
+  /**
+   * Keep the events this transaction adds in the temp table `events_added`
+   * (the shared store sends exactly those to PostgreSQL).
+   */
+  keepAdded?: boolean;
   run(sql: string, params?: Params): Promise<void>;
   query<R = Record<string, unknown>>(sql: string, params?: Params): Promise<R[]>;
 }

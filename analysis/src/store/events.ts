@@ -32,17 +32,25 @@ export async function addEvents(tx: Tx, select: string, params: Params): Promise
       "SELECT DISTINCT cluster_key AS k FROM incoming_events WHERE usable AND cluster_key IS NOT NULL",
     );
     // The first row of each id (by position), less the ids stored already.
-    const [inserted] = await tx.query<{ Count: number }>(
-      `INSERT INTO events
-       SELECT i.* EXCLUDE (usable)
+    const fresh = `SELECT i.* EXCLUDE (usable)
        FROM incoming_events i
        SEMI JOIN (SELECT min(rowid) AS first FROM incoming_events WHERE usable
                   GROUP BY cluster_key, event_id) d ON i.rowid = d.first
        ANTI JOIN (SELECT cluster_key, event_id FROM events
                   WHERE cluster_key IN (SELECT cluster_key FROM incoming_events)) e
-         USING (cluster_key, event_id)`,
-    );
-    return { read: n, added: Number(inserted?.Count ?? 0), clusterKeys: keys.map((r) => r.k) };
+         USING (cluster_key, event_id)`;
+    let added: number;
+    if (tx.keepAdded) {
+      await tx.run(`CREATE OR REPLACE TEMP TABLE events_added AS ${fresh}`);
+      await tx.run("INSERT INTO events SELECT * FROM events_added");
+      [{ added }] = await tx.query<{ added: number }>(
+        "SELECT count(*)::INTEGER AS added FROM events_added",
+      );
+    } else {
+      const [inserted] = await tx.query<{ Count: number }>(`INSERT INTO events ${fresh}`);
+      added = Number(inserted?.Count ?? 0);
+    }
+    return { read: n, added, clusterKeys: keys.map((r) => r.k) };
   } finally {
     await tx.run("DROP TABLE IF EXISTS incoming_events");
   }

@@ -23,6 +23,10 @@ async function count(ingest: Ingest, sql: string, params: (string | null)[]): Pr
 /** Deletes what is older than `months`: raw archives by arrival, rows by their own time. */
 export async function prune(ingest: Ingest, months: number): Promise<Removed> {
   await ingest.settled();
+  return await ingest.mutate(() => pruneRows(ingest, months));
+}
+
+async function pruneRows(ingest: Ingest, months: number): Promise<Removed> {
   const cutoff = `now() - INTERVAL ${Math.floor(months)} MONTH`;
   const old = await ingest.store.query<{ sha256: string; kind: string }>(
     `SELECT sha256, kind FROM archives WHERE first_received_at < ${cutoff}`,
@@ -87,6 +91,13 @@ export async function deleteSubject(
   subject: { clusterId?: string; org?: string },
 ): Promise<Removed> {
   await ingest.settled();
+  return await ingest.mutate(() => deleteRows(ingest, subject));
+}
+
+async function deleteRows(
+  ingest: Ingest,
+  subject: { clusterId?: string; org?: string },
+): Promise<Removed> {
   const secret = ingest.secret;
   let clusterKeys: string[] = [];
   let orgKey: string | null = null;
@@ -148,6 +159,7 @@ export async function deleteSubject(
   }
   if (orgKey) {
     await ingest.store.query("DELETE FROM requests WHERE org_key = $1", [orgKey]);
+    await ingest.shared?.deleteRequestsOf(orgKey);
   }
   return removed;
 }
@@ -159,7 +171,7 @@ async function rewriteSaasFiles(ingest: Ingest, clusterKey: string): Promise<num
   );
   let rewritten = 0;
   for (const { sha256, kind } of files) {
-    const path = ingest.rawPath(sha256, kind);
+    const path = await ingest.rawFile(sha256, kind);
     let text: string;
     try {
       text = await Deno.readTextFile(path);
@@ -179,6 +191,7 @@ async function rewriteSaasFiles(ingest: Ingest, clusterKey: string): Promise<num
     });
     if (kept.length === lines.length) continue;
     await Deno.writeTextFile(path, kept.join("\n"));
+    await ingest.shared?.replaceRaw(sha256, new TextEncoder().encode(kept.join("\n")));
     rewritten++;
   }
   return rewritten;

@@ -1,0 +1,687 @@
+/**
+ * PostgreSQL as the shared store (`ANALYSIS_DATABASE_URL`), so several
+ * `serve` replicas take uploads in parallel and each archive is processed
+ * once.
+ *
+ * PostgreSQL holds everything: raw archives, the ledger of arrivals and the
+ * normalised tables (the same columns as the embedded store, for anyone who
+ * queries it directly). Each replica keeps a local DuckDB copy of the
+ * normalised tables, in step with PostgreSQL through a change log, and
+ * normalises and answers there: the same code and the same SQL as the
+ * embedded store, so every question gives the same answer on both.
+ *
+ * Writes to the normalised tables happen only under one advisory lock, so
+ * the change log's order is the order of commits: a replica takes the lock,
+ * catches up, processes one archive in a local transaction, and commits the
+ * rows it changed (those of the archive's clusters) to PostgreSQL with a
+ * change entry before its local commit. Arrivals (the ledger) need no lock;
+ * a version number tells replicas when to reload it.
+ */
+import postgres from "postgres";
+import { createReadStream, createWriteStream } from "node:fs";
+import { pipeline } from "node:stream/promises";
+import { keyOf } from "../normalise/keys.ts";
+import type { Store, Tx } from "./duckdb.ts";
+
+/** Tables of the model whose rows belong to one cluster (events are handled on their own). */
+export const CLUSTER_TABLES = [
+  "attempts",
+  "hosts",
+  "cluster_snapshots",
+  "component_versions",
+  "cluster_signals",
+  "failure_reasons",
+  "cluster_numbers",
+  "host_stage_durations",
+];
+
+const LEDGER_TABLES = ["archives", "requests"];
+
+/** The advisory lock every writer of the normalised tables holds. */
+const WRITE_LOCK = 727_100_001;
+const SCHEMA_LOCK = 727_100_002;
+
+/** Every table lives in its own schema, so the database may hold others' tables too. */
+const PG_SCHEMA = `
+CREATE SCHEMA IF NOT EXISTS assisted_analysis;
+CREATE TABLE IF NOT EXISTS analysis_meta (k text PRIMARY KEY, v text NOT NULL);
+INSERT INTO analysis_meta VALUES ('ledger_version', '0') ON CONFLICT DO NOTHING;
+CREATE TABLE IF NOT EXISTS raw_archives (sha256 text PRIMARY KEY, bytes bytea NOT NULL);
+CREATE TABLE IF NOT EXISTS changes (
+  seq bigint PRIMARY KEY, kind text NOT NULL, cluster_keys text[] NOT NULL,
+  at timestamptz NOT NULL DEFAULT now()
+);
+CREATE TABLE IF NOT EXISTS archives (
+  sha256 text PRIMARY KEY, bytes bigint NOT NULL, kind text NOT NULL, source text NOT NULL,
+  channel text NOT NULL, org_key text, first_received_at timestamptz NOT NULL,
+  times_received integer NOT NULL DEFAULT 1, status text NOT NULL, reason text, cluster_key text,
+  collector text, processed_at timestamptz, events_in_archive bigint, events_new bigint
+);
+CREATE TABLE IF NOT EXISTS requests (
+  request_id text PRIMARY KEY, sha256 text NOT NULL, org_key text, received_at timestamptz NOT NULL
+);
+CREATE TABLE IF NOT EXISTS attempts (
+  attempt_id text PRIMARY KEY, cluster_key text NOT NULL, source text NOT NULL, channel text NOT NULL,
+  org_key text, user_key text, email_domain text, internal boolean NOT NULL,
+  cluster_created_at timestamptz, ended_at timestamptz, result text NOT NULL, last_state text,
+  duration_s double precision, openshift_version text, ai_version text, deployment_type text,
+  deployment_version text, platform text, ha_mode text, host_count integer, cpu_architecture text,
+  network_type text, user_managed_networking boolean, features text[], archive_sha256 text,
+  operators text[], dual_stack boolean, cluster_kind text, created_by_aicli boolean, iso_type text
+);
+CREATE TABLE IF NOT EXISTS hosts (
+  cluster_key text NOT NULL, host_key text NOT NULL, source text NOT NULL, role text, status text,
+  final_stage text, vendor text, product text, is_virtual boolean, cpu_cores integer,
+  memory_bytes bigint, boot_disk_type text, cpu_architecture text,
+  PRIMARY KEY (cluster_key, host_key)
+);
+CREATE TABLE IF NOT EXISTS events (
+  cluster_key text NOT NULL, event_id text NOT NULL, source text NOT NULL, host_key text,
+  event_time timestamptz, name text, message text, severity text, category text, props text,
+  change_seq bigint NOT NULL
+);
+CREATE TABLE IF NOT EXISTS cluster_snapshots (
+  cluster_key text NOT NULL, source text NOT NULL, updated_at timestamptz, facts text NOT NULL,
+  PRIMARY KEY (cluster_key, source)
+);
+CREATE TABLE IF NOT EXISTS component_versions (
+  cluster_key text NOT NULL, component text NOT NULL, version text,
+  PRIMARY KEY (cluster_key, component)
+);
+CREATE TABLE IF NOT EXISTS cluster_signals (
+  cluster_key text PRIMARY KEY, registered boolean NOT NULL, hosts_added boolean NOT NULL,
+  install_triggered boolean NOT NULL, completed boolean NOT NULL, failed boolean NOT NULL,
+  degraded boolean NOT NULL
+);
+CREATE TABLE IF NOT EXISTS failure_reasons (
+  cluster_key text NOT NULL, kind text NOT NULL, reason text NOT NULL, events bigint NOT NULL
+);
+CREATE TABLE IF NOT EXISTS cluster_numbers (cluster_key text PRIMARY KEY, cluster_no bigint NOT NULL);
+CREATE TABLE IF NOT EXISTS host_stage_durations (
+  cluster_key text NOT NULL, host_key text, source text NOT NULL, event_time timestamptz, stage text,
+  duration_s double precision, result text, vendor text, product text, disk_type text, role text,
+  cluster_no bigint
+);
+CREATE INDEX IF NOT EXISTS attempts_cluster ON attempts (cluster_key);
+CREATE INDEX IF NOT EXISTS events_cluster ON events (cluster_key);
+CREATE INDEX IF NOT EXISTS events_change ON events (change_seq);
+CREATE INDEX IF NOT EXISTS failure_reasons_cluster ON failure_reasons (cluster_key);
+CREATE INDEX IF NOT EXISTS host_stage_durations_cluster ON host_stage_durations (cluster_key);
+CREATE INDEX IF NOT EXISTS archives_status ON archives (status);
+`;
+
+/** How the local copy stands against PostgreSQL. */
+const LOCAL_STATE_SQL = `
+CREATE TABLE IF NOT EXISTS replica_state (k VARCHAR PRIMARY KEY, v VARCHAR NOT NULL);
+`;
+
+/** A column of a replicated table, as DuckDB types it. */
+interface Column {
+  name: string;
+  type: string;
+}
+
+/** Up to this many rows go to PostgreSQL as one JSON parameter; more are streamed with COPY. */
+const JSON_ROWS = 5_000;
+
+/** Rows of one table on their way to PostgreSQL. */
+interface Batch {
+  table: string;
+  columns: Column[];
+  rows?: Record<string, unknown>[];
+  path?: string;
+}
+
+/** A change of the normalised tables, as the log records it. */
+interface Change {
+  seq: number;
+  kind: "append" | "replace" | "reset";
+  cluster_keys: string[];
+}
+
+/** A ledger row of an archive that waits to be processed. */
+export interface Pending {
+  sha256: string;
+  kind: string;
+  channel: string;
+  org_key: string | null;
+}
+
+/** The shared store: PostgreSQL, and this replica's local copy in step with it. */
+export class SharedStore {
+  readonly #sql: postgres.Sql;
+  readonly #local: Store;
+  readonly #columns = new Map<string, Column[]>();
+  readonly #tmp: string;
+  /** Serialises catch-ups within this process. */
+  #catching: Promise<unknown> = Promise.resolve();
+
+  private constructor(sql: postgres.Sql, local: Store, tmp: string) {
+    this.#sql = sql;
+    this.#local = local;
+    this.#tmp = tmp;
+  }
+
+  /**
+   * Connects, creates the shared tables if missing, checks that this
+   * replica keys ids with the same secret as the others, and brings the
+   * local copy up to date.
+   */
+  static async open(
+    url: string,
+    options: { local: Store; secret: string },
+  ): Promise<SharedStore> {
+    const sql = postgres(url, {
+      max: 4,
+      onnotice: () => {},
+      connection: {
+        TimeZone: "UTC",
+        application_name: "assisted-analysis",
+        search_path: "assisted_analysis",
+      },
+    });
+    try {
+      await sql.begin(async (tx) => {
+        await tx`SELECT pg_advisory_xact_lock(${SCHEMA_LOCK})`;
+        await tx.unsafe(PG_SCHEMA);
+        const check = keyOf(options.secret, "analysis-key-check")!;
+        await tx`INSERT INTO analysis_meta VALUES ('key_check', ${check}) ON CONFLICT DO NOTHING`;
+        const [row] = await tx<{ v: string }[]>`SELECT v FROM analysis_meta WHERE k = 'key_check'`;
+        if (row.v !== check) {
+          throw new SharedStoreError(
+            "ANALYSIS_KEY_FILE holds another key than the store's other replicas use; " +
+              "every replica must key ids with the same secret",
+          );
+        }
+        await tx`INSERT INTO analysis_meta VALUES ('store_id', ${crypto.randomUUID()})
+                 ON CONFLICT DO NOTHING`;
+      });
+    } catch (err) {
+      await sql.end({ timeout: 1 });
+      if (err instanceof SharedStoreError) throw err;
+      throw new SharedStoreError(`ANALYSIS_DATABASE_URL: ${describe(err)}`);
+    }
+    await options.local.exec(LOCAL_STATE_SQL);
+    const [local] = await options.local.query<{ copy: number; archives: number }>(
+      `SELECT (SELECT count(*) FROM replica_state WHERE k = 'store_id')::INTEGER AS copy,
+              (SELECT count(*) FROM archives)::INTEGER AS archives`,
+    );
+    if (!local.copy && local.archives) {
+      await sql.end({ timeout: 1 });
+      throw new SharedStoreError(
+        "ANALYSIS_DB holds an embedded store, not a copy of the shared one, and would be " +
+          "overwritten: give this replica a new ANALYSIS_DB file (the embedded store's raw " +
+          "archives can be brought over with `import`)",
+      );
+    }
+    const tmp = await Deno.makeTempDir({ prefix: "analysis-sync-" });
+    const shared = new SharedStore(sql, options.local, tmp);
+    await shared.catchUp();
+    return shared;
+  }
+
+  /** The local copy questions are answered from. */
+  get local(): Store {
+    return this.#local;
+  }
+
+  /** Closes the connections. */
+  async close(): Promise<void> {
+    await this.#catching.catch(() => {});
+    await this.#sql.end({ timeout: 5 });
+    await Deno.remove(this.#tmp, { recursive: true }).catch(() => {});
+  }
+
+  // --- The ledger: arrivals, without the write lock ----------------------------------------
+
+  /**
+   * Records an arrival: the raw bytes once per content, the archive's row,
+   * the request. Returns the archive's status before this arrival, if any.
+   */
+  async accept(
+    bytes: Uint8Array,
+    row: {
+      sha256: string;
+      kind: string;
+      source: string;
+      channel: string;
+      orgKey: string | null;
+      requestId?: string;
+    },
+  ): Promise<{ status: string; reason: string | null } | undefined> {
+    return await this.#sql.begin(async (tx) => {
+      await tx`INSERT INTO raw_archives VALUES (${row.sha256}, ${bytes}) ON CONFLICT DO NOTHING`;
+      const [before] = await tx<{ status: string; reason: string | null }[]>`
+        SELECT status, reason FROM archives WHERE sha256 = ${row.sha256} FOR UPDATE`;
+      if (before) {
+        await tx`UPDATE archives SET times_received = times_received + 1
+                 WHERE sha256 = ${row.sha256}`;
+      } else {
+        await tx`INSERT INTO archives (sha256, bytes, kind, source, channel, org_key,
+                   first_received_at, status)
+                 VALUES (${row.sha256}, ${bytes.byteLength}, ${row.kind}, ${row.source},
+                   ${row.channel}, ${row.orgKey}, now(), 'received')`;
+      }
+      if (row.requestId) {
+        await tx`INSERT INTO requests VALUES (${row.requestId}, ${row.sha256}, ${row.orgKey}, now())
+                 ON CONFLICT DO NOTHING`;
+      }
+      await bumpLedger(tx);
+      return before;
+    });
+  }
+
+  /** Sets an archive's status in the ledger (and whatever else `fields` names). */
+  async setStatus(
+    sha256: string,
+    fields: { status: string; reason?: string | null },
+  ): Promise<void> {
+    await this.#sql.begin(async (tx) => {
+      await tx`UPDATE archives SET status = ${fields.status}, reason = ${fields.reason ?? null},
+                 processed_at = CASE WHEN ${fields.status} = 'processing' THEN processed_at ELSE now() END
+               WHERE sha256 = ${sha256}`;
+      await bumpLedger(tx);
+    });
+  }
+
+  /** The raw bytes of an archive, written to `path` (for processing or rewriting). */
+  async fetchRaw(sha256: string, path: string): Promise<boolean> {
+    const [row] = await this.#sql<{ bytes: Uint8Array }[]>`
+      SELECT bytes FROM raw_archives WHERE sha256 = ${sha256}`;
+    if (!row) return false;
+    await Deno.mkdir(path.slice(0, path.lastIndexOf("/")), { recursive: true });
+    const tmp = `${path}.${crypto.randomUUID()}.tmp`;
+    await Deno.writeFile(tmp, row.bytes);
+    await Deno.rename(tmp, path);
+    return true;
+  }
+
+  /** Replaces the raw bytes of an archive (a SaaS file rewritten without a deleted cluster). */
+  async replaceRaw(sha256: string, bytes: Uint8Array): Promise<void> {
+    await this.#sql`UPDATE raw_archives SET bytes = ${bytes} WHERE sha256 = ${sha256}`;
+  }
+
+  /** An upload's status by request id, read from PostgreSQL (always current). */
+  async track(requestId: string): Promise<
+    { status: string; reason: string | null; at: string; org_key: string | null } | undefined
+  > {
+    const [row] = await this.#sql<
+      { status: string; reason: string | null; at: string; org_key: string | null }[]
+    >`SELECT a.status, a.reason, coalesce(a.processed_at, r.received_at)::text AS at, r.org_key
+      FROM requests r JOIN archives a USING (sha256) WHERE r.request_id = ${requestId}`;
+    return row;
+  }
+
+  /** How many archives wait to be processed, by any replica. */
+  async pending(): Promise<number> {
+    const [row] = await this.#sql<{ n: number }[]>`
+      SELECT count(*)::integer AS n FROM archives WHERE status IN ('received', 'processing')`;
+    return row.n;
+  }
+
+  // --- Writing the normalised tables, under the lock --------------------------------------
+
+  /**
+   * Runs `work` holding the write lock, with the local copy caught up first;
+   * returns undefined at once when another replica holds it (it will
+   * process what waits).
+   */
+  async exclusive<T>(work: () => Promise<T>): Promise<{ value: T } | undefined> {
+    const conn = await this.#sql.reserve();
+    try {
+      const [{ locked }] = await conn<{ locked: boolean }[]>`
+        SELECT pg_try_advisory_lock(${WRITE_LOCK}) AS locked`;
+      if (!locked) return undefined;
+      try {
+        await this.catchUp();
+        return { value: await work() };
+      } finally {
+        await conn`SELECT pg_advisory_unlock(${WRITE_LOCK})`;
+      }
+    } finally {
+      conn.release();
+    }
+  }
+
+  /** The next archive to process, oldest first (call under {@linkcode exclusive}). */
+  async nextPending(): Promise<Pending | undefined> {
+    const [row] = await this.#sql<Pending[]>`
+      SELECT sha256, kind, channel, org_key FROM archives WHERE status IN ('received', 'processing')
+      ORDER BY CASE kind WHEN '.clusters' THEN 0 ELSE 1 END, first_received_at, sha256 LIMIT 1`;
+    return row;
+  }
+
+  /**
+   * Commits to PostgreSQL what the local transaction `tx` changed for
+   * `clusterKeys` (call under {@linkcode exclusive}, before the local
+   * commit): their rows of every cluster table, and their events either
+   * appended (the rows `addEvents` kept in `events_added`) or replaced.
+   * `ledger` runs in the same PostgreSQL transaction. Records the change in
+   * the log and, inside `tx`, as caught up.
+   */
+  async commit(
+    tx: Tx,
+    change: {
+      clusterKeys: string[];
+      events: "append" | "replace";
+      ledger?: (sql: postgres.TransactionSql) => Promise<unknown>;
+    },
+  ): Promise<void> {
+    const keys = [...new Set(change.clusterKeys)];
+    await tx.run(
+      `CREATE OR REPLACE TEMP TABLE sync_keys AS SELECT unnest(from_json($1, '["VARCHAR"]')) AS k`,
+      [JSON.stringify(keys)],
+    );
+    const mine = "cluster_key IN (SELECT k FROM sync_keys)";
+    const batches: Batch[] = [];
+    for (const table of CLUSTER_TABLES) {
+      batches.push(await this.#batch(tx, { table, from: table, where: mine }));
+    }
+    // Appended: the rows addEvents kept (none when the archive added no events).
+    const [{ added }] = await tx.query<{ added: number }>(
+      "SELECT count(*)::INTEGER AS added FROM duckdb_tables() WHERE table_name = 'events_added'",
+    );
+    if (change.events === "replace" || added > 0) {
+      batches.push(
+        await this.#batch(tx, {
+          table: "events",
+          from: change.events === "append" ? "events_added" : "events",
+          where: mine,
+        }),
+      );
+    }
+    const seq = await this.#sql.begin(async (sql) => {
+      const [{ next }] = await sql<{ next: string }[]>`
+        SELECT (coalesce(max(seq), 0) + 1)::text AS next FROM changes`;
+      const seq = Number(next);
+      for (const table of CLUSTER_TABLES) {
+        await sql`DELETE FROM ${sql(table)} WHERE cluster_key = ANY(${keys})`;
+      }
+      if (change.events === "replace") {
+        await sql`DELETE FROM events WHERE cluster_key = ANY(${keys})`;
+      }
+      for (const batch of batches) {
+        await this.#send(sql, batch, batch.table === "events" ? `, ${seq}` : "");
+      }
+      await sql`INSERT INTO changes (seq, kind, cluster_keys)
+                VALUES (${seq}, ${change.events}, ${keys})`;
+      await change.ledger?.(sql);
+      await bumpLedger(sql);
+      return seq;
+    });
+    await tx.run("DROP TABLE IF EXISTS events_added");
+    await tx.run("INSERT OR REPLACE INTO replica_state VALUES ('change_seq', $1)", [String(seq)]);
+  }
+
+  /**
+   * Makes the next catch-up reload the local copy whole (after a change
+   * that reached the local copy but not PostgreSQL).
+   */
+  async forgetLocalCopy(): Promise<void> {
+    await this.#local.exec("UPDATE replica_state SET v = 'forgotten' WHERE k = 'store_id'");
+  }
+
+  /** Empties every normalised table and queues every archive again (reprocess). */
+  async reset(): Promise<void> {
+    await this.#sql.begin(async (sql) => {
+      const [{ next }] = await sql<{ next: string }[]>`
+        SELECT (coalesce(max(seq), 0) + 1)::text AS next FROM changes`;
+      for (const table of [...CLUSTER_TABLES, "events"]) await sql`DELETE FROM ${sql(table)}`;
+      await sql`UPDATE archives SET status = 'received', reason = NULL`;
+      await sql`INSERT INTO changes (seq, kind, cluster_keys) VALUES (${
+        Number(next)
+      }, 'reset', '{}')`;
+      await bumpLedger(sql);
+    });
+  }
+
+  /** Deletes archives (and their requests and raw bytes) from the ledger. */
+  async deleteArchives(shas: string[]): Promise<void> {
+    if (!shas.length) return;
+    await this.#sql.begin(async (sql) => {
+      await sql`DELETE FROM requests WHERE sha256 = ANY(${shas})`;
+      await sql`DELETE FROM archives WHERE sha256 = ANY(${shas})`;
+      await sql`DELETE FROM raw_archives WHERE sha256 = ANY(${shas})`;
+      await bumpLedger(sql);
+    });
+  }
+
+  /** Deletes the requests of an organisation (a deletion on request). */
+  async deleteRequestsOf(orgKey: string): Promise<void> {
+    await this.#sql.begin(async (sql) => {
+      await sql`DELETE FROM requests WHERE org_key = ${orgKey}`;
+      await bumpLedger(sql);
+    });
+  }
+
+  // --- Keeping the local copy in step ------------------------------------------------------
+
+  /** Brings the local copy up to date with PostgreSQL: the change log, then the ledger. */
+  catchUp(): Promise<void> {
+    const run = this.#catching.then(() => this.#catchUp(), () => this.#catchUp());
+    this.#catching = run.catch(() => {});
+    return run;
+  }
+
+  async #catchUp(): Promise<void> {
+    const state = Object.fromEntries(
+      (await this.#local.query<{ k: string; v: string }>("SELECT k, v FROM replica_state"))
+        .map((r) => [r.k, r.v]),
+    );
+    const [meta] = await this.#sql<{ store_id: string; ledger: string; seq: string }[]>`
+      SELECT (SELECT v FROM analysis_meta WHERE k = 'store_id') AS store_id,
+             (SELECT v FROM analysis_meta WHERE k = 'ledger_version') AS ledger,
+             (SELECT coalesce(max(seq), 0)::text FROM changes) AS seq`;
+    const fresh = state.store_id !== meta.store_id;
+    let seq = fresh ? 0 : Number(state.change_seq ?? 0);
+    if (fresh || Number(meta.seq) > seq) {
+      const changes: Change[] = fresh ? [] : (await this.#sql<Change[]>`
+        SELECT seq::integer AS seq, kind, cluster_keys FROM changes WHERE seq > ${seq} ORDER BY seq`);
+      await this.#local.transaction(async (tx) => {
+        if (fresh) {
+          await this.#pullAll(tx, Number(meta.seq));
+          seq = Number(meta.seq);
+        }
+        for (const change of changes) {
+          await this.#apply(tx, change);
+          seq = change.seq;
+        }
+        await tx.run("INSERT OR REPLACE INTO replica_state VALUES ('change_seq', $1)", [
+          String(seq),
+        ]);
+        await tx.run("INSERT OR REPLACE INTO replica_state VALUES ('store_id', $1)", [
+          meta.store_id,
+        ]);
+        await resetClusterNumbers(tx);
+      });
+    }
+    if (fresh || state.ledger_version !== meta.ledger) await this.#pullLedger();
+  }
+
+  /** Replaces the local copy with everything PostgreSQL holds up to change `upTo`. */
+  async #pullAll(tx: Tx, upTo: number): Promise<void> {
+    for (const table of [...CLUSTER_TABLES, "events"]) await tx.run(`DELETE FROM ${table}`);
+    for (const table of CLUSTER_TABLES) await this.#pull(tx, table, "true");
+    await this.#pull(tx, "events", `change_seq <= ${upTo}`);
+  }
+
+  async #apply(tx: Tx, change: Change): Promise<void> {
+    if (change.kind === "reset") {
+      for (const table of [...CLUSTER_TABLES, "events"]) await tx.run(`DELETE FROM ${table}`);
+      return;
+    }
+    const keys = JSON.stringify(change.cluster_keys);
+    const mine = "cluster_key IN (SELECT unnest(from_json($1, '[\"VARCHAR\"]')))";
+    const tables = change.kind === "replace" ? [...CLUSTER_TABLES, "events"] : CLUSTER_TABLES;
+    for (const table of tables) await tx.run(`DELETE FROM ${table} WHERE ${mine}`, [keys]);
+    const inKeys = `cluster_key IN (SELECT unnest(${pgTextArray(change.cluster_keys)}))`;
+    for (const table of CLUSTER_TABLES) await this.#pull(tx, table, inKeys);
+    await this.#pull(
+      tx,
+      "events",
+      change.kind === "replace"
+        ? `${inKeys} AND change_seq <= ${change.seq}`
+        : `change_seq = ${change.seq}`,
+    );
+  }
+
+  /** Reloads the ledger (archives, requests) as one consistent read. */
+  async #pullLedger(): Promise<void> {
+    await this.#sql.begin("ISOLATION LEVEL REPEATABLE READ", async (sql) => {
+      const [{ v }] = await sql<{ v: string }[]>`
+        SELECT v FROM analysis_meta WHERE k = 'ledger_version'`;
+      await this.#local.transaction(async (tx) => {
+        for (const table of LEDGER_TABLES) {
+          await tx.run(`DELETE FROM ${table}`);
+          await this.#pull(tx, table, "true", sql);
+        }
+        await tx.run("INSERT OR REPLACE INTO replica_state VALUES ('ledger_version', $1)", [v]);
+      });
+    });
+  }
+
+  /** The columns of a replicated table, as the local store types them. */
+  async #columnsOf(tx: Tx, table: string): Promise<Column[]> {
+    let columns = this.#columns.get(table);
+    if (!columns) {
+      columns = await tx.query<Column>(
+        `SELECT column_name AS name, data_type AS type FROM information_schema.columns
+         WHERE table_name = $1 AND table_schema = 'main' ORDER BY ordinal_position`,
+        [table],
+      );
+      this.#columns.set(table, columns);
+    }
+    return columns;
+  }
+
+  /**
+   * Rows of a local table (or a table shaped like it) to send: a few as one
+   * JSON parameter (one round trip), many as a CSV file streamed with COPY.
+   */
+  async #batch(tx: Tx, what: { table: string; from: string; where: string }): Promise<Batch> {
+    const { table, from, where } = what;
+    const columns = await this.#columnsOf(tx, table);
+    const [{ n }] = await tx.query<{ n: number }>(
+      `SELECT count(*)::INTEGER AS n FROM ${from} WHERE ${where}`,
+    );
+    if (n === 0) return { table, columns, rows: [] };
+    if (n <= JSON_ROWS) {
+      return { table, columns, rows: await tx.query(`SELECT * FROM ${from} WHERE ${where}`) };
+    }
+    const select = columns.map((c) =>
+      c.type.endsWith("[]")
+        ? `CASE WHEN ${c.name} IS NULL THEN NULL ELSE to_json(${c.name})::VARCHAR END`
+        : c.type.startsWith("TIMESTAMP")
+        ? `${c.name}::VARCHAR`
+        : c.name
+    );
+    const path = `${this.#tmp}/push_${table}.csv`;
+    await tx.run(
+      `COPY (SELECT ${select.join(", ")} FROM ${from} WHERE ${where})
+       TO '${path}' (FORMAT csv, HEADER false)`,
+    );
+    return { table, columns, path };
+  }
+
+  /** Inserts a batch into its PostgreSQL table; `extra` adds trailing column values. */
+  async #send(sql: postgres.TransactionSql, batch: Batch, extra: string): Promise<void> {
+    const { table, columns } = batch;
+    const names = columns.map((c) => c.name).join(", ");
+    if (batch.rows) {
+      if (!batch.rows.length) return;
+      await sql.unsafe(
+        `INSERT INTO ${table} SELECT ${names}${extra}
+         FROM json_populate_recordset(NULL::${table}, $1::text::json)`,
+        [JSON.stringify(batch.rows)],
+      );
+      return;
+    }
+    const staging = `staging_${table}`;
+    await sql.unsafe(
+      `CREATE TEMP TABLE IF NOT EXISTS ${staging} (${
+        columns.map((c) => `${c.name} text`).join(", ")
+      }) ON COMMIT DROP`,
+    );
+    const writable = await sql.unsafe(`COPY ${staging} FROM STDIN (FORMAT csv)`).writable();
+    await pipeline(createReadStream(batch.path!), writable);
+    const cast = columns.map((c) =>
+      c.type.endsWith("[]")
+        ? `CASE WHEN ${c.name} IS NULL THEN NULL ELSE ARRAY(SELECT json_array_elements_text(${c.name}::json)) END`
+        : `${c.name}::${PG_TYPES[c.type] ?? "text"}`
+    );
+    await sql.unsafe(`INSERT INTO ${table} SELECT ${cast.join(", ")}${extra} FROM ${staging}`);
+    await sql.unsafe(`TRUNCATE ${staging}`);
+    await Deno.remove(batch.path!).catch(() => {});
+  }
+
+  /** Loads rows of a PostgreSQL table matching `where` into the local table. */
+  async #pull(
+    tx: Tx,
+    table: string,
+    where: string,
+    sql: postgres.Sql | postgres.TransactionSql = this.#sql,
+  ): Promise<void> {
+    const columns = await this.#columnsOf(tx, table);
+    const path = `${this.#tmp}/pull_${table}.csv`;
+    const select = columns.map((c) =>
+      c.type.endsWith("[]") ? `to_json(${c.name})::text` : `${c.name}::text`
+    );
+    const readable = await sql.unsafe(
+      `COPY (SELECT ${select.join(", ")} FROM ${table} WHERE ${where}) TO STDOUT (FORMAT csv)`,
+    ).readable();
+    await pipeline(readable, createWriteStream(path));
+    if ((await Deno.stat(path)).size === 0) return;
+    const spec = columns.map((c, i) => `'c${i}': 'VARCHAR'`).join(", ");
+    const cast = columns.map((c, i) =>
+      c.type.endsWith("[]") ? `from_json(c${i}, '["VARCHAR"]')` : `CAST(c${i} AS ${c.type})`
+    );
+    await tx.run(
+      `INSERT INTO ${table} SELECT ${cast.join(", ")}
+       FROM read_csv('${path}', auto_detect = false, header = false, delim = ',', quote = '"',
+                     escape = '"', allow_quoted_nulls = false, columns = {${spec}})`,
+    );
+    await Deno.remove(path).catch(() => {});
+  }
+}
+
+/** A problem with the shared store the operator must fix (exit 2). */
+export class SharedStoreError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "SharedStoreError";
+  }
+}
+
+const PG_TYPES: Record<string, string> = {
+  "VARCHAR": "text",
+  "BIGINT": "bigint",
+  "INTEGER": "integer",
+  "DOUBLE": "double precision",
+  "BOOLEAN": "boolean",
+  "TIMESTAMP WITH TIME ZONE": "timestamptz",
+};
+
+async function bumpLedger(sql: postgres.TransactionSql): Promise<void> {
+  await sql`UPDATE analysis_meta SET v = (v::bigint + 1)::text WHERE k = 'ledger_version'`;
+}
+
+/** A PostgreSQL text[] literal of 32-hex keys (checked, so it is safe inline in COPY). */
+function pgTextArray(keys: string[]): string {
+  for (const k of keys) if (!/^[0-9a-f]{32}$/.test(k)) throw new Error("not a cluster key");
+  return `ARRAY[${keys.map((k) => `'${k}'`).join(",")}]::text[]`;
+}
+
+/** Local cluster numbers continue after the largest any replica gave. */
+async function resetClusterNumbers(tx: Tx): Promise<void> {
+  const [{ next }] = await tx.query<{ next: number }>(
+    "SELECT (coalesce(max(cluster_no), 0) + 1)::BIGINT AS next FROM cluster_numbers",
+  );
+  await tx.run(`CREATE OR REPLACE SEQUENCE cluster_no_seq START WITH ${Number(next)}`);
+}
+
+/** A connection error without the URL (and so without its password). */
+function describe(err: unknown): string {
+  const e = err as { code?: string; message?: string };
+  const message = String(e?.message ?? err).split("\n")[0];
+  return e?.code ? `${e.code}: ${message}` : message;
+}

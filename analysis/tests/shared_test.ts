@@ -1,0 +1,317 @@
+/**
+ * PostgreSQL as the shared store: two replicas take uploads at the same
+ * time, each archive is processed once, and every question answers on both
+ * replicas exactly as the embedded store answers the same inputs, and as
+ * the inputs say.
+ */
+import assert from "node:assert/strict";
+import postgres from "postgres";
+import { emptyDatabase } from "../../tests/support/db.ts";
+import { ConfigError, loadAnalysisConfig } from "../src/config.ts";
+import type { Ingest } from "../src/ingest/mod.ts";
+import { keyOf } from "../src/normalise/keys.ts";
+import { ask, parseAsk, QUESTIONS } from "../src/questions/mod.ts";
+import { openIngest } from "../src/service.ts";
+import { deleteSubject, prune } from "../src/store/retention.ts";
+import {
+  expectedSuccess,
+  type GenCluster,
+  generateClusters,
+  onpremArchive,
+  writeSaasExport,
+} from "./population.ts";
+import { importSaasExport, startService, type TestService } from "./support.ts";
+
+const TABLES = [
+  "archives",
+  "attempts",
+  "hosts",
+  "events",
+  "cluster_snapshots",
+  "component_versions",
+  "cluster_signals",
+  "failure_reasons",
+  "host_stage_durations",
+];
+
+/** Every question, with every breakdown it takes, split by source where it can be. */
+async function everyAnswer(ingest: Ingest, clusterId: string): Promise<Record<string, unknown>> {
+  const out: Record<string, unknown> = {};
+  for (const question of QUESTIONS) {
+    const views: Array<Record<string, string>> = Object.keys(question.by).length
+      ? Object.keys(question.by).map((by) => ({ by }))
+      : [{}];
+    if (question.splits) views.push({ split: "source" });
+    for (const view of views) {
+      const query = { ...view, internal: "include", cluster: clusterId };
+      const answer = await ask(ingest.store, question, {
+        params: parseAsk(question.analystOnly ? query : { ...query, cluster: undefined }),
+        k: 1,
+        secret: ingest.secret,
+      });
+      out[`${question.id} ${JSON.stringify(view)}`] = answer.rows;
+    }
+  }
+  return out;
+}
+
+async function counts(ingest: Ingest): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const table of TABLES) {
+    const [{ n }] = await ingest.store.query<{ n: number }>(
+      `SELECT count(*)::INTEGER AS n FROM ${table}`,
+    );
+    out[table] = n;
+  }
+  return out;
+}
+
+async function pgCounts(sql: postgres.Sql): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const table of TABLES) {
+    const [{ n }] = await sql<{ n: number }[]>`SELECT count(*)::integer AS n FROM ${sql(table)}`;
+    out[table] = n;
+  }
+  return out;
+}
+
+/** A key file every replica shares (they must key ids alike). */
+async function sharedKey(dir: string): Promise<string> {
+  const path = `${dir}/replicas.key`;
+  await Deno.writeTextFile(path, "a".repeat(16) + crypto.randomUUID().replaceAll("-", ""));
+  return path;
+}
+
+interface Setup {
+  replicas: TestService[];
+  embedded: TestService;
+  pg: postgres.Sql;
+  saas: GenCluster[];
+  onprem: GenCluster[];
+  sends: number;
+  close(): Promise<void>;
+}
+
+/** Two replicas on one fresh PostgreSQL database and an embedded store, fed the same inputs. */
+async function setUp(): Promise<Setup> {
+  const db = await emptyDatabase();
+  const keyDir = await Deno.makeTempDir({ prefix: "analysis-key-" });
+  const keyFile = await sharedKey(keyDir);
+  const env = { ANALYSIS_KEY_FILE: keyFile, ANALYSIS_MIN_GROUP: "1" };
+  const shared = { ...env, ANALYSIS_DATABASE_URL: db.url };
+  const replicas = [await startService({ env: shared }), await startService({ env: shared })];
+  const embedded = await startService({ env });
+  const pg = postgres(db.url, {
+    max: 2,
+    onnotice: () => {},
+    connection: { search_path: "assisted_analysis" },
+  });
+  const exportDir = await Deno.makeTempDir({ prefix: "saas-export-" });
+  const saas = generateClusters("saas", 30);
+  const onprem = generateClusters("onprem", 24);
+  await writeSaasExport(exportDir, saas, { lifecycle: true });
+  const archives = await Promise.all(onprem.map((c) => onpremArchive(c)));
+  const upload = (service: TestService, bytes: Uint8Array) =>
+    service.ingest.accept(bytes, { kind: "archive", channel: "upload", orgLabel: "org-a" });
+  // Both replicas at once: each archive to one of them, the first four to both.
+  let sends = 0;
+  await Promise.all([
+    importSaasExport(replicas[1], exportDir),
+    ...archives.map((bytes, i) => {
+      const to = i < 4 ? replicas : [replicas[i % 2]];
+      sends += to.length;
+      return Promise.all(to.map((r) => upload(r, bytes)));
+    }),
+  ]);
+  await importSaasExport(embedded, exportDir);
+  // The embedded store gets the same arrivals, one after another.
+  for (const [i, bytes] of archives.entries()) {
+    for (let n = i < 4 ? 2 : 1; n > 0; n--) await upload(embedded, bytes);
+  }
+  await Promise.all([...replicas, embedded].map((s) => s.ingest.settled()));
+  return {
+    replicas,
+    embedded,
+    pg,
+    saas,
+    onprem,
+    sends,
+    async close() {
+      await pg.end();
+      for (const s of [...replicas, embedded]) await s.close();
+      await db.drop();
+      await Deno.remove(keyDir, { recursive: true });
+      await Deno.remove(exportDir, { recursive: true });
+    },
+  };
+}
+
+Deno.test("two replicas on one PostgreSQL take uploads at once, process each archive once, and answer every question as the embedded store does", async () => {
+  const s = await setUp();
+  try {
+    const [a, b] = s.replicas;
+    // Each archive stored and processed once; every arrival counted.
+    const [ledger] = await s.pg<{ archives: number; success: number; received: number }[]>`
+      SELECT count(*)::integer AS archives,
+             count(*) FILTER (WHERE status = 'success')::integer AS success,
+             sum(times_received)::integer AS received
+      FROM archives WHERE kind = 'archive'`;
+    assert.deepEqual(ledger, {
+      archives: s.onprem.length,
+      success: s.onprem.length,
+      received: s.sends,
+    });
+    const [twice] = await s.pg<{ n: number }[]>`
+      SELECT count(*)::integer AS n FROM (SELECT cluster_key, event_id FROM events
+        GROUP BY cluster_key, event_id HAVING count(*) > 1) d`;
+    assert.equal(twice.n, 0, "an event stored twice");
+    const [attemptsTwice] = await s.pg<{ n: number }[]>`
+      SELECT (count(*) - count(DISTINCT attempt_id))::integer AS n FROM attempts`;
+    assert.equal(attemptsTwice.n, 0);
+
+    // PostgreSQL, both replicas' copies and the embedded store hold the same rows.
+    const expected = await counts(s.embedded.ingest);
+    assert.deepEqual(await pgCounts(s.pg), expected);
+    assert.deepEqual(await counts(a.ingest), expected);
+    assert.deepEqual(await counts(b.ingest), expected);
+
+    // Every question, every breakdown: the same rows everywhere.
+    const clusterId = s.onprem[0].id;
+    const reference = await everyAnswer(s.embedded.ingest, clusterId);
+    assert.ok(Object.keys(reference).length >= QUESTIONS.length);
+    assert.deepEqual(await everyAnswer(a.ingest, clusterId), reference);
+    assert.deepEqual(await everyAnswer(b.ingest, clusterId), reference);
+
+    // And as the inputs say (internal users left out, as the dashboards do).
+    const answer = await ask(b.ingest.store, QUESTIONS.find((q) => q.id === "success-rate")!, {
+      params: parseAsk({ by: "source" }),
+      k: 1,
+      secret: b.ingest.secret,
+    });
+    for (const [source, clusters] of [["onprem", s.onprem], ["saas", s.saas]] as const) {
+      const row = answer.rows.find((r) => r.key === source)!;
+      const truth = expectedSuccess(clusters.filter((c) => c.emailDomain !== "redhat.com"));
+      for (const [name, value] of Object.entries(truth)) {
+        if (name in row) assert.equal(row[name], value, `${source} ${name}`);
+      }
+    }
+
+    // Track answers from PostgreSQL on either replica.
+    const bytes = await onpremArchive(generateClusters("onprem", 1, "tracked")[0]);
+    const requestId = crypto.randomUUID();
+    await a.ingest.accept(bytes, {
+      kind: "archive",
+      channel: "upload",
+      orgLabel: "org-a",
+      requestId,
+    });
+    await a.ingest.settled();
+    assert.equal((await b.ingest.track(requestId))?.status, "success");
+  } finally {
+    await s.close();
+  }
+});
+
+Deno.test("on PostgreSQL, a deletion, retention and reprocess reach the shared tables and every replica", async () => {
+  const s = await setUp();
+  try {
+    const [a, b] = s.replicas;
+    const gone = s.onprem[3];
+    await deleteSubject(a.ingest, { clusterId: gone.id });
+    await deleteSubject(s.embedded.ingest, { clusterId: gone.id });
+    await b.ingest.refresh();
+    const key = keyOf(a.ingest.secret, gone.id)!;
+    const [left] = await s.pg<{ n: number }[]>`
+      SELECT ((SELECT count(*) FROM attempts WHERE cluster_key = ${key}) +
+              (SELECT count(*) FROM events WHERE cluster_key = ${key}) +
+              (SELECT count(*) FROM archives WHERE cluster_key = ${key}) +
+              (SELECT count(*) FROM hosts WHERE cluster_key = ${key}))::integer AS n`;
+    assert.equal(left.n, 0, "rows of the deleted cluster left in PostgreSQL");
+    const expected = await counts(s.embedded.ingest);
+    assert.deepEqual(await pgCounts(s.pg), expected);
+    assert.deepEqual(await counts(b.ingest), expected);
+    const clusterId = s.onprem[0].id;
+    const reference = await everyAnswer(s.embedded.ingest, clusterId);
+    assert.deepEqual(await everyAnswer(b.ingest, clusterId), reference);
+
+    // Retention: events dated before the cut-off go from PostgreSQL and from both copies.
+    await prune(b.ingest, 1);
+    await prune(s.embedded.ingest, 1);
+    await a.ingest.refresh();
+    const pruned = await counts(s.embedded.ingest);
+    assert.ok(pruned.events < expected.events, "the generated events are older than a month");
+    assert.deepEqual(await pgCounts(s.pg), pruned);
+    assert.deepEqual(await counts(a.ingest), pruned);
+
+    // Reprocess on one replica: the other follows, as the embedded store reprocessed answers.
+    const result = await b.ingest.reprocess();
+    assert.deepEqual(result, await s.embedded.ingest.reprocess());
+    assert.equal(result.error, 0);
+    await a.ingest.refresh();
+    assert.deepEqual(
+      await everyAnswer(a.ingest, clusterId),
+      await everyAnswer(s.embedded.ingest, clusterId),
+    );
+    assert.deepEqual(await pgCounts(s.pg), await counts(s.embedded.ingest));
+    assert.deepEqual(await counts(a.ingest), await counts(s.embedded.ingest));
+  } finally {
+    await s.close();
+  }
+});
+
+Deno.test("a replica is refused, with the reason and no password, when it cannot share the store", async () => {
+  const db = await emptyDatabase();
+  const dir = await Deno.makeTempDir({ prefix: "analysis-refused-" });
+  try {
+    const open = async (env: Record<string, string>) => {
+      try {
+        const ingest = await openIngest(loadAnalysisConfig(env));
+        await ingest?.close();
+        return "opened";
+      } catch (err) {
+        assert.ok(err instanceof ConfigError, String(err));
+        return err.message;
+      }
+    };
+    const keyFile = await sharedKey(dir);
+    const first = { ANALYSIS_DB: `${dir}/one.duckdb`, ANALYSIS_KEY_FILE: keyFile };
+    assert.equal(await open({ ...first, ANALYSIS_DATABASE_URL: db.url }), "opened");
+    // Another secret would give the same cluster other keys.
+    const other = await open({
+      ANALYSIS_DB: `${dir}/two.duckdb`,
+      ANALYSIS_DATABASE_URL: db.url,
+    });
+    assert.match(other, /ANALYSIS_KEY_FILE holds another key/);
+    // An embedded store is never overwritten by a copy of the shared one.
+    const embedded = { ANALYSIS_DB: `${dir}/embedded.duckdb`, ANALYSIS_KEY_FILE: keyFile };
+    const ingest = (await openIngest(loadAnalysisConfig(embedded)))!;
+    await ingest.accept(await onpremArchive(generateClusters("onprem", 1)[0]), {
+      kind: "archive",
+      channel: "import",
+      orgLabel: null,
+    });
+    await ingest.close();
+    assert.match(
+      await open({ ...embedded, ANALYSIS_DATABASE_URL: db.url }),
+      /ANALYSIS_DB holds an embedded store/,
+    );
+    // Nothing listens: the cause, never the password.
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const port = (listener.addr as Deno.NetAddr).port;
+    listener.close();
+    const down = await open({
+      ...first,
+      ANALYSIS_DB: `${dir}/three.duckdb`,
+      ANALYSIS_DATABASE_URL: `postgres://analysis:pa55-w0rd-secret@127.0.0.1:${port}/x`,
+    });
+    assert.match(down, /^ANALYSIS_DATABASE_URL: .*ECONNREFUSED/);
+    assert.doesNotMatch(down, /pa55-w0rd-secret/);
+    assert.throws(
+      () => loadAnalysisConfig({ ANALYSIS_DATABASE_URL: "mysql://x@y/z" }),
+      /ANALYSIS_DATABASE_URL must be a postgres:\/\/ URL/,
+    );
+  } finally {
+    await db.drop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
