@@ -1,11 +1,13 @@
 /**
- * `deno task bench-analysis [events] [--population N]`: the analysis
- * service's benchmark, not a test.
+ * `deno task bench-analysis [events] [--population N] [--ingest-only|--questions-only]`:
+ * the analysis service's benchmark, not a test.
  *
  * 1. Ingest: a 150-host archive of N events (default 1,000,000) imported the
  *    way an operator runs it (`deno task analysis import FILE`, its own
  *    process), against the floor: DuckDB itself loading the same events.json
  *    with read_json, in a process of its own. Wall time and peak RSS of each.
+ *    Then the same into the shared store (a throwaway PostgreSQL), and a
+ *    second replica's first start.
  * 2. Questions: a generated population (default 10,000 attempts, 2,000
  *    events each: 20,000,000 events) written straight into a DuckDB store;
  *    every question asked 20 times; p50 and p95.
@@ -23,6 +25,8 @@ import { Ingest } from "../analysis/src/ingest/mod.ts";
 import { OVERVIEW, PAGES } from "../analysis/src/pages/catalog.ts";
 import { createAnalysisApp } from "../analysis/src/server.ts";
 import { deriveAllSignals } from "../analysis/src/store/signals.ts";
+import { SharedStore } from "../analysis/src/store/shared.ts";
+import { findPostgresBin, startThrowawayPostgres } from "./postgres.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const args = Deno.args.filter((a) => !a.startsWith("--"));
@@ -152,6 +156,73 @@ console.log((await c.runAndReadAll("SELECT count(*) AS n FROM e")).getRowObjects
     `| peak RSS | ${(ingest.peak / 1e6).toFixed(1)} MB | ${(floor.peak / 1e6).toFixed(1)} MB |`,
   );
   console.log(`| time ratio | **${(ingest.ms / floor.ms).toFixed(2)}×** | 1 |`);
+  await sharedIngestBench(dir, { archive, env, floorMs: floor.ms });
+}
+
+/**
+ * The same archive into the shared store (PostgreSQL, a throwaway cluster):
+ * the import, then a second replica's first start (its local copy pulled
+ * whole from PostgreSQL), then how long keeping a copy current costs when
+ * nothing changed.
+ */
+async function sharedIngestBench(
+  dir: string,
+  run: { archive: string; env: Record<string, string>; floorMs: number },
+): Promise<void> {
+  if (!findPostgresBin()) {
+    console.log("\n(no PostgreSQL binaries here: the shared store's figures are left out)");
+    return;
+  }
+  const pg = await startThrowawayPostgres();
+  try {
+    const deno = Deno.execPath();
+    const config = `${ROOT}analysis/deno.json`;
+    const main = `${ROOT}analysis/main.ts`;
+    const key = `${dir}/replicas.key`;
+    await Deno.writeTextFile(key, "b".repeat(64));
+    const shared = { ...run.env, ANALYSIS_DATABASE_URL: pg.url, ANALYSIS_KEY_FILE: key };
+    const ingest = await timed(
+      [deno, "run", "-A", "--config", config, main, "import", run.archive],
+      {
+        ...shared,
+        ANALYSIS_DB: `${dir}/replica-1.duckdb`,
+      },
+    );
+    const follower = await timed(
+      [deno, "run", "-A", "--config", config, main, "ask", "success-rate", "--format", "json"],
+      { ...shared, ANALYSIS_DB: `${dir}/replica-2.duckdb` },
+    );
+    const local = await Store.open(`${dir}/replica-2.duckdb`);
+    const replica = await SharedStore.open(pg.url, { local, secret: "b".repeat(64) });
+    const times: number[] = [];
+    for (let i = 0; i < 50; i++) {
+      const t0 = performance.now();
+      await replica.catchUp();
+      times.push(performance.now() - t0);
+    }
+    await replica.close();
+    await local.close();
+    times.sort((a, b) => a - b);
+    console.log("\n| shared store (PostgreSQL) | wall time | peak RSS | ratio to the floor |");
+    console.log("|---|---|---|---|");
+    console.log(
+      `| \`analysis import\` of the same archive | ${(ingest.ms / 1000).toFixed(2)} s | ${
+        (ingest.peak / 1e6).toFixed(1)
+      } MB | ${(ingest.ms / run.floorMs).toFixed(2)}× |`,
+    );
+    console.log(
+      `| a second replica's first \`ask\` (its copy pulled whole) | ${
+        (follower.ms / 1000).toFixed(2)
+      } s | ${(follower.peak / 1e6).toFixed(1)} MB | |`,
+    );
+    console.log(
+      `| keeping a copy current, nothing changed (p50 / p95 of 50) | ${times[24].toFixed(1)} / ${
+        times[47].toFixed(1)
+      } ms | | |`,
+    );
+  } finally {
+    await pg.stop();
+  }
 }
 
 async function questionsBench(dir: string): Promise<void> {
@@ -251,7 +322,7 @@ if (import.meta.main) {
       `machine: ${Deno.build.os} ${Deno.build.arch}, ${navigator.hardwareConcurrency} cores`,
     );
     if (!Deno.args.includes("--questions-only")) await ingestBench(dir);
-    await questionsBench(dir);
+    if (!Deno.args.includes("--ingest-only")) await questionsBench(dir);
   } finally {
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }

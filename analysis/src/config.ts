@@ -42,7 +42,8 @@ interface Setting {
 export const ANALYSIS_SETTINGS: readonly Setting[] = [
   {
     name: "ANALYSIS_DB",
-    description: "the DuckDB file of the store",
+    description:
+      "the DuckDB file of the store (with ANALYSIS_DATABASE_URL, this replica's local copy)",
     default: "./analysis.duckdb",
   },
   {
@@ -53,7 +54,7 @@ export const ANALYSIS_SETTINGS: readonly Setting[] = [
   },
   {
     name: "ANALYSIS_RAW_DIR",
-    description: "where raw archives are kept, by sha256",
+    description: "where raw archives are kept, by sha256 (with ANALYSIS_DATABASE_URL, a cache)",
     default: "<ANALYSIS_DB>.raw",
   },
   {

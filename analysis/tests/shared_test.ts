@@ -12,7 +12,9 @@ import type { Ingest } from "../src/ingest/mod.ts";
 import { keyOf } from "../src/normalise/keys.ts";
 import { ask, parseAsk, QUESTIONS } from "../src/questions/mod.ts";
 import { openIngest } from "../src/service.ts";
+import { Store } from "../src/store/duckdb.ts";
 import { deleteSubject, prune } from "../src/store/retention.ts";
+import { SharedStore } from "../src/store/shared.ts";
 import {
   expectedSuccess,
   type GenCluster,
@@ -313,5 +315,40 @@ Deno.test("a replica is refused, with the reason and no password, when it cannot
   } finally {
     await db.drop();
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("pulling large tables from PostgreSQL again and again leaves the connections usable", async () => {
+  // postgres.js can leave its socket paused after a COPY stream (porsager/postgres#499); the
+  // next query on that connection would then wait forever. Seen once with a million events.
+  const db = await emptyDatabase();
+  const local = await Store.open(":memory:");
+  const shared = await SharedStore.open(db.url, { local, secret: "c".repeat(64) });
+  const pg = postgres(db.url, { max: 1, connection: { search_path: "assisted_analysis" } });
+  try {
+    const key = "0".repeat(32);
+    for (let round = 0; round < 25; round++) {
+      // A few thousand more rows each round, so the stream ends at a different point each time.
+      await pg`INSERT INTO events (cluster_key, event_id, source, message, change_seq)
+        SELECT ${key}, md5(${round} || '-' || i), 'saas', repeat('x', 80), 1
+        FROM generate_series(1, ${3000 + round * 1500}) i`;
+      await pg`INSERT INTO changes VALUES (1, 'append', ${[key]}) ON CONFLICT DO NOTHING`;
+      await shared.forgetLocalCopy();
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const done = await Promise.race([
+        shared.catchUp().then(() => shared.pending()).then(() => true),
+        new Promise<false>((r) => timer = setTimeout(() => r(false), 20_000)),
+      ]);
+      clearTimeout(timer);
+      assert.ok(done, `round ${round}: a query after the pull never answered`);
+    }
+    const [{ n }] = await local.query<{ n: number }>("SELECT count(*)::INTEGER AS n FROM events");
+    const [{ m }] = await pg<{ m: number }[]>`SELECT count(*)::integer AS m FROM events`;
+    assert.equal(n, m);
+  } finally {
+    await pg.end();
+    await shared.close();
+    await local.close();
+    await db.drop();
   }
 });

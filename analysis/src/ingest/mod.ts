@@ -61,6 +61,7 @@ export class Ingest {
   #queue: Promise<void> = Promise.resolve();
   /** Why the last pass over waiting archives stopped (shared store), for `settled`. */
   #drainError: unknown;
+  #kicked = false;
 
   constructor(store: Store, options: { secret: string; rawDir: string; shared?: SharedStore }) {
     this.store = store;
@@ -161,8 +162,13 @@ export class Ingest {
    * unless another replica is already at it (it will see this arrival too).
    */
   kick(): void {
-    if (!this.shared) return;
-    this.#queue = this.#queue.then(() => this.#drain()).then(
+    if (!this.shared || this.#kicked) return;
+    // One pass waiting is enough: it takes whatever waits when it starts.
+    this.#kicked = true;
+    this.#queue = this.#queue.then(() => {
+      this.#kicked = false;
+      return this.#drain();
+    }).then(
       () => {},
       (err) => {
         this.#drainError = err;

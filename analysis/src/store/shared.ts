@@ -227,7 +227,13 @@ export class SharedStore {
 
   /** Closes the connections. */
   async close(): Promise<void> {
-    await this.#catching.catch(() => {});
+    // A catch-up in flight may finish; one stuck on the network ends with the connections.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      this.#catching.catch(() => {}),
+      new Promise((r) => timer = setTimeout(r, 5_000)),
+    ]);
+    clearTimeout(timer);
     await this.#sql.end({ timeout: 5 });
     await Deno.remove(this.#tmp, { recursive: true }).catch(() => {});
   }
@@ -630,8 +636,13 @@ export class SharedStore {
       `COPY (SELECT ${select.join(", ")} FROM ${table} WHERE ${where}) TO STDOUT (FORMAT csv)`,
     ).readable();
     await pipeline(readable, createWriteStream(path));
+    // postgres.js pauses its socket when the stream's buffer is full, and only reading the
+    // stream resumes it; when that happens on the last chunk, the ended stream is never read
+    // again and the connection hangs (porsager/postgres#499, cause in #1016; seen here once
+    // after pulling a million events). Reading once more resumes it.
+    (readable as unknown as { _read(size: number): void })._read(0);
     if ((await Deno.stat(path)).size === 0) return;
-    const spec = columns.map((c, i) => `'c${i}': 'VARCHAR'`).join(", ");
+    const spec = columns.map((_, i) => `'c${i}': 'VARCHAR'`).join(", ");
     const cast = columns.map((c, i) =>
       c.type.endsWith("[]") ? `from_json(c${i}, '["VARCHAR"]')` : `CAST(c${i} AS ${c.type})`
     );
