@@ -91,13 +91,14 @@ async function serve(config: AnalysisConfig): Promise<void> {
     msg: "analysis service listening",
     address: `http://${server.addr.hostname}:${server.addr.port}`,
   });
-  await service.start(log);
+  // Stoppable from the moment it listens (retention at start may wait for another replica).
   const stop = async () => {
     await service.close();
     Deno.exit(0);
   };
   Deno.addSignalListener("SIGTERM", stop);
   Deno.addSignalListener("SIGINT", stop);
+  await service.start(log);
   await server.finished;
 }
 

@@ -46,7 +46,9 @@ const PG_SCHEMA = `
 CREATE SCHEMA IF NOT EXISTS assisted_analysis;
 CREATE TABLE IF NOT EXISTS analysis_meta (k text PRIMARY KEY, v text NOT NULL);
 INSERT INTO analysis_meta VALUES ('ledger_version', '0') ON CONFLICT DO NOTHING;
-CREATE TABLE IF NOT EXISTS raw_archives (sha256 text PRIMARY KEY, bytes bytea NOT NULL);
+CREATE TABLE IF NOT EXISTS raw_archives (
+  sha256 text NOT NULL, part integer NOT NULL, bytes bytea NOT NULL, PRIMARY KEY (sha256, part)
+);
 CREATE TABLE IF NOT EXISTS changes (
   seq bigint PRIMARY KEY, kind text NOT NULL, cluster_keys text[] NOT NULL,
   at timestamptz NOT NULL DEFAULT now()
@@ -256,7 +258,7 @@ export class SharedStore {
     },
   ): Promise<{ status: string; reason: string | null } | undefined> {
     return await this.#sql.begin(async (tx) => {
-      await tx`INSERT INTO raw_archives VALUES (${row.sha256}, ${bytes}) ON CONFLICT DO NOTHING`;
+      await writeRaw(tx, row.sha256, bytes);
       const [before] = await tx<{ status: string; reason: string | null }[]>`
         SELECT status, reason FROM archives WHERE sha256 = ${row.sha256} FOR UPDATE`;
       if (before) {
@@ -292,19 +294,38 @@ export class SharedStore {
 
   /** The raw bytes of an archive, written to `path` (for processing or rewriting). */
   async fetchRaw(sha256: string, path: string): Promise<boolean> {
-    const [row] = await this.#sql<{ bytes: Uint8Array }[]>`
-      SELECT bytes FROM raw_archives WHERE sha256 = ${sha256}`;
-    if (!row) return false;
     await Deno.mkdir(path.slice(0, path.lastIndexOf("/")), { recursive: true });
     const tmp = `${path}.${crypto.randomUUID()}.tmp`;
-    await Deno.writeFile(tmp, row.bytes);
+    const file = await Deno.open(tmp, { write: true, createNew: true });
+    let parts = 0;
+    try {
+      // One part at a time, so memory holds a part, not the archive.
+      const cursor = this.#sql<{ bytes: Uint8Array }[]>`
+        SELECT bytes FROM raw_archives WHERE sha256 = ${sha256} ORDER BY part`.cursor(1);
+      for await (const [row] of cursor) {
+        let written = 0;
+        while (written < row.bytes.byteLength) {
+          written += await file.write(row.bytes.subarray(written));
+        }
+        parts++;
+      }
+    } finally {
+      file.close();
+    }
+    if (!parts) {
+      await Deno.remove(tmp);
+      return false;
+    }
     await Deno.rename(tmp, path);
     return true;
   }
 
   /** Replaces the raw bytes of an archive (a SaaS file rewritten without a deleted cluster). */
   async replaceRaw(sha256: string, bytes: Uint8Array): Promise<void> {
-    await this.#sql`UPDATE raw_archives SET bytes = ${bytes} WHERE sha256 = ${sha256}`;
+    await this.#sql.begin(async (tx) => {
+      await tx`DELETE FROM raw_archives WHERE sha256 = ${sha256}`;
+      await writeRaw(tx, sha256, bytes);
+    });
   }
 
   /** An upload's status by request id, read from PostgreSQL (always current). */
@@ -671,6 +692,24 @@ const PG_TYPES: Record<string, string> = {
   "BOOLEAN": "boolean",
   "TIMESTAMP WITH TIME ZONE": "timestamptz",
 };
+
+/**
+ * Raw bytes in parts of 1 MiB: postgres.js sends a bytea as hex text, so a
+ * 100 MiB archive in one value would take several times that in memory.
+ */
+const RAW_PART = 1 << 20;
+
+async function writeRaw(
+  sql: postgres.TransactionSql,
+  sha256: string,
+  bytes: Uint8Array,
+): Promise<void> {
+  for (let part = 0; part * RAW_PART < bytes.byteLength || part === 0; part++) {
+    const slice = bytes.subarray(part * RAW_PART, (part + 1) * RAW_PART);
+    await sql`INSERT INTO raw_archives VALUES (${sha256}, ${part}, ${slice})
+              ON CONFLICT DO NOTHING`;
+  }
+}
 
 async function bumpLedger(sql: postgres.TransactionSql): Promise<void> {
   await sql`UPDATE analysis_meta SET v = (v::bigint + 1)::text WHERE k = 'ledger_version'`;
