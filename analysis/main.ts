@@ -297,6 +297,8 @@ async function main(args: string[]): Promise<number> {
         );
       }
       const counts = await ingest.reprocess();
+      // The raw archives still hold rows older than the retention: they go again at once.
+      await prune(ingest, config.retentionMonths);
       await ingest.close();
       console.log(`reprocessed: ${counts.success} read, ${counts.error} quarantined`);
       return 0;

@@ -15,13 +15,7 @@ import { openIngest } from "../src/service.ts";
 import { Store } from "../src/store/duckdb.ts";
 import { deleteSubject, prune } from "../src/store/retention.ts";
 import { SharedStore } from "../src/store/shared.ts";
-import {
-  expectedSuccess,
-  type GenCluster,
-  generateClusters,
-  onpremArchive,
-  writeSaasExport,
-} from "./population.ts";
+import * as population from "./population.ts";
 import { importSaasExport, startService, type TestService } from "./support.ts";
 
 const TABLES = [
@@ -88,8 +82,8 @@ interface Setup {
   replicas: TestService[];
   embedded: TestService;
   pg: postgres.Sql;
-  saas: GenCluster[];
-  onprem: GenCluster[];
+  saas: population.GenCluster[];
+  onprem: population.GenCluster[];
   sends: number;
   close(): Promise<void>;
 }
@@ -109,10 +103,10 @@ async function setUp(): Promise<Setup> {
     connection: { search_path: "assisted_analysis" },
   });
   const exportDir = await Deno.makeTempDir({ prefix: "saas-export-" });
-  const saas = generateClusters("saas", 30);
-  const onprem = generateClusters("onprem", 24);
-  await writeSaasExport(exportDir, saas, { lifecycle: true });
-  const archives = await Promise.all(onprem.map((c) => onpremArchive(c)));
+  const saas = population.generateClusters("saas", 30);
+  const onprem = population.generateClusters("onprem", 24);
+  await population.writeSaasExport(exportDir, saas, { lifecycle: true });
+  const archives = await Promise.all(onprem.map((c) => population.onpremArchive(c)));
   const upload = (service: TestService, bytes: Uint8Array) =>
     service.ingest.accept(bytes, { kind: "archive", channel: "upload", orgLabel: "org-a" });
   // Both replicas at once: each archive to one of them, the first four to both.
@@ -192,14 +186,18 @@ Deno.test("two replicas on one PostgreSQL take uploads at once, process each arc
     });
     for (const [source, clusters] of [["onprem", s.onprem], ["saas", s.saas]] as const) {
       const row = answer.rows.find((r) => r.key === source)!;
-      const truth = expectedSuccess(clusters.filter((c) => c.emailDomain !== "redhat.com"));
+      const truth = population.expectedSuccess(
+        clusters.filter((c) => c.emailDomain !== "redhat.com"),
+      );
       for (const [name, value] of Object.entries(truth)) {
         if (name in row) assert.equal(row[name], value, `${source} ${name}`);
       }
     }
 
     // Track answers from PostgreSQL on either replica.
-    const bytes = await onpremArchive(generateClusters("onprem", 1, "tracked")[0]);
+    const bytes = await population.onpremArchive(
+      population.generateClusters("onprem", 1, "tracked")[0],
+    );
     const requestId = crypto.randomUUID();
     await a.ingest.accept(bytes, {
       kind: "archive",
@@ -246,8 +244,11 @@ Deno.test("on PostgreSQL, a deletion, retention and reprocess reach the shared t
     assert.deepEqual(await counts(a.ingest), pruned);
 
     // Reprocess on one replica: the other follows, as the embedded store reprocessed answers.
+    // As the reprocess command does it: retention again right after.
     const result = await b.ingest.reprocess();
+    await prune(b.ingest, 1);
     assert.deepEqual(result, await s.embedded.ingest.reprocess());
+    await prune(s.embedded.ingest, 1);
     assert.equal(result.error, 0);
     await a.ingest.refresh();
     assert.deepEqual(
@@ -256,6 +257,8 @@ Deno.test("on PostgreSQL, a deletion, retention and reprocess reach the shared t
     );
     assert.deepEqual(await pgCounts(s.pg), await counts(s.embedded.ingest));
     assert.deepEqual(await counts(a.ingest), await counts(s.embedded.ingest));
+    // What retention removed stays removed, though the raw archives still hold it.
+    assert.deepEqual(await counts(a.ingest), pruned);
   } finally {
     await s.close();
   }
@@ -287,11 +290,14 @@ Deno.test("a replica is refused, with the reason and no password, when it cannot
     // An embedded store is never overwritten by a copy of the shared one.
     const embedded = { ANALYSIS_DB: `${dir}/embedded.duckdb`, ANALYSIS_KEY_FILE: keyFile };
     const ingest = (await openIngest(loadAnalysisConfig(embedded)))!;
-    await ingest.accept(await onpremArchive(generateClusters("onprem", 1)[0]), {
-      kind: "archive",
-      channel: "import",
-      orgLabel: null,
-    });
+    await ingest.accept(
+      await population.onpremArchive(population.generateClusters("onprem", 1)[0]),
+      {
+        kind: "archive",
+        channel: "import",
+        orgLabel: null,
+      },
+    );
     await ingest.close();
     assert.match(
       await open({ ...embedded, ANALYSIS_DATABASE_URL: db.url }),
