@@ -21,6 +21,7 @@ import { toCsv } from "./questions/format.ts";
 import { mountPages, type PageDeps, warmPages } from "./pages/mod.ts";
 import { bearer, requestToken } from "./tokens.ts";
 import { rowsToParquet } from "./store/parquet.ts";
+import { isUnavailable } from "./store/shared.ts";
 
 /** What the app needs. */
 export interface AppDeps {
@@ -261,6 +262,13 @@ export function createAnalysisApp(deps: AppDeps): Hono {
   if (deps.warmEveryMs) keepWarm(pages, deps.warmEveryMs);
 
   app.onError((err, c) => {
+    if (isUnavailable(err)) {
+      c.header("retry-after", "30");
+      return c.json(
+        { error: "the shared store (PostgreSQL) cannot be reached; try again later" },
+        503,
+      );
+    }
     console.error(
       JSON.stringify({
         level: "error",

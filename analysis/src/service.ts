@@ -96,11 +96,22 @@ export async function assembleAnalysisService(
       daily = setInterval(pruneNow, 24 * 3_600_000);
       if (ingest.shared) {
         // Replicas: take over what others left waiting, and keep the local copy in step.
+        let failing = false; // logged when it starts and when it ends, not every second
         follow = setInterval(() => {
           ingest.kick();
-          ingest.refresh().catch((err) =>
-            log({ level: "error", msg: "catching up failed", error: String(err?.message ?? err) })
-          );
+          ingest.refresh().then(() => {
+            if (failing) log({ level: "info", msg: "the shared store answers again" });
+            failing = false;
+          }, (err) => {
+            if (!failing) {
+              log({
+                level: "error",
+                msg: "catching up failed",
+                error: String(err?.message ?? err),
+              });
+            }
+            failing = true;
+          });
         }, 1_000);
       }
     },

@@ -6,7 +6,9 @@
  */
 import assert from "node:assert/strict";
 import postgres from "postgres";
+import { ARCHIVE_CONTENT_TYPE, USER_AGENT_PREFIX } from "../../contract/mod.ts";
 import { emptyDatabase } from "../../tests/support/db.ts";
+import { startThrowawayPostgres } from "../../tools/postgres.ts";
 import { ConfigError, loadAnalysisConfig } from "../src/config.ts";
 import type { Ingest } from "../src/ingest/mod.ts";
 import { keyOf } from "../src/normalise/keys.ts";
@@ -356,5 +358,65 @@ Deno.test("pulling large tables from PostgreSQL again and again leaves the conne
     await shared.close();
     await local.close();
     await db.drop();
+  }
+});
+
+Deno.test("with PostgreSQL down, a replica answers from its copy, refuses uploads with 503, and takes them again once it is back", async () => {
+  const pg = await startThrowawayPostgres();
+  const dir = await Deno.makeTempDir({ prefix: "analysis-outage-" });
+  const service = await startService({
+    env: {
+      ANALYSIS_DATABASE_URL: pg.url,
+      ANALYSIS_KEY_FILE: await sharedKey(dir),
+      ANALYSIS_DEV_MODE: "true",
+      ANALYSIS_MIN_GROUP: "1",
+    },
+  });
+  const [first, second] = population.generateClusters("onprem", 2, "outage");
+  const send = async (cluster: population.GenCluster) => {
+    const form = new FormData();
+    const bytes = await population.onpremArchive(cluster);
+    form.append(
+      "file",
+      new File([bytes as Uint8Array<ArrayBuffer>], "a.tgz", { type: ARCHIVE_CONTENT_TYPE }),
+    );
+    return await fetch(`${service.url}/api/ingress/v1/upload`, {
+      method: "POST",
+      body: form,
+      headers: { authorization: "Bearer dev-token", "user-agent": `${USER_AGENT_PREFIX}test` },
+    });
+  };
+  const onprem = async () => {
+    const res = await fetch(`${service.url}/api/v1/questions/success-rate?by=source`);
+    assert.equal(res.status, 200);
+    const body = await res.json();
+    return body.rows.find((r: Record<string, unknown>) => r.key === "onprem")?.clusters_installed;
+  };
+  try {
+    assert.equal((await send(first)).status, 202);
+    await service.ingest.settled();
+    const before = await onprem();
+    assert.equal(before, first.results.includes("installed") ? 1 : 0);
+
+    await pg.pause();
+    const refused = await send(second);
+    assert.equal(refused.status, 503);
+    assert.equal(refused.headers.get("retry-after"), "30");
+    assert.match((await refused.json()).error, /cannot be reached/);
+    // Questions still answer, from the local copy.
+    assert.equal(await onprem(), before);
+
+    await pg.resume();
+    const taken = await send(second);
+    assert.equal(taken.status, 202);
+    await service.ingest.settled();
+    const [{ n }] = await service.ingest.store.query<{ n: number }>(
+      "SELECT count(DISTINCT cluster_key)::INTEGER AS n FROM attempts",
+    );
+    assert.equal(n, 2);
+  } finally {
+    await service.close();
+    await pg.stop();
+    await Deno.remove(dir, { recursive: true });
   }
 });

@@ -169,10 +169,14 @@ export class Ingest {
       this.#kicked = false;
       return this.#drain();
     }).then(
-      () => {},
+      () => {
+        this.#drainError = undefined;
+      },
       (err) => {
+        // The same failure again (PostgreSQL down, retried every second) is not logged again.
+        const repeated = String(err) === String(this.#drainError);
         this.#drainError = err;
-        console.error(`analysis: processing failed: ${err?.message ?? err}`);
+        if (!repeated) console.error(`analysis: processing failed: ${err?.message ?? err}`);
       },
     );
   }

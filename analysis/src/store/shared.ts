@@ -676,6 +676,27 @@ export class SharedStore {
   }
 }
 
+/** Errors that mean PostgreSQL cannot be reached now (worth retrying later). */
+const UNAVAILABLE = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ETIMEDOUT",
+  "EHOSTUNREACH",
+  "ENOTFOUND",
+  "CONNECT_TIMEOUT",
+  "CONNECTION_CLOSED",
+  "CONNECTION_ENDED",
+  "CONNECTION_DESTROYED",
+  "57P01", // admin_shutdown
+  "57P03", // cannot_connect_now
+]);
+
+/** Whether `err` says the shared store is unreachable for now (an answer of 503, not 500). */
+export function isUnavailable(err: unknown): boolean {
+  const code = (err as { code?: unknown })?.code;
+  return typeof code === "string" && UNAVAILABLE.has(code);
+}
+
 /** A problem with the shared store the operator must fix (exit 2). */
 export class SharedStoreError extends Error {
   constructor(message: string) {
