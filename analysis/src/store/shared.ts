@@ -218,13 +218,13 @@ export class SharedStore {
     }
     const tmp = await Deno.makeTempDir({ prefix: "analysis-sync-" });
     const shared = new SharedStore(sql, options.local, tmp);
-    await shared.catchUp();
+    try {
+      await shared.catchUp();
+    } catch (err) {
+      await shared.close();
+      throw new SharedStoreError(`ANALYSIS_DATABASE_URL: copying the store: ${describe(err)}`);
+    }
     return shared;
-  }
-
-  /** The local copy questions are answered from. */
-  get local(): Store {
-    return this.#local;
   }
 
   /** Closes the connections. */
