@@ -3,7 +3,7 @@
  *
  *   serve                      ingest (ingress's upload contract), the question API and the dashboards
  *   import <file|dir>…         on-prem archives, receiver folders, SaaS S3 exports
- *   reprocess                  re-read every raw archive into fresh tables
+ *   reprocess                  re-read every raw archive into fresh tables, then apply the retention
  *   ask <id> [options]         answer a question at the terminal
  *   questions                  list the questions
  *   export --out DIR           the tables as Hive-partitioned Parquet
@@ -32,7 +32,8 @@ commands:
   import <file|dir>...          import archives (.tgz), export files of disconnected installs (.tar,
                                 marked channel manual_export), receiver folders and SaaS exports (.ndjson)
         [--channel import|manual_export]
-  reprocess                     re-read every stored raw archive (after a parser fix)
+  reprocess                     re-read every stored raw archive (after a parser fix), then apply
+                                the retention again (the raw archives hold older rows)
   ask <question> [--by D] [--source onprem|saas|all] [--split] [--from YYYY-MM-DD]
         [--to YYYY-MM-DD] [--internal] [--format table|json|csv] [--filter name=value]...
   questions                     list the questions and their breakdowns

@@ -199,6 +199,6 @@ export async function loadTokens(path: string | undefined): Promise<Tokens> {
 /** The settings as `--help` lines. */
 export function settingsHelp(): string {
   return ANALYSIS_SETTINGS.map((s) =>
-    `  ${s.name.padEnd(20)} ${s.description}${s.default ? ` (default ${s.default})` : ""}`
+    `  ${s.name.padEnd(21)} ${s.description}${s.default ? ` (default ${s.default})` : ""}`
   ).join("\n");
 }
