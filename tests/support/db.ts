@@ -18,24 +18,23 @@ function withDatabase(url: string, name: string): string {
   return u.toString();
 }
 
+/** Runs `statements` one after another on a connection of their own. */
+async function runOn(url: string, ...statements: string[]): Promise<void> {
+  const sql = postgres(url, { max: 1, onnotice: () => {} });
+  try {
+    for (const statement of statements) await sql.unsafe(statement);
+  } finally {
+    await sql.end();
+  }
+}
+
 async function startServer(): Promise<{ adminUrl: string; pg?: ThrowawayPostgres }> {
   const external = Deno.env.get("TEST_DATABASE_URL");
   const pg = external ? undefined : await startThrowawayPostgres();
   const adminUrl = external ?? pg!.url;
   if (pg) globalThis.addEventListener("unload", () => pg.stopSync());
-  const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
-  try {
-    await admin.unsafe(`DROP DATABASE IF EXISTS ${TEMPLATE}`);
-    await admin.unsafe(`CREATE DATABASE ${TEMPLATE}`);
-  } finally {
-    await admin.end();
-  }
-  const template = postgres(withDatabase(adminUrl, TEMPLATE), { max: 1, onnotice: () => {} });
-  try {
-    await template.unsafe(ASSISTED_SCHEMA_SQL);
-  } finally {
-    await template.end();
-  }
+  await runOn(adminUrl, `DROP DATABASE IF EXISTS ${TEMPLATE}`, `CREATE DATABASE ${TEMPLATE}`);
+  await runOn(withDatabase(adminUrl, TEMPLATE), ASSISTED_SCHEMA_SQL);
   return { adminUrl, pg };
 }
 
@@ -56,12 +55,7 @@ export async function testDatabase(): Promise<TestDatabase> {
   server ??= startServer();
   const { adminUrl } = await server;
   const name = `t_${crypto.randomUUID().replaceAll("-", "")}`;
-  const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
-  try {
-    await admin.unsafe(`CREATE DATABASE ${name} TEMPLATE ${TEMPLATE}`);
-  } finally {
-    await admin.end();
-  }
+  await runOn(adminUrl, `CREATE DATABASE ${name} TEMPLATE ${TEMPLATE}`);
   const url = withDatabase(adminUrl, name);
   const sql = connect(url, { max: 4 });
   return {
@@ -75,12 +69,7 @@ export async function testDatabase(): Promise<TestDatabase> {
     },
     async drop() {
       await sql.end({ timeout: 5 });
-      const dropper = postgres(adminUrl, { max: 1, onnotice: () => {} });
-      try {
-        await dropper.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      } finally {
-        await dropper.end();
-      }
+      await runOn(adminUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
     },
   };
 }
@@ -90,21 +79,9 @@ export async function emptyDatabase(): Promise<{ url: string; drop(): Promise<vo
   server ??= startServer();
   const { adminUrl } = await server;
   const name = `a_${crypto.randomUUID().replaceAll("-", "")}`;
-  const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
-  try {
-    await admin.unsafe(`CREATE DATABASE ${name}`);
-  } finally {
-    await admin.end();
-  }
+  await runOn(adminUrl, `CREATE DATABASE ${name}`);
   return {
     url: withDatabase(adminUrl, name),
-    async drop() {
-      const dropper = postgres(adminUrl, { max: 1, onnotice: () => {} });
-      try {
-        await dropper.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      } finally {
-        await dropper.end();
-      }
-    },
+    drop: () => runOn(adminUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`),
   };
 }

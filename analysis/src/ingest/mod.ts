@@ -10,8 +10,8 @@ import { normaliseArchive } from "../normalise/archive.ts";
 import { deriveSaasAttempts, normaliseSaasFile, type SaasStream } from "../normalise/saas.ts";
 import { keyOf } from "../normalise/keys.ts";
 import type { Store, Tx } from "../store/duckdb.ts";
-import type { Pending, SharedStore } from "../store/shared.ts";
-import { DERIVED_TABLES, deriveSignals } from "../store/signals.ts";
+import { CLUSTER_TABLES, type Pending, type SharedStore } from "../store/shared.ts";
+import { deriveSignals } from "../store/signals.ts";
 
 /** Where an archive or export file came from. */
 export interface Arrival {
@@ -31,9 +31,6 @@ export interface IngestResult {
   /** The same bytes had arrived before. */
   duplicate: boolean;
 }
-
-/** An archive's ledger row, as processing needs it. */
-type ArchiveRow = Pending;
 
 /** An archive that cannot be read: quarantined with this reason. */
 class Quarantine extends Error {}
@@ -222,46 +219,41 @@ export class Ingest {
   async mutate<T>(work: () => Promise<T>): Promise<T> {
     const shared = this.shared;
     if (!shared) return await work();
-    for (;;) {
-      const ran = await shared.exclusive(async () => {
-        const before = await this.#fingerprints();
-        const archivesBefore = await this.store.query<{ sha256: string }>(
-          "SELECT sha256 FROM archives",
-        );
-        const out = await work();
-        const after = await this.#fingerprints();
-        const changed = [...new Set([...before.keys(), ...after.keys()])]
-          .filter((k) => before.get(k) !== after.get(k));
-        const kept = new Set(
-          (await this.store.query<{ sha256: string }>("SELECT sha256 FROM archives"))
-            .map((r) => r.sha256),
-        );
-        try {
-          if (changed.length) {
-            await this.store.transaction((tx) =>
-              shared.commit(tx, { clusterKeys: changed, events: "replace" })
-            );
-          }
-          await shared.deleteArchives(
-            archivesBefore.map((r) => r.sha256).filter((sha) => !kept.has(sha)),
+    return await shared.whenExclusive(async () => {
+      const before = await this.#fingerprints();
+      const archivesBefore = await this.store.query<{ sha256: string }>(
+        "SELECT sha256 FROM archives",
+      );
+      const out = await work();
+      const after = await this.#fingerprints();
+      const changed = [...new Set([...before.keys(), ...after.keys()])]
+        .filter((k) => before.get(k) !== after.get(k));
+      const kept = new Set(
+        (await this.store.query<{ sha256: string }>("SELECT sha256 FROM archives"))
+          .map((r) => r.sha256),
+      );
+      try {
+        if (changed.length) {
+          await this.store.transaction((tx) =>
+            shared.commit(tx, { clusterKeys: changed, events: "replace" })
           );
-        } catch (err) {
-          await shared.forgetLocalCopy();
-          throw err;
         }
-        return out;
-      });
-      if (ran) return ran.value;
-      await new Promise((r) => setTimeout(r, 200));
-    }
+        await shared.deleteArchives(
+          archivesBefore.map((r) => r.sha256).filter((sha) => !kept.has(sha)),
+        );
+      } catch (err) {
+        await shared.forgetLocalCopy();
+        throw err;
+      }
+      return out;
+    });
   }
 
   /** Per cluster, its row counts in every table: what a change of rows moves. */
   async #fingerprints(): Promise<Map<string, string>> {
-    const tables = ["attempts", "events", "hosts", "component_versions", "cluster_snapshots"];
     const rows = await this.store.query<{ k: string; f: string }>(
       `SELECT cluster_key AS k, string_agg(t || ':' || n, ',' ORDER BY t) AS f FROM (${
-        [...tables, ...DERIVED_TABLES].map((t) =>
+        [...CLUSTER_TABLES, "events"].map((t) =>
           `SELECT '${t}' AS t, cluster_key, count(*) AS n FROM ${t} GROUP BY cluster_key`
         ).join(" UNION ALL ")
       }) GROUP BY cluster_key`,
@@ -311,7 +303,7 @@ export class Ingest {
   }
 
   /** Normalises one archive or export file into the model inside `tx`. */
-  async #normalise(tx: Tx, row: ArchiveRow, path: string): Promise<Normalised> {
+  async #normalise(tx: Tx, row: Pending, path: string): Promise<Normalised> {
     if (row.kind === "archive") {
       const read = await normaliseArchive(tx, path, {
         secret: this.secret,
@@ -346,7 +338,7 @@ export class Ingest {
 
   /** Parses one stored archive into the model, or quarantines it with the reason. */
   async process(sha256: string): Promise<IngestResult> {
-    const [row] = await this.store.query<ArchiveRow>(
+    const [row] = await this.store.query<Pending>(
       "SELECT sha256, kind, channel, org_key FROM archives WHERE sha256 = $1",
       [sha256],
     );
@@ -375,9 +367,8 @@ export class Ingest {
   async reprocess(): Promise<{ success: number; error: number }> {
     await this.settled();
     if (this.shared) return await this.#reprocessShared(this.shared);
-    const tables = ["attempts", "hosts", "events", "component_versions", "cluster_snapshots"];
     await this.store.exec(
-      [...tables, ...DERIVED_TABLES].map((table) => `DELETE FROM ${table};`).join(" "),
+      [...CLUSTER_TABLES, "events"].map((table) => `DELETE FROM ${table};`).join(" "),
     );
     // Cluster records before events, so SaaS attempts find their snapshot.
     const archives = await this.store.query<{ sha256: string }>(
@@ -393,9 +384,7 @@ export class Ingest {
   }
 
   async #reprocessShared(shared: SharedStore): Promise<{ success: number; error: number }> {
-    while (!(await shared.exclusive(() => shared.reset()))) {
-      await new Promise((r) => setTimeout(r, 200));
-    }
+    await shared.whenExclusive(() => shared.reset());
     await this.settled();
     const counts = await this.store.query<{ status: string; n: number }>(
       "SELECT status, count(*)::INTEGER AS n FROM archives GROUP BY status",

@@ -5,7 +5,8 @@
  */
 import type { Ingest } from "../ingest/mod.ts";
 import { keyOf } from "../normalise/keys.ts";
-import { DERIVED_TABLES, deriveSignals } from "./signals.ts";
+import { CLUSTER_TABLES } from "./shared.ts";
+import { deriveSignals } from "./signals.ts";
 
 /** What a prune or a deletion removed. */
 export interface Removed {
@@ -137,16 +138,7 @@ async function deleteRows(
       removed.archives++;
     }
     await ingest.store.transaction(async (tx) => {
-      for (
-        const table of [
-          "attempts",
-          "events",
-          "hosts",
-          "component_versions",
-          "cluster_snapshots",
-          ...DERIVED_TABLES,
-        ]
-      ) {
+      for (const table of [...CLUSTER_TABLES, "events"]) {
         await tx.run(`DELETE FROM ${table} WHERE cluster_key = $1`, [clusterKey]);
       }
       await tx.run(
@@ -190,8 +182,9 @@ async function rewriteSaasFiles(ingest: Ingest, clusterKey: string): Promise<num
       }
     });
     if (kept.length === lines.length) continue;
-    await Deno.writeTextFile(path, kept.join("\n"));
-    await ingest.shared?.replaceRaw(sha256, new TextEncoder().encode(kept.join("\n")));
+    const rewrittenText = kept.join("\n");
+    await Deno.writeTextFile(path, rewrittenText);
+    await ingest.shared?.replaceRaw(sha256, new TextEncoder().encode(rewrittenText));
     rewritten++;
   }
   return rewritten;

@@ -22,17 +22,18 @@ import { createReadStream, createWriteStream } from "node:fs";
 import { pipeline } from "node:stream/promises";
 import { keyOf } from "../normalise/keys.ts";
 import type { Store, Tx } from "./duckdb.ts";
+import { DERIVED_TABLES } from "./signals.ts";
 
-/** Tables of the model whose rows belong to one cluster (events are handled on their own). */
+/**
+ * Tables of the model whose rows belong to one cluster, the per-cluster
+ * summaries included; events, by far the largest, are handled on their own.
+ */
 export const CLUSTER_TABLES = [
   "attempts",
   "hosts",
   "cluster_snapshots",
   "component_versions",
-  "cluster_signals",
-  "failure_reasons",
-  "cluster_numbers",
-  "host_stage_durations",
+  ...DERIVED_TABLES,
 ];
 
 const LEDGER_TABLES = ["archives", "requests"];
@@ -370,6 +371,15 @@ export class SharedStore {
     }
   }
 
+  /** {@linkcode exclusive}, waiting for the lock while another replica holds it. */
+  async whenExclusive<T>(work: () => Promise<T>): Promise<T> {
+    for (;;) {
+      const ran = await this.exclusive(work);
+      if (ran) return ran.value;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+
   /** The next archive to process, oldest first (call under {@linkcode exclusive}). */
   async nextPending(): Promise<Pending | undefined> {
     const [row] = await this.#sql<Pending[]>`
@@ -418,9 +428,7 @@ export class SharedStore {
       );
     }
     const seq = await this.#sql.begin(async (sql) => {
-      const [{ next }] = await sql<{ next: string }[]>`
-        SELECT (coalesce(max(seq), 0) + 1)::text AS next FROM changes`;
-      const seq = Number(next);
+      const seq = await nextChange(sql);
       for (const table of CLUSTER_TABLES) {
         await sql`DELETE FROM ${sql(table)} WHERE cluster_key = ANY(${keys})`;
       }
@@ -451,13 +459,10 @@ export class SharedStore {
   /** Empties every normalised table and queues every archive again (reprocess). */
   async reset(): Promise<void> {
     await this.#sql.begin(async (sql) => {
-      const [{ next }] = await sql<{ next: string }[]>`
-        SELECT (coalesce(max(seq), 0) + 1)::text AS next FROM changes`;
+      const seq = await nextChange(sql);
       for (const table of [...CLUSTER_TABLES, "events"]) await sql`DELETE FROM ${sql(table)}`;
       await sql`UPDATE archives SET status = 'received', reason = NULL`;
-      await sql`INSERT INTO changes (seq, kind, cluster_keys) VALUES (${
-        Number(next)
-      }, 'reset', '{}')`;
+      await sql`INSERT INTO changes (seq, kind, cluster_keys) VALUES (${seq}, 'reset', '{}')`;
       await bumpLedger(sql);
     });
   }
@@ -730,6 +735,13 @@ async function writeRaw(
     await sql`INSERT INTO raw_archives VALUES (${sha256}, ${part}, ${slice})
               ON CONFLICT DO NOTHING`;
   }
+}
+
+/** The number of the next change (writers of changes hold the write lock, so none races it). */
+async function nextChange(sql: postgres.TransactionSql): Promise<number> {
+  const [{ next }] = await sql<{ next: string }[]>`
+    SELECT (coalesce(max(seq), 0) + 1)::text AS next FROM changes`;
+  return Number(next);
 }
 
 async function bumpLedger(sql: postgres.TransactionSql): Promise<void> {
