@@ -4,8 +4,10 @@
  * an independent reader reads back.
  */
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import { parquetReadObjects } from "npm:hyparquet@1.33.0";
 import { exportParquet } from "../src/store/parquet.ts";
+import { findBoundary, SPLIT_FROM_BYTES } from "../src/normalise/halves.ts";
 import { ask, findQuestion, parseAsk } from "../src/questions/mod.ts";
 import {
   archive,
@@ -190,6 +192,135 @@ Deno.test(
       ).join("");
       assert.deepEqual(await Deno.readFile(s.ingest.rawPath(sha, "archive")), bytes);
     }
+  }),
+);
+
+Deno.test(
+  "an archive's events are stored once each, the first by position; the ledger counts what was read and what was new",
+  withService(async (s) => {
+    const id = uuidOf("dedup");
+    const host = uuidOf("dedup-host");
+    const ev = (
+      time: string | null,
+      message: string | null,
+      extra: Record<string, unknown> = {},
+    ) => ({
+      cluster_id: id,
+      host_id: host,
+      event_time: time,
+      message,
+      name: "host_status_updated",
+      severity: "info",
+      category: "user",
+      ...extra,
+    });
+    const first = [
+      ev("2026-11-01T10:00:00Z", "A", { name: "first" }),
+      ev("2026-11-01T10:00:00Z", "A", { name: "second", severity: "error" }), // same id: dropped
+      ev("2026-11-01T10:00:01Z", "B"),
+      ev("2026-11-01T10:00:02Z", "C", { cluster_id: uuidOf("elsewhere") }), // another cluster's
+      ev("2026-11-01T10:00:03Z", null), // no message
+      ev(null, "D"), // no time
+      ev("2026-11-01T10:00:04Z", "E", { host_id: null }),
+    ];
+    const second = [
+      first[0],
+      first[2],
+      ev("2026-11-01T10:00:05Z", "F"),
+      ev("2026-11-01T10:00:05Z", "F"),
+    ];
+    const sent: Uint8Array[] = [];
+    for (const events of [first, second]) {
+      const bytes = await archive(upstreamFiles(id, { events }));
+      sent.push(bytes);
+      assert.equal((await upload(s, bytes)).status, 202);
+      await s.ingest.settled();
+    }
+    // Ground truth, computed here: upstream's id rule and the keyed host.
+    const md5 = (t: string) => createHash("md5").update(t).digest("hex");
+    const key = (v: string) =>
+      createHash("sha256").update(`${s.ingest.secret}:${v}`).digest("hex").slice(0, 32);
+    const rows = await s.ingest.store.query<
+      { event_id: string; name: string; severity: string; message: string; host_key: string | null }
+    >(
+      "SELECT event_id, name, severity, message, host_key FROM events WHERE cluster_key = $1 ORDER BY message",
+      [key(id)],
+    );
+    assert.deepEqual(
+      rows,
+      [
+        {
+          event_id: md5(`2026-11-01T10:00:00Z${id}A`),
+          name: "first",
+          severity: "info",
+          message: "A",
+          host_key: key(host),
+        },
+        {
+          event_id: md5(`2026-11-01T10:00:01Z${id}B`),
+          name: "host_status_updated",
+          severity: "info",
+          message: "B",
+          host_key: key(host),
+        },
+        {
+          event_id: md5(`2026-11-01T10:00:04Z${id}E`),
+          name: "host_status_updated",
+          severity: "info",
+          message: "E",
+          host_key: null,
+        },
+        {
+          event_id: md5(`2026-11-01T10:00:05Z${id}F`),
+          name: "host_status_updated",
+          severity: "info",
+          message: "F",
+          host_key: key(host),
+        },
+      ],
+    );
+    const ledger = [];
+    for (const bytes of sent) {
+      const sha = createHash("sha256").update(bytes).digest("hex");
+      const [row] = await s.ingest.store.query<{ read: number; added: number }>(
+        "SELECT events_in_archive AS read, events_new AS added FROM archives WHERE sha256 = $1",
+        [sha],
+      );
+      ledger.push(row);
+    }
+    assert.deepEqual(ledger, [{ read: 7, added: 3 }, { read: 4, added: 1 }]);
+  }),
+);
+
+Deno.test(
+  "a large events.json whose middle falls inside an event is read whole, nothing lost",
+  withService(async (s) => {
+    const id = uuidOf("nested");
+    // Each event carries an array of objects: the first boundary past the middle is inside one.
+    const events = Array.from({ length: 30_000 }, (_, i) => ({
+      cluster_id: id,
+      event_time: new Date(Date.UTC(2026, 10, 1) + i * 1000).toISOString(),
+      message: `step ${i}`,
+      name: "host_status_updated",
+      extra: Array.from({ length: 20 }, (_, j) => ({ k: `v${i}-${j}` })),
+    }));
+    const text = JSON.stringify(events);
+    const bytes = enc.encode(text);
+    assert.ok(bytes.byteLength >= SPLIT_FROM_BYTES, "large enough to be split");
+    const at = findBoundary(bytes, Math.floor(bytes.byteLength / 2));
+    assert.equal(text.slice(at, at + 5), '},{"k', "the split would fall inside an event");
+    const files = upstreamFiles(id, { events: [] });
+    files[`${id}/events.json`] = text;
+    assert.equal((await upload(s, await archive(files))).status, 202);
+    await s.ingest.settled();
+    const [row] = await s.ingest.store.query<{ status: string; read: number; added: number }>(
+      "SELECT status, events_in_archive AS read, events_new AS added FROM archives",
+    );
+    assert.deepEqual(row, { status: "success", read: events.length, added: events.length });
+    const [{ n, last }] = await s.ingest.store.query<{ n: number; last: string }>(
+      "SELECT count(*)::INTEGER AS n, max(message) FILTER (WHERE message = 'step 29999') AS last FROM events",
+    );
+    assert.deepEqual({ n, last }, { n: events.length, last: "step 29999" });
   }),
 );
 

@@ -6,7 +6,7 @@
  */
 import { createHash } from "node:crypto";
 import { ArchiveError } from "../../../contract/mod.ts";
-import { normaliseArchive } from "../normalise/archive.ts";
+import { HalvesUnreadable, normaliseArchive } from "../normalise/archive.ts";
 import { deriveSaasAttempts, normaliseSaasFile, type SaasStream } from "../normalise/saas.ts";
 import { keyOf } from "../normalise/keys.ts";
 import type { Store, Tx } from "../store/duckdb.ts";
@@ -40,7 +40,7 @@ interface Normalised {
   clusterKeys: string[];
   clusterKey: string | null;
   collector: string;
-  eventsInArchive: number;
+  eventsInArchive: number | null;
   eventsNew: number | null;
 }
 
@@ -279,9 +279,10 @@ export class Ingest {
     await shared.setStatus(row.sha256, { status: "processing" });
     const path = await this.rawFile(row.sha256, row.kind);
     try {
-      await this.store.transaction(async (local) => {
+      await this.#transaction(async (local, whole) => {
         const tx: Tx = { ...local, keepAdded: true };
-        const read = await this.#normalise(tx, row, path).catch((err) => {
+        const read = await this.#normalise(tx, row, path, whole).catch((err) => {
+          if (err instanceof HalvesUnreadable) throw err;
           throw new Quarantine(quarantineReason(err));
         });
         await shared.commit(tx, {
@@ -302,10 +303,24 @@ export class Ingest {
     }
   }
 
+  /**
+   * Runs `work` in a transaction of the local store; again, reading events
+   * whole, when reading them in halves failed (see `normalise/halves.ts`).
+   */
+  async #transaction<T>(work: (tx: Tx, whole: boolean) => Promise<T>): Promise<T> {
+    try {
+      return await this.store.transaction((tx) => work(tx, false));
+    } catch (err) {
+      if (!(err instanceof HalvesUnreadable)) throw err;
+      return await this.store.transaction((tx) => work(tx, true));
+    }
+  }
+
   /** Normalises one archive or export file into the model inside `tx`. */
-  async #normalise(tx: Tx, row: Pending, path: string): Promise<Normalised> {
+  async #normalise(tx: Tx, row: Pending, path: string, whole = false): Promise<Normalised> {
     if (row.kind === "archive") {
       const read = await normaliseArchive(tx, path, {
+        whole,
         secret: this.secret,
         provenance: {
           source: "onprem",
@@ -346,7 +361,7 @@ export class Ingest {
     await this.store.query("UPDATE archives SET status = 'processing' WHERE sha256 = $1", [sha256]);
     try {
       const path = this.rawPath(sha256, row.kind);
-      const rows = await this.store.transaction((tx) => this.#normalise(tx, row, path));
+      const rows = await this.#transaction((tx, whole) => this.#normalise(tx, row, path, whole));
       await this.store.query(
         `UPDATE archives SET status = 'success', reason = NULL, cluster_key = $2, collector = $3,
            processed_at = now(), events_in_archive = $4, events_new = $5 WHERE sha256 = $1`,

@@ -18,6 +18,10 @@ export type Param = string | number | boolean | null;
 /** Positional (`$1`) or named (`$name`) parameters. */
 export type Params = Param[] | Record<string, Param>;
 
+/** Profiles keep row counts only: timing every operator cost 0.7 s of a million events' 5 (measured). */
+const PROFILE_METRICS = JSON.stringify({ OPERATOR_CARDINALITY: "true", EXTRA_INFO: "true" });
+const PROFILE_SETTINGS = ["enable_profiling", "custom_profiling_settings", "profiling_output"];
+
 const WIDE_INTEGERS = new Set(["BIGINT", "HUGEINT", "UBIGINT", "UHUGEINT"]);
 
 /** Rows as JSON-safe objects; 64-bit counts as numbers (they stay far below 2^53). */
@@ -93,6 +97,17 @@ export class Store {
   transaction<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
     return this.#serial(async () => {
       await this.#conn.run("BEGIN TRANSACTION");
+      let profiling = false;
+      const profile = async (path: string | null) => {
+        if (path === null) {
+          for (const setting of PROFILE_SETTINGS) await this.#conn.run(`RESET ${setting}`);
+        } else {
+          await this.#conn.run("SET enable_profiling = 'json'");
+          await this.#conn.run(`SET custom_profiling_settings = '${PROFILE_METRICS}'`);
+          await this.#conn.run(`SET profiling_output = '${path.replaceAll("'", "''")}'`);
+        }
+        profiling = path !== null;
+      };
       const tx: Tx = {
         run: async (sql, params = []) => {
           await this.#conn.run(sql, params as Record<string, DuckDBValue>);
@@ -101,6 +116,7 @@ export class Store {
           rowsOf(
             await this.#conn.runAndReadAll(sql, params as Record<string, DuckDBValue>),
           ) as R[],
+        profile,
       };
       try {
         this.#generation++;
@@ -111,6 +127,10 @@ export class Store {
         await this.#conn.run("ROLLBACK").catch(() => {});
         this.#generation++;
         throw err;
+      } finally {
+        // A statement that failed while profiled leaves the settings on (the aborted
+        // transaction refused to reset them); later statements would write a profile.
+        if (profiling) await profile(null).catch(() => {});
       }
     });
   }
@@ -150,4 +170,9 @@ export interface Tx {
   keepAdded?: boolean;
   run(sql: string, params?: Params): Promise<void>;
   query<R = Record<string, unknown>>(sql: string, params?: Params): Promise<R[]>;
+  /**
+   * Writes DuckDB's profile (row counts per operator, JSON) of each following
+   * statement to `path`; null stops. The transaction's end stops it too.
+   */
+  profile(path: string | null): Promise<void>;
 }

@@ -2,11 +2,19 @@
  * Adding events: each (cluster, event id) once, as upstream's event id rule
  * deduplicates (every archive repeats its cluster's whole history). The
  * events table has no primary key: maintaining one cost 5.8 of the 8 s an
- * insert of a million events took (measured); the rows are staged once,
- * and those already stored are left out by an anti-join against the
- * events of the same clusters only. Ingest is serial, so nothing races it.
+ * insert of a million events took (measured); those already stored are
+ * left out by an anti-join against the events of the same clusters only.
+ * Ingest is serial, so nothing races it.
+ *
+ * Two ways in: `addEvents` stages rows of many clusters first (a SaaS
+ * export file); `insertEvents` takes one statement that reads, deduplicates
+ * and leaves out what is stored (an archive: one cluster), which spares
+ * writing a million rows twice.
  */
 import type { Params, Tx } from "./duckdb.ts";
+
+/** The table function whose rows `insertEvents` counts as read. */
+const SCAN = "READ_JSON";
 
 /** What an addition read and added. */
 export interface Added {
@@ -54,4 +62,62 @@ export async function addEvents(tx: Tx, select: string, params: Params): Promise
   } finally {
     await tx.run("DROP TABLE IF EXISTS incoming_events");
   }
+}
+
+/**
+ * Adds the rows of `select` (the events table's columns, in order, already
+ * deduplicated and new) in one statement, and counts the rows its
+ * `read_json` scan read from DuckDB's profile of that statement, written
+ * in `scratch` (a count of its own would parse the file a second time).
+ * `read` is null when the profile does not say.
+ */
+export async function insertEvents(
+  tx: Tx,
+  select: string,
+  options: { params: Params; clusterKeys: string[]; scratch: string },
+): Promise<Omit<Added, "read"> & { read: number | null }> {
+  const profile = `${options.scratch}/profile.json`;
+  let added: number;
+  await tx.profile(profile);
+  if (tx.keepAdded) {
+    await tx.run(`CREATE OR REPLACE TEMP TABLE events_added AS ${select}`, options.params);
+  } else {
+    const [inserted] = await tx.query<{ Count: number }>(
+      `INSERT INTO events ${select}`,
+      options.params,
+    );
+    added = Number(inserted?.Count ?? 0);
+  }
+  await tx.profile(null);
+  if (tx.keepAdded) {
+    await tx.run("INSERT INTO events SELECT * FROM events_added");
+    [{ added }] = await tx.query<{ added: number }>(
+      "SELECT count(*)::INTEGER AS added FROM events_added",
+    );
+  }
+  return { read: await scanned(profile), added: added!, clusterKeys: options.clusterKeys };
+}
+
+/** Rows the profiled statement's scans read, or null when the profile does not say. */
+async function scanned(profile: string): Promise<number | null> {
+  interface Node {
+    extra_info?: { Function?: string };
+    operator_cardinality?: number;
+    children?: Node[];
+  }
+  let root: Node;
+  try {
+    root = JSON.parse(await Deno.readTextFile(profile));
+  } catch {
+    return null;
+  }
+  let rows: number | null = null;
+  const walk = (node: Node) => {
+    if (node.extra_info?.Function === SCAN && typeof node.operator_cardinality === "number") {
+      rows = (rows ?? 0) + node.operator_cardinality;
+    }
+    node.children?.forEach(walk);
+  };
+  walk(root);
+  return rows;
 }
