@@ -266,6 +266,86 @@ Deno.test("on PostgreSQL, a deletion, retention and reprocess reach the shared t
   }
 });
 
+Deno.test("an archive of thousands of events reaches PostgreSQL value for value, as the embedded store holds it", async () => {
+  const db = await emptyDatabase();
+  const dir = await Deno.makeTempDir({ prefix: "analysis-fidelity-" });
+  const keyFile = await sharedKey(dir);
+  const replica = (await openIngest(loadAnalysisConfig({
+    ANALYSIS_DB: `${dir}/replica.duckdb`,
+    ANALYSIS_KEY_FILE: keyFile,
+    ANALYSIS_DATABASE_URL: db.url,
+  })))!;
+  const embedded = (await openIngest(loadAnalysisConfig({
+    ANALYSIS_DB: `${dir}/embedded.duckdb`,
+    ANALYSIS_KEY_FILE: keyFile,
+  })))!;
+  const pg = postgres(db.url, {
+    max: 1,
+    onnotice: () => {},
+    connection: { search_path: "assisted_analysis" },
+  });
+  try {
+    const id = population.uuidOf("fidelity");
+    // More rows than go as JSON (5,000): these travel as CSV, where NULL and "" must stay apart.
+    const awkward = [
+      "",
+      "a,b",
+      'say "hi"',
+      "line\nbreak",
+      "tab\there",
+      "ünï 😀",
+      "\\N",
+      "NULL",
+      " ",
+    ];
+    const events = Array.from({ length: 7_000 }, (_, i) => ({
+      cluster_id: id,
+      host_id: i % 5 === 0 ? null : population.uuidOf(`fidelity-host-${i % 7}`),
+      event_time: new Date(Date.UTC(2026, 10, 1) + i * 1000).toISOString().replace(
+        "Z",
+        i % 2 ? "Z" : "+00:00",
+      ),
+      name: i % 11 === 0 ? null : `name-${i % 3}`,
+      message: `${awkward[i % awkward.length]} #${i}`,
+      severity: awkward[i % awkward.length],
+      category: i % 13 === 0 ? null : "user",
+      props: i % 4 === 0 ? null : i % 4 === 1 ? "" : `{"k":"${awkward[i % 3]}"}`,
+    }));
+    const bytes = await population.archive({
+      [`${id}/events/cluster.json`]: JSON.stringify({ id, openshift_version: "4.18.1" }),
+      [`${id}/events.json`]: JSON.stringify(events),
+    });
+    for (const ingest of [replica, embedded]) {
+      await ingest.accept(bytes, { kind: "archive", channel: "import", orgLabel: null });
+      await ingest.settled();
+    }
+    const columns =
+      "cluster_key, event_id, source, host_key, name, message, severity, category, props";
+    const order = "ORDER BY event_id";
+    const want = await embedded.store.query(
+      `SELECT ${columns}, epoch_ms(event_time) AS t FROM events ${order}`,
+    );
+    assert.equal(want.length, events.length);
+    assert.ok(want.some((r) => r.props === "") && want.some((r) => r.props === null));
+    const inPg = await pg.unsafe(
+      `SELECT ${columns}, (extract(epoch FROM event_time) * 1000)::float8 AS t FROM events ${order}`,
+    );
+    assert.deepEqual(inPg.map((r) => ({ ...r })), want);
+    assert.deepEqual(
+      await replica.store.query(
+        `SELECT ${columns}, epoch_ms(event_time) AS t FROM events ${order}`,
+      ),
+      want,
+    );
+  } finally {
+    await pg.end();
+    await replica.close();
+    await embedded.close();
+    await db.drop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("a replica is refused, with the reason and no password, when it cannot share the store", async () => {
   const db = await emptyDatabase();
   const dir = await Deno.makeTempDir({ prefix: "analysis-refused-" });
