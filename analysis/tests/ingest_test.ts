@@ -199,7 +199,8 @@ Deno.test(
   "an archive's events are stored once each, the first by position; the ledger counts what was read and what was new",
   withService(async (s) => {
     const id = uuidOf("dedup");
-    const host = uuidOf("dedup-host");
+    const host = uuidOf(`h-${id}`); // listed in hosts.json
+    const unlisted = uuidOf("dedup-unlisted-host");
     const ev = (
       time: string | null,
       message: string | null,
@@ -222,6 +223,7 @@ Deno.test(
       ev("2026-11-01T10:00:03Z", null), // no message
       ev(null, "D"), // no time
       ev("2026-11-01T10:00:04Z", "E", { host_id: null }),
+      ev("2026-11-01T10:00:06Z", "G", { host_id: unlisted }),
     ];
     const second = [
       first[0],
@@ -277,6 +279,13 @@ Deno.test(
           message: "F",
           host_key: key(host),
         },
+        {
+          event_id: md5(`2026-11-01T10:00:06Z${id}G`),
+          name: "host_status_updated",
+          severity: "info",
+          message: "G",
+          host_key: key(unlisted),
+        },
       ],
     );
     const ledger = [];
@@ -288,7 +297,7 @@ Deno.test(
       );
       ledger.push(row);
     }
-    assert.deepEqual(ledger, [{ read: 7, added: 3 }, { read: 4, added: 1 }]);
+    assert.deepEqual(ledger, [{ read: 8, added: 4 }, { read: 4, added: 1 }]);
   }),
 );
 
