@@ -248,46 +248,20 @@ Deno.test(
       "SELECT event_id, name, severity, message, host_key FROM events WHERE cluster_key = $1 ORDER BY message",
       [key(id)],
     );
-    assert.deepEqual(
-      rows,
-      [
-        {
-          event_id: md5(`2026-11-01T10:00:00Z${id}A`),
-          name: "first",
-          severity: "info",
-          message: "A",
-          host_key: key(host),
-        },
-        {
-          event_id: md5(`2026-11-01T10:00:01Z${id}B`),
-          name: "host_status_updated",
-          severity: "info",
-          message: "B",
-          host_key: key(host),
-        },
-        {
-          event_id: md5(`2026-11-01T10:00:04Z${id}E`),
-          name: "host_status_updated",
-          severity: "info",
-          message: "E",
-          host_key: null,
-        },
-        {
-          event_id: md5(`2026-11-01T10:00:05Z${id}F`),
-          name: "host_status_updated",
-          severity: "info",
-          message: "F",
-          host_key: key(host),
-        },
-        {
-          event_id: md5(`2026-11-01T10:00:06Z${id}G`),
-          name: "host_status_updated",
-          severity: "info",
-          message: "G",
-          host_key: key(unlisted),
-        },
-      ],
-    );
+    const stored = (time: string, message: string, hostKey: string | null, name?: string) => ({
+      event_id: md5(`${time}${id}${message}`),
+      name: name ?? "host_status_updated",
+      severity: "info",
+      message,
+      host_key: hostKey,
+    });
+    assert.deepEqual(rows, [
+      stored("2026-11-01T10:00:00Z", "A", key(host), "first"),
+      stored("2026-11-01T10:00:01Z", "B", key(host)),
+      stored("2026-11-01T10:00:04Z", "E", null),
+      stored("2026-11-01T10:00:05Z", "F", key(host)),
+      stored("2026-11-01T10:00:06Z", "G", key(unlisted)),
+    ]);
     const ledger = [];
     for (const bytes of sent) {
       const sha = createHash("sha256").update(bytes).digest("hex");
