@@ -114,8 +114,8 @@ export interface ReadOptions {
   spool?: {
     dir: string;
     members: ArchiveMember[];
-    /** Where a spooled member goes instead of its file (`size`: the tar header's). */
-    to?: (member: ArchiveMember, size: number) => Promise<WritableStream<Uint8Array>>;
+    /** Writes a member to its path its own way (`size`: the tar header's); default a plain file. */
+    to?: (path: string, size: number) => Promise<WritableStream<Uint8Array>>;
   };
   /** Members to read; others are skipped (still counted against the total). Default: all. */
   only?: ArchiveMember[];
@@ -188,7 +188,7 @@ export async function readArchive(
       if (options.spool?.members.includes(member)) {
         const path = `${options.spool.dir}/${member}.json`;
         const sink = options.spool.to
-          ? await options.spool.to(member, entry.header.size)
+          ? await options.spool.to(path, entry.header.size)
           : (await Deno.create(path)).writable;
         await entry.body.pipeTo(sink);
         out.spooled[member] = path;

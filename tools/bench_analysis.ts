@@ -47,10 +47,14 @@ const events = Number(positionals[0] ?? 1_000_000);
 const population = Number(flags.population);
 const rounds = Number(flags.rounds);
 
-function median(values: number[]): number {
+/** The value at quantile `p` of `values` (nearest rank, the upper one between two). */
+function quantile(values: number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
+}
+
+function median(values: number[]): number {
+  return quantile(values, 0.5);
 }
 
 async function timed(
@@ -174,16 +178,21 @@ async function ingestBench(dir: string): Promise<void> {
   // up to 25% from run to run, so each round's ratio and their median are reported.
   const floors: Awaited<ReturnType<typeof timed>>[] = [];
   const ingests: Awaited<ReturnType<typeof timed>>[] = [];
-  for (let round = 0; round < rounds; round++) {
-    await Deno.writeTextFile(
-      floorScript,
-      `import { DuckDBInstance } from "@duckdb/node-api";
-const db = await DuckDBInstance.create("${dir}/floor-${round}.duckdb");
+  await Deno.writeTextFile(
+    floorScript,
+    `import { DuckDBInstance } from "@duckdb/node-api";
+const db = await DuckDBInstance.create(Deno.args[0]);
 const c = await db.connect();
 await c.run("CREATE TABLE e AS SELECT * FROM read_json('${eventsPath}', format = 'array', maximum_object_size = 67108864)");
 console.log((await c.runAndReadAll("SELECT count(*) AS n FROM e")).getRowObjectsJson()[0].n);`,
+  );
+  for (let round = 0; round < rounds; round++) {
+    floors.push(
+      await timed(
+        [deno, "run", "-A", "--config", config, floorScript, `${dir}/floor-${round}.duckdb`],
+        env,
+      ),
     );
-    floors.push(await timed([deno, "run", "-A", "--config", config, floorScript], env));
     ingests.push(
       await timed(
         [deno, "run", "-A", "--config", config, `${ROOT}analysis/main.ts`, "import", archive],
@@ -361,8 +370,7 @@ async function pagesBench(store: Store, dir: string): Promise<void> {
         if (res.status !== 200) throw new Error(`${path}: ${res.status} ${html.slice(0, 300)}`);
       }
     }
-    const q = (xs: number[], p: number) =>
-      xs.sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))].toFixed(0);
+    const q = (xs: number[], p: number) => quantile(xs, p).toFixed(0);
     console.log(
       `| \`${path}\` | ${q(cold, 0.5)} ms | ${q(cold, 0.95)} ms | ${q(warm, 0.5)} ms | ${
         q(warm, 0.95)

@@ -53,30 +53,27 @@ const EVENT_COLUMNS =
 /**
  * An archive's events in one statement, the file parsed once: per event
  * (equal time, cluster id and message: upstream's id is the md5 of the
- * three joined) the first row by position (half, then row), kept when usable (of this
- * cluster, with a time and a message) and not stored yet. The md5 is
- * computed after the grouping, outside the parse's pipeline (grouping by
- * the three columns rather than their md5 took 0.4 s and 100 MB less for a
- * million events, measured); host keys come from the hosts the archive
- * lists, keyed once each in TypeScript, and are computed per row only for
- * hosts it does not list. Texts that differ but
- * join to the same text, which only a crafted archive has, keep one row
- * each under the same id. Nothing filters below the grouping, so the scan
- * reads every row and its count in DuckDB's profile is the archive's
- * event count. events.json comes whole or in halves (see `halves.ts`), each
- * half parsed on a thread of its own.
+ * three joined) the first row by position (half, then row), kept when
+ * usable (of this cluster, with a time and a message) and not stored yet.
+ * The md5 is computed after the grouping, outside the parse's pipeline
+ * (grouping by the three columns rather than their md5 took 0.4 s and
+ * 100 MB less for a million events, measured); host keys come from the
+ * hosts the archive lists, keyed once each in TypeScript, and are computed
+ * per row only for hosts it does not list. Texts that differ but join to
+ * the same text, which only a crafted archive has, keep one row each under
+ * the same id. Nothing filters below the grouping, so the scan reads every
+ * row and its count in DuckDB's profile is the archive's event count.
+ * events.json comes whole or in halves (see `halves.ts`), each half parsed
+ * on a thread of its own.
  * $1 cluster key, $2 source, $3 secret, $4 cluster id, $5 the listed hosts'
  * keys (JSON), $6… the files.
  */
 function archiveEventsSql(parts: number): string {
-  const rows = Array.from(
-    { length: parts },
-    (_, i) =>
-      `SELECT ${i} AS part, * FROM read_json($${
-        6 + i
-      }, format = 'array', columns = ${EVENT_COLUMNS},
-                maximum_object_size = 67108864) WITH ORDINALITY`,
-  ).join(" UNION ALL ");
+  const rows = Array.from({ length: parts }, (_, i) => {
+    const file = `$${6 + i}`;
+    return `SELECT ${i} AS part, * FROM read_json(${file}, format = 'array',
+              columns = ${EVENT_COLUMNS}, maximum_object_size = 67108864) WITH ORDINALITY`;
+  }).join(" UNION ALL ");
   return `
   SELECT $1 AS cluster_key, d.event_id, $2 AS source,
          coalesce(h.key, ${keySql("$3", "d.r.host_id")}) AS host_key,
@@ -120,10 +117,8 @@ export async function normaliseArchive(
       spool: {
         dir: spool,
         members: ["events"],
-        to: options.whole ? undefined : async (_, size) => {
-          halves = await jsonArrayHalves(`${spool}/events.json`, `${spool}/events.2.json`, {
-            size,
-          });
+        to: options.whole ? undefined : async (path, size) => {
+          halves = await jsonArrayHalves(path, path.replace(/\.json$/, ".2.json"), { size });
           return halves.writable;
         },
       },

@@ -96,7 +96,6 @@ export async function jsonArrayHalves(
       writer = file.writable.getWriter();
       await writer.write(enc.encode("["));
       await writer.write(buf.subarray(at + 2));
-      written += buf.byteLength;
     },
     async close() {
       if (held.byteLength) await writer.write(held);

