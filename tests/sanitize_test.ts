@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import fc from "npm:fast-check@4.11.0";
 import { ABSENT, encodeValue, formatDateTime, formatTime } from "../src/sanitize/encode.ts";
 import { emailHmac, importHmacKey, normaliseEmail, userId } from "../src/sanitize/pseudonym.ts";
 import {
@@ -9,7 +10,14 @@ import {
   reduceProxy,
 } from "../src/sanitize/reduce.ts";
 import { REDACTED, removeSecrets, TextScrubber } from "../src/sanitize/text.ts";
-import { CLUSTER, EVENT, HOST, INFRA_ENV, Sanitizer } from "../src/sanitize/mod.ts";
+import {
+  CLUSTER,
+  EVENT,
+  HOST,
+  INFRA_ENV,
+  NetworkObfuscator,
+  Sanitizer,
+} from "../src/sanitize/mod.ts";
 
 Deno.test("user_id is the scraper's FNV-1a 128-bit hash, in decimal", () => {
   // Published FNV-1a 128 test vectors.
@@ -60,6 +68,37 @@ Deno.test("timestamps keep the consumer's layouts, truncating to milliseconds", 
   assert.equal(encodeValue(null, "dateTime"), "0001-01-01T00:00:00.000Z");
   assert.equal(encodeValue(null, "time"), "0001-01-01T00:00:00Z");
   assert.equal(encodeValue(null, "dateTimePtr"), null);
+});
+
+Deno.test("a UTC session's timestamps, read by hand, give what the general reading gives", () => {
+  const digits = (n: number) =>
+    fc.string({ unit: fc.constantFrom(..."0123456789"), minLength: n, maxLength: n });
+  // Independent of the code: the layout written out from the parts.
+  const expected = (date: string, time: string, fraction: string | undefined) =>
+    `${date}T${time}.${(fraction ?? "").padEnd(3, "0").slice(0, 3)}Z`;
+  fc.assert(fc.property(
+    digits(4),
+    digits(2),
+    digits(2),
+    digits(2),
+    digits(2),
+    digits(2),
+    fc.option(fc.string({ unit: fc.constantFrom(..."0123456789"), minLength: 1, maxLength: 9 }), {
+      nil: undefined,
+    }),
+    (y, mo, d, h, mi, s, fraction) => {
+      const date = `${y}-${mo}-${d}`;
+      const time = `${h}:${mi}:${s}`;
+      const text = `${date} ${time}${fraction === undefined ? "" : "." + fraction}+00`;
+      assert.equal(formatDateTime(text), expected(date, time, fraction));
+    },
+  ));
+  // Near misses are not taken by the quick reading: the general one decides.
+  assert.equal(formatDateTime("2026-11-27 10:00:00.+00"), null);
+  assert.equal(formatDateTime("2026-11-27 10:00:00.1234567890+00"), null);
+  assert.equal(formatDateTime("2026-11-27 10:0x:00.123+00"), null);
+  assert.equal(formatDateTime(" 2026-11-27 10:00:00.123+00 "), "2026-11-27T10:00:00.123Z");
+  assert.equal(formatDateTime("2026-11-27 10:00:00.5+00:00"), "2026-11-27T10:00:00.500Z");
 });
 
 Deno.test("values encode by their Go type", () => {
@@ -295,4 +334,79 @@ Deno.test("OBFUSCATE=networking: short names, outside names, BMCs, padded IPv4, 
   for (const kept of ["quay.io", "registry.redhat.io", "install-config.yaml"]) {
     assert.ok(out.includes(kept), kept);
   }
+});
+
+Deno.test("an event written as JSON text is exactly the JSON of its object, row after row", async () => {
+  const key = await importHmacKey(new Uint8Array(32).fill(3));
+  const uuid = fc.uuid();
+  // Small pools, so that consecutive rows often share a value and differ in another column.
+  const value = (pool: fc.Arbitrary<string>) =>
+    fc.oneof(
+      { weight: 6, arbitrary: pool },
+      { weight: 1, arbitrary: fc.constantFrom(null, undefined, "") },
+      { weight: 1, arbitrary: fc.string({ maxLength: 12 }) },
+    );
+  const message = fc.oneof(
+    {
+      weight: 6,
+      arbitrary: fc.constantFrom(
+        "Host node-1: updated status from installing to installing-in-progress (Writing image to disk)",
+        "User jane.doe@customer.example started the installation",
+        "password=hunter2hunter2 and token: abcdefabcdef0123456789",
+        `Cluster was prepared successfully for installation`,
+        'quote " backslash \\ newline \n tab \t unicode \u2028 ü',
+        // A metric's name: its props are kept only for a metrics event.
+        "host.stage.duration",
+        // Read by its template (name host_status_updated) or strictly, as free text.
+        "Host node-1: updated status from installing to installing-in-progress (/dev/disk/by-id/wwn-0x5000c500a1b2c3d4)",
+      ),
+    },
+    { weight: 1, arbitrary: fc.string({ maxLength: 80 }) },
+    { weight: 1, arbitrary: fc.string({ minLength: 40, maxLength: 120 }) },
+  );
+  const row = fc.record({
+    cluster_id: value(uuid),
+    host_id: value(fc.constantFrom(...Array.from({ length: 3 }, () => crypto.randomUUID()))),
+    infra_env_id: value(uuid),
+    category: value(fc.constantFrom("user", "metrics")),
+    name: value(fc.constantFrom("host_status_updated", "cluster_installation_started", "nope")),
+    severity: value(fc.constantFrom("info", "warning", "error")),
+    event_time: value(fc.constantFrom(
+      "2026-11-27 10:00:03.599001+00",
+      "2026-11-27 10:00:03+00",
+      "2026-11-27T12:00:00.250+02:00",
+      "not a time",
+    )),
+    message: value(message),
+    props: value(fc.constantFrom(
+      '{"duration":12.5,"host_role":"master","result":"Done"}',
+      '{"password":"hunter2hunter2"}',
+      "not json",
+    )),
+    request_id: value(uuid),
+  });
+  const network = () => {
+    const n = new NetworkObfuscator();
+    n.learn("host", "node-1");
+    n.learn("domain", "customer.example");
+    return n;
+  };
+  await fc.assert(
+    fc.asyncProperty(
+      fc.array(row, { maxLength: 30 }),
+      fc.boolean(),
+      async (rows, obfuscate) => {
+        // Two sanitisers, so neither's memory of the previous row helps the other.
+        const [a, b] = [0, 1].map(() =>
+          new Sanitizer(new TextScrubber(key, obfuscate ? { network: network() } : {}))
+        );
+        for (const r of rows) {
+          await a.prepare([r]);
+          await b.prepare([r]);
+          assert.equal(a.eventJson(r), JSON.stringify(b.eventSync(r)));
+        }
+      },
+    ),
+    { numRuns: 300 },
+  );
 });

@@ -173,7 +173,7 @@ export class PatternFoundError extends Error {
  * back once compressed, so uncompressed bytes in memory are bounded by
  * POOL × BUFFER_BYTES however long the stream, and no garbage piles up.
  */
-const BUFFER_BYTES = 1 << 21;
+const BUFFER_BYTES = 1 << 20;
 const POOL = 4;
 
 /** The streamed segment, compressed, checksummed and scanned in a worker. */

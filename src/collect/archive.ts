@@ -267,7 +267,7 @@ async function buildWith(
           await g.sanitizer.prepare(rows as unknown as Row[]);
           const parts: string[] = [];
           for (const row of rows) {
-            parts.push(JSON.stringify(g.sanitizer.eventSync(row as unknown as Row)));
+            parts.push(g.sanitizer.eventJson(row as unknown as Row));
             if (row.category === "metrics") counts.metrics++;
             else if (row.severity === "info") counts.info++;
           }

@@ -31,8 +31,39 @@ function splitTimestamp(value: unknown): [string, string, string] | undefined {
   return [date, time, fraction];
 }
 
+function isDigits(text: string, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 48 || c > 57) return false;
+  }
+  return true;
+}
+
+/**
+ * `formatDateTime` of what a UTC session writes (`2006-01-02 15:04:05.123456+00`,
+ * fraction optional), checked by hand; undefined for any other shape. Every
+ * event has a time of its own, so this runs a million times a pass.
+ */
+function formatUtcDateTime(v: string): string | undefined {
+  const n = v.length;
+  if (
+    n < 22 || v.charCodeAt(4) !== 45 || v.charCodeAt(7) !== 45 || v.charCodeAt(10) !== 32 ||
+    v.charCodeAt(13) !== 58 || v.charCodeAt(16) !== 58 || !v.endsWith("+00") ||
+    !isDigits(v, 0, 4) || !isDigits(v, 5, 7) || !isDigits(v, 8, 10) || !isDigits(v, 11, 13) ||
+    !isDigits(v, 14, 16) || !isDigits(v, 17, 19)
+  ) return undefined;
+  let fraction = "";
+  if (n > 22) {
+    if (v.charCodeAt(19) !== 46 || n < 24 || n > 32 || !isDigits(v, 20, n - 3)) return undefined;
+    fraction = v.slice(20, Math.min(23, n - 3));
+  } else if (n !== 22) return undefined;
+  return `${v.slice(0, 10)}T${v.slice(11, 19)}.${fraction.padEnd(3, "0")}Z`;
+}
+
 /** `2006-01-02T15:04:05.000Z`: milliseconds, truncated, as the consumer keys events on. */
 export function formatDateTime(value: unknown): string | null {
+  const fast = typeof value === "string" ? formatUtcDateTime(value) : undefined;
+  if (fast !== undefined) return fast;
   const parts = splitTimestamp(value);
   if (!parts) return null;
   const [date, time, fraction] = parts;

@@ -2,7 +2,7 @@
  * Turns rows into the API-shaped, sanitised objects of the archive, by the
  * allow-lists of `policy.ts`. Nothing outside those lists is ever copied.
  */
-import { ABSENT, encodeValue } from "./encode.ts";
+import { ABSENT, encodeValue, formatDateTime } from "./encode.ts";
 import {
   CLUSTER,
   type EntityPolicy,
@@ -78,6 +78,23 @@ function setPath(target: Record<string, unknown>, path: string, value: unknown):
   }
   node[parts[parts.length - 1]] = value;
 }
+
+// eventJson writes the event's keys itself: it relies on a flat policy without fixed keys.
+if (EVENT.objects.length > 0 || EVENT.fixed || EVENT.fields.some((f) => f.key.includes("."))) {
+  throw new Error("events.json entries must be flat objects");
+}
+const EVENT_FIELDS = EVENT.fields;
+/** Each event key as JSON, with its colon. */
+const EVENT_KEYS = EVENT_FIELDS.map((f) => `${JSON.stringify(f.key)}:`);
+/** Fields whose output depends on their own column alone (a message is read by its name). */
+const EVENT_OWN_COLUMN = EVENT_FIELDS.map((f) =>
+  f.treatment !== "message" && f.treatment !== "metricProps"
+);
+/** Fields that are nullable timestamps kept as they are (rebuilt from their digits). */
+const EVENT_TIME = EVENT_FIELDS.map((f) => f.treatment === "keep" && f.encoding === "dateTimePtr");
+const NOT_SEEN = Symbol("not seen");
+/** Quoted long strings kept at most (then the memo starts over). */
+const QUOTES_LIMIT = 4_096;
 
 const TIME_ENCODINGS: ReadonlySet<string> = new Set(["dateTime", "dateTimePtr", "time", "timePtr"]);
 
@@ -168,24 +185,29 @@ export class Sanitizer {
     });
   }
 
+  /** One field's output value by its rule, or {@linkcode ABSENT}. */
+  #field(rule: FieldRule, row: Row): unknown {
+    const raw = row[rule.column] ?? null;
+    const treated = rule.treatment === "message" && typeof raw === "string"
+      ? this.#messages.read(row.name, raw)
+      : rule.treatment === "metricProps" && typeof raw === "string" && raw !== ""
+      ? metricProps(
+        this.scrubber,
+        row.category === "metrics" && typeof row.message === "string"
+          ? METRIC_PROPS[row.message]
+          : undefined,
+        raw,
+      )
+      : this.#treat(rule, raw);
+    return encodeValue(treated, rule.encoding);
+  }
+
   /** Builds one output object from a row by `policy`, once `prepare` has seen the row. */
   applySync(policy: EntityPolicy, row: Row): Record<string, unknown> {
     const out: Record<string, unknown> = {};
     for (const path of policy.objects) setPath(out, path, {});
     for (const rule of policy.fields) {
-      const raw = row[rule.column] ?? null;
-      const treated = rule.treatment === "message" && typeof raw === "string"
-        ? this.#messages.read(row.name, raw)
-        : rule.treatment === "metricProps" && typeof raw === "string" && raw !== ""
-        ? metricProps(
-          this.scrubber,
-          row.category === "metrics" && typeof row.message === "string"
-            ? METRIC_PROPS[row.message]
-            : undefined,
-          raw,
-        )
-        : this.#treat(rule, raw);
-      const value = encodeValue(treated, rule.encoding);
+      const value = this.#field(rule, row);
       if (value !== ABSENT) setPath(out, rule.key, value);
     }
     for (const [key, value] of Object.entries(policy.fixed ?? {})) out[key] = value;
@@ -248,5 +270,53 @@ export class Sanitizer {
   /** One entry of `events.json`, once `prepare` has seen the row. */
   eventSync(row: Row): Record<string, unknown> {
     return this.applySync(EVENT, row);
+  }
+
+  /** Per field of an event: the last raw value seen and the JSON it gave (see eventJson). */
+  readonly #lastRaw: unknown[] = EVENT_FIELDS.map(() => NOT_SEEN);
+  readonly #lastJson: Array<string | undefined> = EVENT_FIELDS.map(() => undefined);
+  readonly #quotes = new Map<string, string>();
+
+  /** A string as JSON; messages repeat, so their quoted form is kept too. */
+  #quoted(value: string): string {
+    if (value.length < 40) return JSON.stringify(value);
+    let quoted = this.#quotes.get(value);
+    if (quoted === undefined) {
+      if (this.#quotes.size >= QUOTES_LIMIT) this.#quotes.clear();
+      quoted = JSON.stringify(value);
+      this.#quotes.set(value, quoted);
+    }
+    return quoted;
+  }
+
+  /**
+   * One entry of `events.json` as JSON text, once `prepare` has seen the row:
+   * the text `JSON.stringify(eventSync(row))` gives, written field by field
+   * without the object between (a pass does this a million times). A field
+   * that depends on its own column only and holds the same value as in the
+   * previous event (the cluster id, often the host, category, severity)
+   * reuses that event's text: the treatment of a value does not change
+   * within an archive.
+   */
+  eventJson(row: Row): string {
+    let out = "";
+    for (let i = 0; i < EVENT_FIELDS.length; i++) {
+      const rule = EVENT_FIELDS[i];
+      const raw = row[rule.column];
+      let json: string | undefined;
+      if (EVENT_OWN_COLUMN[i] && raw === this.#lastRaw[i]) json = this.#lastJson[i];
+      else {
+        const value = EVENT_TIME[i] ? formatDateTime(raw) : this.#field(rule, row);
+        // As in an object, an undefined value leaves its key out.
+        json = value === ABSENT || value === undefined ? undefined : EVENT_KEYS[i] +
+          (typeof value === "string" ? this.#quoted(value) : JSON.stringify(value));
+        if (EVENT_OWN_COLUMN[i]) {
+          this.#lastRaw[i] = raw;
+          this.#lastJson[i] = json;
+        }
+      }
+      if (json !== undefined) out += (out === "" ? "{" : ",") + json;
+    }
+    return out === "" ? "{}" : out + "}";
   }
 }

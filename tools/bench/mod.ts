@@ -30,7 +30,7 @@ const events = Number(args[0] ?? 1_000_000);
 const quick = Deno.args.includes("--quick");
 const HOSTS = 150;
 /** The collector's buffer size. */
-const PIECE = 1 << 21;
+const PIECE = 1 << 20;
 
 function mb(bytes: number): string {
   return (bytes / 1e6).toFixed(1);
@@ -300,7 +300,7 @@ async function main(): Promise<void> {
       (_, i) => eventsJson.subarray(i * PIECE, (i + 1) * PIECE),
     );
     for (const level of [6, 1]) {
-      await row(`node:zlib level ${level}, 2 MiB pieces (as the collector)`, () => {
+      await row(`node:zlib level ${level}, 1 MiB pieces (as the collector)`, () => {
         const deflater = new PieceDeflater(level);
         return chunks.reduce((n, c) => n + deflater.piece(c).byteLength, 0);
       });
