@@ -7,7 +7,8 @@
  *    process), against the floor: DuckDB itself loading the same events.json
  *    with read_json, in a process of its own. Wall time and peak RSS of each,
  *    in N rounds (default 3) that alternate the two, and the median ratio.
- *    Then the same into the shared store (a throwaway PostgreSQL), and a
+ *    Then the same archive uploaded to a running `serve` (until its tracker
+ *    says `success`), and into the shared store (a throwaway PostgreSQL), and a
  *    second replica's first start.
  * 2. Questions: a generated population (default 10,000 attempts, 2,000
  *    events each: 20,000,000 events) written straight into a DuckDB store;
@@ -19,6 +20,8 @@
 import { parseArgs } from "node:util";
 import { packTar } from "modern-tar";
 import { watchTreeRss } from "./rss.ts";
+import { freePort } from "./child.ts";
+import { ARCHIVE_CONTENT_TYPE, USER_AGENT_PREFIX } from "../contract/archive.ts";
 import { QUESTIONS } from "../analysis/src/questions/catalog.ts";
 import { ask, parseAsk } from "../analysis/src/questions/mod.ts";
 import { Store } from "../analysis/src/store/duckdb.ts";
@@ -221,7 +224,87 @@ console.log((await c.runAndReadAll("SELECT count(*) AS n FROM e")).getRowObjects
     } | ${s(median(floors.map((r) => r.ms)))} | **${median(ratios).toFixed(2)}×** |`,
   );
   const floor = { ms: median(floors.map((r) => r.ms)) };
+  await serveIngestBench(dir, { archive, env, floorMs: floor.ms });
   await sharedIngestBench(dir, { archive, env, floorMs: floor.ms });
+}
+
+/**
+ * The same archive uploaded to a running `serve`, as the collector sends it,
+ * timed from the upload until `/track/{id}` answers `success`. The peak RSS
+ * is the service's, over its whole life (it holds the upload too).
+ */
+async function serveIngestBench(
+  dir: string,
+  run: { archive: string; env: Record<string, string>; floorMs: number },
+): Promise<void> {
+  const port = freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      "--config",
+      `${ROOT}analysis/deno.json`,
+      `${ROOT}analysis/main.ts`,
+      "serve",
+    ],
+    env: {
+      ...run.env,
+      NO_COLOR: "1",
+      DENO_NO_UPDATE_CHECK: "1",
+      ANALYSIS_DB: `${dir}/serve.duckdb`,
+      ANALYSIS_PORT: String(port),
+      ANALYSIS_DEV_MODE: "true",
+    },
+    clearEnv: true,
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  const watch = watchTreeRss(child.pid);
+  try {
+    for (let i = 0;; i++) {
+      if (await fetch(`${base}/healthz`).then((r) => r.ok, () => false)) break;
+      if (i > 600) throw new Error("serve did not start");
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const headers = { authorization: "Bearer bench", "user-agent": `${USER_AGENT_PREFIX}bench` };
+    const form = new FormData();
+    form.append(
+      "file",
+      new Blob([await Deno.readFile(run.archive)], { type: ARCHIVE_CONTENT_TYPE }),
+      "events.tgz",
+    );
+    const t0 = performance.now();
+    const upload = await fetch(`${base}/api/ingress/v1/upload`, {
+      method: "POST",
+      headers,
+      body: form,
+    });
+    if (upload.status !== 202) throw new Error(`upload answered ${upload.status}`);
+    const { request_id: id } = await upload.json();
+    let status = "";
+    while (status !== "success") {
+      const r = await fetch(`${base}/api/ingress/v1/track/${id}`, { headers });
+      const body = r.ok ? await r.json() : (await r.body?.cancel(), {});
+      status = body.status ?? "";
+      if (status === "error") throw new Error(`ingest failed: ${body.status_msg}`);
+      if (status !== "success") await new Promise((r) => setTimeout(r, 50));
+    }
+    const ms = performance.now() - t0;
+    console.log(
+      "\n| through `serve` | upload to `success` | peak RSS of the service | ratio to the floor |",
+    );
+    console.log("|---|---|---|---|");
+    console.log(
+      `| the same archive, uploaded | ${(ms / 1000).toFixed(2)} s | ${
+        (watch.stop() / 1e6).toFixed(1)
+      } MB | ${(ms / run.floorMs).toFixed(2)}× |`,
+    );
+  } finally {
+    watch.stop();
+    child.kill("SIGTERM");
+    await child.status;
+  }
 }
 
 /**
