@@ -265,13 +265,15 @@ async function buildWith(
         await sink.text("[");
         await forEachEventBatch(sql, g.id, async (rows) => {
           await g.sanitizer.prepare(rows as unknown as Row[]);
+          // The batch's events as pieces of JSON text, joined once.
           const parts: string[] = [];
           for (const row of rows) {
-            parts.push(g.sanitizer.eventJson(row as unknown as Row));
+            if (counts.total > 0 || parts.length > 0) parts.push(",");
+            g.sanitizer.writeEvent(row as unknown as Row, parts);
             if (row.category === "metrics") counts.metrics++;
             else if (row.severity === "info") counts.info++;
           }
-          const text = (counts.total > 0 ? "," : "") + parts.join(",");
+          const text = parts.join("");
           counts.total += rows.length;
           const wait = sink.text(text);
           if (wait) await wait;

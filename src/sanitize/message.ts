@@ -72,7 +72,9 @@ const MEMO_LIMIT = 20_000;
 /** Reads messages through their templates; one per archive (it memoises per scrubber). */
 export class MessageReader {
   readonly #scrubber: TextScrubber;
-  readonly #memo = new Map<string, string>();
+  /** What each message gave, by event name (no key is built per event: this runs for every one). */
+  readonly #memo = new Map<string, Map<string, string>>();
+  #memoSize = 0;
 
   constructor(scrubber: TextScrubber) {
     this.#scrubber = scrubber;
@@ -80,12 +82,19 @@ export class MessageReader {
 
   /** The message as it may leave. */
   read(name: unknown, message: string): string {
-    const key = `${typeof name === "string" ? name : ""}\u0000${message}`;
-    let out = this.#memo.get(key);
+    const eventName = typeof name === "string" ? name : "";
+    let byMessage = this.#memo.get(eventName);
+    let out = byMessage?.get(message);
     if (out !== undefined) return out;
-    out = this.#read(typeof name === "string" ? name : "", message);
-    if (this.#memo.size >= MEMO_LIMIT) this.#memo.clear();
-    this.#memo.set(key, out);
+    out = this.#read(eventName, message);
+    if (this.#memoSize >= MEMO_LIMIT) {
+      this.#memo.clear();
+      this.#memoSize = 0;
+      byMessage = undefined;
+    }
+    if (!byMessage) this.#memo.set(eventName, byMessage = new Map());
+    byMessage.set(message, out);
+    this.#memoSize++;
     return out;
   }
 

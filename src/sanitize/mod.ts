@@ -79,13 +79,14 @@ function setPath(target: Record<string, unknown>, path: string, value: unknown):
   node[parts[parts.length - 1]] = value;
 }
 
-// eventJson writes the event's keys itself: it relies on a flat policy without fixed keys.
+// writeEvent writes the event's keys itself: it relies on a flat policy without fixed keys.
 if (EVENT.objects.length > 0 || EVENT.fixed || EVENT.fields.some((f) => f.key.includes("."))) {
   throw new Error("events.json entries must be flat objects");
 }
 const EVENT_FIELDS = EVENT.fields;
-/** Each event key as JSON, with its colon. */
-const EVENT_KEYS = EVENT_FIELDS.map((f) => `${JSON.stringify(f.key)}:`);
+/** Each event key as JSON with its colon, opening the object or after a comma. */
+const EVENT_KEYS_FIRST = EVENT_FIELDS.map((f) => `{${JSON.stringify(f.key)}:`);
+const EVENT_KEYS_AFTER = EVENT_FIELDS.map((f) => `,${JSON.stringify(f.key)}:`);
 /** Fields whose output depends on their own column alone (a message is read by its name). */
 const EVENT_OWN_COLUMN = EVENT_FIELDS.map((f) =>
   f.treatment !== "message" && f.treatment !== "metricProps"
@@ -272,7 +273,7 @@ export class Sanitizer {
     return this.applySync(EVENT, row);
   }
 
-  /** Per field of an event: the last raw value seen and the JSON it gave (see eventJson). */
+  /** Per field of an event: the last raw value seen and its JSON value (see writeEvent). */
   readonly #lastRaw: unknown[] = EVENT_FIELDS.map(() => NOT_SEEN);
   readonly #lastJson: Array<string | undefined> = EVENT_FIELDS.map(() => undefined);
   readonly #quotes = new Map<string, string>();
@@ -289,34 +290,49 @@ export class Sanitizer {
     return quoted;
   }
 
+  /** A field's value as JSON, or undefined when the key is left out (as in an object). */
+  #fieldJson(i: number, row: Row): string | undefined {
+    const value = EVENT_TIME[i]
+      ? formatDateTime(row[EVENT_FIELDS[i].column])
+      : this.#field(EVENT_FIELDS[i], row);
+    if (value === ABSENT || value === undefined) return undefined;
+    return typeof value === "string" ? this.#quoted(value) : JSON.stringify(value);
+  }
+
   /**
-   * One entry of `events.json` as JSON text, once `prepare` has seen the row:
-   * the text `JSON.stringify(eventSync(row))` gives, written field by field
-   * without the object between (a pass does this a million times). A field
-   * that depends on its own column only and holds the same value as in the
-   * previous event (the cluster id, often the host, category, severity)
-   * reuses that event's text: the treatment of a value does not change
-   * within an archive.
+   * Appends one entry of `events.json` to `parts`, as pieces of JSON text, once
+   * `prepare` has seen the row: joined, they are the text
+   * `JSON.stringify(eventSync(row))` gives. Written piece by piece, without the
+   * object between and without joining each event on its own (a pass does this
+   * a million times). A field that depends on its own column only and holds
+   * the same value as in the previous event (the cluster id, often the host,
+   * category, severity) reuses that event's text: the treatment of a value does
+   * not change within an archive.
    */
-  eventJson(row: Row): string {
-    let out = "";
+  writeEvent(row: Row, parts: string[]): void {
+    let open = false;
     for (let i = 0; i < EVENT_FIELDS.length; i++) {
-      const rule = EVENT_FIELDS[i];
-      const raw = row[rule.column];
       let json: string | undefined;
-      if (EVENT_OWN_COLUMN[i] && raw === this.#lastRaw[i]) json = this.#lastJson[i];
-      else {
-        const value = EVENT_TIME[i] ? formatDateTime(raw) : this.#field(rule, row);
-        // As in an object, an undefined value leaves its key out.
-        json = value === ABSENT || value === undefined ? undefined : EVENT_KEYS[i] +
-          (typeof value === "string" ? this.#quoted(value) : JSON.stringify(value));
-        if (EVENT_OWN_COLUMN[i]) {
+      if (EVENT_OWN_COLUMN[i]) {
+        const raw = row[EVENT_FIELDS[i].column];
+        if (raw === this.#lastRaw[i]) json = this.#lastJson[i];
+        else {
+          json = this.#fieldJson(i, row);
           this.#lastRaw[i] = raw;
           this.#lastJson[i] = json;
         }
-      }
-      if (json !== undefined) out += (out === "" ? "{" : ",") + json;
+      } else json = this.#fieldJson(i, row);
+      if (json === undefined) continue;
+      parts.push(open ? EVENT_KEYS_AFTER[i] : EVENT_KEYS_FIRST[i], json);
+      open = true;
     }
-    return out === "" ? "{}" : out + "}";
+    parts.push(open ? "}" : "{}");
+  }
+
+  /** One entry of `events.json` as JSON text (see {@linkcode writeEvent}). */
+  eventJson(row: Row): string {
+    const parts: string[] = [];
+    this.writeEvent(row, parts);
+    return parts.join("");
   }
 }
