@@ -185,6 +185,7 @@ function workerSegment(level: number, patterns: Array<{ bytes: Uint8Array; field
   let used = 0;
   let waiting: (() => void) | undefined;
   let failure: Error | undefined;
+  const parts: Blob[] = [];
   const done = Promise.withResolvers<{ parts: Blob[]; crc: number; length: number }>();
   done.promise.catch(() => {});
   const fail = (err: Error) => {
@@ -195,11 +196,12 @@ function workerSegment(level: number, patterns: Array<{ bytes: Uint8Array; field
   worker.onmessage = (event: MessageEvent<FromWorker>) => {
     const m = event.data;
     if (m.type === "ack") {
+      parts.push(new Blob([m.piece as Uint8Array<ArrayBuffer>]));
       free.push(new Uint8Array(m.buffer));
       waiting?.();
     } else if (m.type === "hit") fail(new PatternFoundError(m.field));
     else if (m.type === "error") fail(new Error(`compression failed: ${m.message}`));
-    else done.resolve(m);
+    else done.resolve({ parts, crc: m.crc, length: m.length });
   };
   worker.onerror = (event) => {
     event.preventDefault();
