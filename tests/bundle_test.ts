@@ -100,22 +100,28 @@ Deno.test("a stream far longer than the buffer pool arrives intact, byte for byt
 Deno.test("an archive's memory is given back once it is dropped, pass after pass", async () => {
   // Compressed pieces made into Blobs inside the worker and handed over were
   // never freed: every pass of a serve process kept its archive (~60 MB for a
-  // million events). Five 20 MB archives, each dropped: after the first (the
-  // allocator grows to its working size) the RSS must not climb.
+  // million events). Eight 20 MB archives, each dropped: after the first (the
+  // allocator grows to its working size) the RSS stays within a band (the
+  // allocator keeps some freed pages: 25-30 MB measured), where the leak
+  // climbed by 20 MB a round.
   const out = await new Deno.Command(Deno.execPath(), {
     args: [
       "run",
       "--allow-all",
       "--v8-flags=--expose-gc",
       new URL("./support/pack_rounds.ts", import.meta.url).pathname,
-      "5",
+      "8",
     ],
     stdout: "piped",
     stderr: "piped",
   }).output();
   assert.ok(out.success, new TextDecoder().decode(out.stderr));
   const rss = new TextDecoder().decode(out.stdout).trim().split("\n").map(Number);
-  assert.equal(rss.length, 5);
-  // With the leak each round added its 20 MB: 60 MB from the second to the last.
-  assert.ok(rss[4] - rss[1] < 15, `RSS after each round: ${rss.join(", ")} MB`);
+  assert.equal(rss.length, 8);
+  const after = rss.slice(1);
+  // With the leak: ~120 MB from the second round to the last.
+  assert.ok(
+    Math.max(...after) - Math.min(...after) < 50,
+    `RSS after each round: ${rss.join(", ")} MB`,
+  );
 });

@@ -51,7 +51,7 @@ self.onmessage = (event: MessageEvent<ToWorker>) => {
       // The compressed piece travels back as bytes in a buffer of its own: a Blob
       // made here and handed over was never freed (measured: ~60 MB a million
       // events kept per pass), so the thread that keeps the archive makes it.
-      const piece = deflater!.piece(view).slice();
+      const piece = new Uint8Array(deflater!.piece(view));
       // Once compressed, the buffer goes back to be filled again.
       const buffer = message.chunk.buffer as ArrayBuffer;
       post({ type: "ack", buffer, piece }, [buffer, piece.buffer as ArrayBuffer]);
