@@ -1,7 +1,7 @@
 /** The free-text scrubber against every shape the adversarial review planted. */
 import assert from "node:assert/strict";
 import { importHmacKey } from "../src/sanitize/pseudonym.ts";
-import { isSecretKey, removeSecrets, TextScrubber } from "../src/sanitize/text.ts";
+import { isSecretKey, remember, removeSecrets, TextScrubber } from "../src/sanitize/text.ts";
 import { SHAPES } from "./fixtures/secret_shapes.ts";
 
 const KEY = await importHmacKey(new Uint8Array(32).fill(3));
@@ -99,4 +99,13 @@ Deno.test("the maintained ruleset (secretlint's recommended preset) removes prov
     maySecretlint("Host master-0: updated status from installing to installed (Done)"),
     false,
   );
+});
+
+Deno.test("a memo holds at most its limit, then starts over", () => {
+  const memo = new Map<string, number>();
+  assert.equal(remember(memo, "a", 1, 2), 1);
+  remember(memo, "b", 2, 2);
+  assert.deepEqual([...memo.keys()], ["a", "b"]);
+  assert.equal(remember(memo, "c", 3, 2), 3);
+  assert.deepEqual([...memo.entries()], [["c", 3]]);
 });

@@ -22,7 +22,7 @@ import {
   reduceKeyPaths,
   reduceProxy,
 } from "./reduce.ts";
-import { needsPreparing, TextScrubber } from "./text.ts";
+import { needsPreparing, remember, TextScrubber } from "./text.ts";
 
 export { CLUSTER, EVENT, HOST, INFRA_ENV } from "../../contract/policy.ts";
 import { MessageReader, metricProps } from "./message.ts";
@@ -281,13 +281,8 @@ export class Sanitizer {
   /** A string as JSON; messages repeat, so their quoted form is kept too. */
   #quoted(value: string): string {
     if (value.length < 40) return JSON.stringify(value);
-    let quoted = this.#quotes.get(value);
-    if (quoted === undefined) {
-      if (this.#quotes.size >= QUOTES_LIMIT) this.#quotes.clear();
-      quoted = JSON.stringify(value);
-      this.#quotes.set(value, quoted);
-    }
-    return quoted;
+    return this.#quotes.get(value) ??
+      remember(this.#quotes, value, JSON.stringify(value), QUOTES_LIMIT);
   }
 
   /** A field's value as JSON, or undefined when the key is left out (as in an object). */

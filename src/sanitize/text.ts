@@ -16,6 +16,17 @@ export const REDACTED = "[REDACTED]";
 /** Memoised scrubbing results kept at most (then the memo starts over). */
 const MEMO_LIMIT = 50_000;
 
+/**
+ * Stores `value` under `key` in a memo of at most `limit` entries (a full memo
+ * starts over: texts repeat in runs, so the recent ones come back at once), and
+ * returns it.
+ */
+export function remember<K, V>(memo: Map<K, V>, key: K, value: V, limit: number): V {
+  if (memo.size >= limit) memo.clear();
+  memo.set(key, value);
+  return value;
+}
+
 /** Shorter values are too common to treat as secrets without false alarms. */
 export const MIN_SECRET = 6;
 
@@ -252,8 +263,7 @@ export class TextScrubber {
       if (this.#screened.size >= MEMO_LIMIT) this.#screened.clear();
       this.#screened.add(raw);
       if (maySecretlint(raw)) {
-        if (this.#linted.size >= MEMO_LIMIT) this.#linted.clear();
-        this.#linted.set(raw, await secretlintRanges(raw));
+        remember(this.#linted, raw, await secretlintRanges(raw), MEMO_LIMIT);
       }
       if (!raw.includes("@") && !MAYBE_SPELLED.test(raw)) continue;
       const value = unifyEmailSpellings(raw);
@@ -298,12 +308,9 @@ export class TextScrubber {
 
   /** Scrubs free text (after `prepare`). Results are memoised: event texts repeat a lot. */
   textSync(value: string): string {
-    let out = this.#memo.get(value);
+    const out = this.#memo.get(value);
     if (out !== undefined) return out;
-    out = this.#scrub(value);
-    if (this.#memo.size >= MEMO_LIMIT) this.#memo.clear();
-    this.#memo.set(value, out);
-    return out;
+    return remember(this.#memo, value, this.#scrub(value), MEMO_LIMIT);
   }
 
   #scrub(value: string): string {
@@ -333,9 +340,7 @@ export class TextScrubber {
     const memo = this.#memo.get(value);
     if (memo !== undefined) return memo;
     if (!this.network && PLAIN_ID.test(value) && !this.#knownSet.has(value)) {
-      if (this.#memo.size >= MEMO_LIMIT) this.#memo.clear();
-      this.#memo.set(value, value);
-      return value;
+      return remember(this.#memo, value, value, MEMO_LIMIT);
     }
     return this.textSync(value);
   }
