@@ -29,6 +29,7 @@ import {
   withClaim,
 } from "../db/ledger.ts";
 import type { Logger } from "../log/mod.ts";
+import { releaseArchives } from "../bundle/mod.ts";
 import { importHmacKey } from "../sanitize/mod.ts";
 import pLimit from "p-limit";
 import { parsePullSecret } from "./pull_secret.ts";
@@ -263,6 +264,8 @@ export class Collector {
           signal,
         }),
     );
+    // The attempt's archive is unreferenced now: free its bytes before the next.
+    releaseArchives();
     if (outcome) this.#deps.metrics?.outcome(outcome);
     this.#logOutcome(attempt, outcome);
     return outcome;
@@ -372,6 +375,8 @@ export class Collector {
     if (enablement?.enabled) await discoverAttempts(sql, enablement.since);
     const global = await readGlobalSecret(config.pullSecretFile);
     for (const attempt of await exportCandidates(sql, options)) {
+      // The previous archive has been written out: free it before building the next.
+      releaseArchives();
       const cluster = await readCluster(sql, attempt.clusterId);
       if (!cluster || !isSafeClusterId(attempt.clusterId)) {
         yield { attempt, leftOut: "cluster gone or its id is not a plain identifier" };
