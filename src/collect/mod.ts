@@ -264,8 +264,9 @@ export class Collector {
           signal,
         }),
     );
-    // The attempt's archive is unreferenced now: free its bytes before the next.
-    releaseArchives();
+    // The attempt's archive, if one was built, is unreferenced now: free its
+    // bytes before the next (a skipped or cancelled attempt built none).
+    if (outcome && outcome.kind !== "skipped" && outcome.kind !== "cancelled") releaseArchives();
     if (outcome) this.#deps.metrics?.outcome(outcome);
     this.#logOutcome(attempt, outcome);
     return outcome;
