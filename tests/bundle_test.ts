@@ -97,6 +97,23 @@ Deno.test("a stream far longer than the buffer pool arrives intact, byte for byt
   assert.equal(text, Array.from({ length: 4000 }, (_, i) => piece + i).join(""));
 });
 
+/** Runs a memory script of tests/support in a process of its own; the RSS it prints, in MB. */
+async function rssRounds(script: string, args: string[], flags: string[] = []): Promise<number[]> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-all",
+      ...flags,
+      new URL(`./support/${script}`, import.meta.url).pathname,
+      ...args,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.ok(out.success, new TextDecoder().decode(out.stderr));
+  return new TextDecoder().decode(out.stdout).trim().split("\n").map(Number);
+}
+
 Deno.test("an archive's memory is given back once it is dropped, pass after pass", async () => {
   // Compressed pieces made into Blobs inside the worker and handed over were
   // never freed: every pass of a serve process kept its archive (~60 MB for a
@@ -104,19 +121,7 @@ Deno.test("an archive's memory is given back once it is dropped, pass after pass
   // allocator grows to its working size) the RSS stays within a band (the
   // allocator keeps some freed pages: 25-30 MB measured), where the leak
   // climbed by 20 MB a round.
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-all",
-      "--v8-flags=--expose-gc",
-      new URL("./support/pack_rounds.ts", import.meta.url).pathname,
-      "8",
-    ],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  assert.ok(out.success, new TextDecoder().decode(out.stderr));
-  const rss = new TextDecoder().decode(out.stdout).trim().split("\n").map(Number);
+  const rss = await rssRounds("pack_rounds.ts", ["8"], ["--v8-flags=--expose-gc"]);
   assert.equal(rss.length, 8);
   const after = rss.slice(1);
   // With the leak: ~120 MB from the second round to the last.
@@ -130,22 +135,8 @@ Deno.test("a dropped archive is freed before the next is built once releaseArchi
   // A Blob's bytes are outside V8's heap, so V8 is never prompted to collect a
   // dropped one: a serve process built each pass while the previous pass's
   // archive was still held. Three 40 MB archives built one after another.
-  const rounds = async (mode: string) => {
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "--allow-all",
-        new URL("./support/release_rounds.ts", import.meta.url).pathname,
-        mode,
-      ],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    assert.ok(out.success, new TextDecoder().decode(out.stderr));
-    return new TextDecoder().decode(out.stdout).trim().split("\n").map(Number);
-  };
-  const released = await rounds("release");
-  const kept = await rounds("none");
+  const released = await rssRounds("release_rounds.ts", ["release"]);
+  const kept = await rssRounds("release_rounds.ts", ["none"]);
   // Without it the later rounds hold the previous archive too (~40 MB more);
   // with it they stay near the first.
   assert.ok(
