@@ -173,7 +173,12 @@ export async function checkCollectorContainer(c: CollectorUnderTest): Promise<vo
     async () => (await (await fetch(`${base}/v1/status`, { headers })).json()).collection !== null,
   );
   await waitFor("the database", async () => (await sql`SELECT 1 AS one`)[0].one === 1);
-  const before = (await c.uploads()).length;
+  // In a pod, the receiver's container may start after the collector answers.
+  let before = -1;
+  await waitFor("the receiver", async () => {
+    before = (await c.uploads()).length;
+    return true;
+  });
   const clusterId = crypto.randomUUID();
   await seedCluster(sql, clusterId, { hosts: 3, events: 120 });
   log("a cluster finished in the database");
