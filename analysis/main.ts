@@ -120,6 +120,7 @@ async function importFiles(
   }
   const ingest = await openIngest(config);
   let failed = 0;
+  let waiting = 0;
   // An export file is verified whole, then each of its archives is imported as hand-exported.
   const units: Array<
     { label: string; path: string; kind: "archive" | SaasStream; channel: string }
@@ -180,14 +181,20 @@ async function importFiles(
         reason = body.reason;
       }
       if (status.startsWith("error")) failed++;
+      else if (status.startsWith("received") || status.startsWith("processing")) waiting++;
       console.log(`${unit.label}: ${status}${reason ? ` — ${reason}` : ""}`);
     }
   } finally {
     await Deno.remove(spool, { recursive: true }).catch(() => {});
   }
   await ingest?.close();
-  console.log(`${units.length} files read, ${failed} quarantined`);
-  return failed > 0 ? 1 : 0;
+  console.log(
+    `${units.length} files read, ${failed} quarantined` +
+      (waiting
+        ? `, ${waiting} waiting (kept; read again by serve, or by importing them again)`
+        : ""),
+  );
+  return failed + waiting > 0 ? 1 : 0;
 }
 
 async function askCommand(config: AnalysisConfig, args: string[]): Promise<void> {

@@ -30,6 +30,8 @@ export interface AnalysisConfig {
   serviceUrl: string;
   /** The analyst token the CLI presents to a running service. */
   cliToken?: string;
+  /** DuckDB's memory limit (e.g. `600MB`); DuckDB's own default when absent. */
+  memoryLimit?: string;
 }
 
 interface Setting {
@@ -61,6 +63,17 @@ export const ANALYSIS_SETTINGS: readonly Setting[] = [
     name: "ANALYSIS_KEY_FILE",
     description: "the secret that keys cluster, host, org and user ids (created 0600 if missing)",
     default: "<ANALYSIS_DB>.key",
+  },
+  {
+    name: "ANALYSIS_RETENTION_MONTHS",
+    description: "raw archives and rows older than this many months are deleted",
+    default: "18",
+  },
+  {
+    name: "ANALYSIS_MEMORY_LIMIT",
+    description:
+      "DuckDB's memory limit (e.g. 800MB, 1GB; unset: DuckDB's default, 80% of RAM): an " +
+      "archive that does not fit waits (never quarantined for it) and is read again later",
   },
   { name: "ANALYSIS_PORT", description: "HTTP port of serve", default: "8767" },
   { name: "ANALYSIS_HOST", description: "address serve listens on", default: "127.0.0.1" },
@@ -101,9 +114,9 @@ const boolean = (name: string) =>
     error: `${name} must be true or false`,
   }).transform((v) => ["true", "1", "yes"].includes(v));
 
-/** Reads the settings from `env`; throws ConfigError naming every bad one. */
-export function loadAnalysisConfig(env: Record<string, string | undefined>): AnalysisConfig {
-  const schema = z.object({
+/** The settings' schema: one key per entry of {@linkcode ANALYSIS_SETTINGS}. */
+function settingsSchema() {
+  return z.object({
     ANALYSIS_DB: z.string().min(1, "ANALYSIS_DB must not be empty").default("./analysis.duckdb"),
     ANALYSIS_PORT: integer("ANALYSIS_PORT", 1, 65535).default(8767),
     ANALYSIS_HOST: z.string().regex(/^[^\s/]+$/, "ANALYSIS_HOST must be a host or address")
@@ -119,7 +132,21 @@ export function loadAnalysisConfig(env: Record<string, string | undefined>): Ana
     ANALYSIS_DATABASE_URL: z.string().refine(isPostgresUrl, {
       error: "ANALYSIS_DATABASE_URL must be a postgres:// URL with a host",
     }).optional(),
+    ANALYSIS_MEMORY_LIMIT: z.string().regex(
+      /^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i,
+      "ANALYSIS_MEMORY_LIMIT must be a size such as 600MB or 1GB",
+    ).optional(),
   });
+}
+
+/** The names the settings' schema reads (every one must be declared in ANALYSIS_SETTINGS). */
+export function readSettingNames(): string[] {
+  return Object.keys(settingsSchema().shape);
+}
+
+/** Reads the settings from `env`; throws ConfigError naming every bad one. */
+export function loadAnalysisConfig(env: Record<string, string | undefined>): AnalysisConfig {
+  const schema = settingsSchema();
   const present = Object.fromEntries(
     Object.entries(env).filter(([k, v]) =>
       k.startsWith("ANALYSIS_") && v !== undefined && v !== ""
@@ -144,6 +171,7 @@ export function loadAnalysisConfig(env: Record<string, string | undefined>): Ana
     keyFile: s.ANALYSIS_KEY_FILE ?? `${s.ANALYSIS_DB}.key`,
     serviceUrl: s.ANALYSIS_URL ?? `http://127.0.0.1:${s.ANALYSIS_PORT}`,
     cliToken: s.ANALYSIS_TOKEN,
+    memoryLimit: s.ANALYSIS_MEMORY_LIMIT,
   };
 }
 

@@ -4,7 +4,7 @@
  * all build it here, so what the tests exercise is what runs.
  */
 import { type AnalysisConfig, ConfigError, type Tokens } from "./config.ts";
-import { Ingest } from "./ingest/mod.ts";
+import { Ingest, WAIT_RETRY_MS } from "./ingest/mod.ts";
 import { loadSecret } from "./normalise/keys.ts";
 import { Store } from "./store/duckdb.ts";
 import { prune } from "./store/retention.ts";
@@ -18,7 +18,7 @@ import { SharedStore, SharedStoreError } from "./store/shared.ts";
 export async function openIngest(config: AnalysisConfig): Promise<Ingest | undefined> {
   let store: Store;
   try {
-    store = await Store.open(config.dbPath);
+    store = await Store.open(config.dbPath, { memoryLimit: config.memoryLimit });
   } catch (err) {
     if (/lock/i.test(String((err as Error).message))) return undefined;
     throw err;
@@ -94,7 +94,18 @@ export async function assembleAnalysisService(
         );
       await pruneNow();
       daily = setInterval(pruneNow, 24 * 3_600_000);
-      if (ingest.shared) {
+      if (!ingest.shared) {
+        // What waits (received before a stop or crash, or out of memory last time) is read now,
+        // and again every quarter of an hour while it still waits.
+        const resumeNow = () =>
+          ingest.resume().then(
+            (n) => n && log({ level: "info", msg: "reading archives that waited", archives: n }),
+            (err) =>
+              log({ level: "error", msg: "resuming failed", error: String(err?.message ?? err) }),
+          );
+        await resumeNow();
+        follow = setInterval(resumeNow, WAIT_RETRY_MS);
+      } else {
         // Replicas: take over what others left waiting, and keep the local copy in step.
         let failing = false; // logged when it starts and when it ends, not every second
         follow = setInterval(() => {

@@ -17,7 +17,10 @@ import {
   resultEvent,
   uuidOf,
 } from "./population.ts";
+import { bigArchive, TOO_LITTLE } from "./big_archive.ts";
 import { importSaasExport, runProgram, startService, type TestService } from "./support.ts";
+import { loadAnalysisConfig } from "../src/config.ts";
+import { assembleAnalysisService } from "../src/service.ts";
 
 const TOKEN = "uploader-token-0123456789";
 const UA = "assisted-installer-operator/test cluster/x";
@@ -531,5 +534,50 @@ Deno.test("deleting a SaaS cluster rewrites the export files that held it", asyn
   } finally {
     await service.close();
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("an archive DuckDB runs out of memory on waits, never quarantined, and is read once there is room", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "analysis-oom-" });
+  try {
+    const big = await bigArchive("out-of-memory");
+    const path = `${dir}/big.tgz`;
+    await Deno.writeFile(path, big.bytes);
+    const env = { ANALYSIS_DB: `${dir}/store.duckdb` };
+
+    // Far too little memory for this archive: it waits, with the cause.
+    const starved = await runProgram("analysis", ["import", path], {
+      ...env,
+      ANALYSIS_MEMORY_LIMIT: TOO_LITTLE,
+    });
+    assert.equal(starved.code, 1, starved.stderr);
+    assert.match(starved.stdout, /big\.tgz: received — waiting: Out of Memory Error/);
+    assert.match(starved.stdout, /1 files read, 0 quarantined, 1 waiting/);
+
+    // A service started on the same store with room reads what waits, at start.
+    const config = loadAnalysisConfig({ ...env, ANALYSIS_MIN_GROUP: "1" });
+    const service = await assembleAnalysisService(config, {
+      tokens: { uploaders: new Map(), readers: new Set(), analysts: new Set() },
+      audit: () => {},
+    });
+    assert.ok(service);
+    const log: Array<Record<string, unknown>> = [];
+    try {
+      await service.start((line) => log.push(line));
+      await service.ingest.settled();
+      const [row] = await service.ingest.store.query<
+        { status: string; reason: string | null; added: number }
+      >("SELECT status, reason, events_new AS added FROM archives");
+      assert.deepEqual(row, { status: "success", reason: null, added: big.events });
+      const [{ n }] = await service.ingest.store.query<{ n: number }>(
+        "SELECT count(*)::INTEGER AS n FROM events",
+      );
+      assert.equal(n, big.events);
+      assert.ok(log.some((l) => l.msg === "reading archives that waited" && l.archives === 1));
+    } finally {
+      await service.close();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
 });

@@ -19,6 +19,7 @@ import { deleteSubject, prune } from "../src/store/retention.ts";
 import { SharedStore } from "../src/store/shared.ts";
 import * as population from "./population.ts";
 import { importSaasExport, startService, type TestService } from "./support.ts";
+import { bigArchive, TOO_LITTLE } from "./big_archive.ts";
 
 const TABLES = [
   "archives",
@@ -498,5 +499,51 @@ Deno.test("with PostgreSQL down, a replica answers from its copy, refuses upload
     await service.close();
     await pg.stop();
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("on PostgreSQL, an archive a replica runs out of memory on waits for it, the ones behind it go on, and another replica reads it", async () => {
+  const db = await emptyDatabase();
+  const keyDir = await Deno.makeTempDir({ prefix: "analysis-key-" });
+  const pg = postgres(db.url, { max: 1, onnotice: () => {} });
+  const env = {
+    ANALYSIS_KEY_FILE: await sharedKey(keyDir),
+    ANALYSIS_MIN_GROUP: "1",
+    ANALYSIS_DATABASE_URL: db.url,
+  };
+  const starved = await startService({ env: { ...env, ANALYSIS_MEMORY_LIMIT: TOO_LITTLE } });
+  let roomy: TestService | undefined;
+  try {
+    const big = await bigArchive("shared-out-of-memory");
+    const small = await population.onpremArchive(population.generateClusters("onprem", 1)[0]);
+    const upload = (bytes: Uint8Array) =>
+      starved.ingest.accept(bytes, { kind: "archive", channel: "upload", orgLabel: "org-a" });
+    const first = await upload(big.bytes);
+    const second = await upload(small);
+    // Returns although the big one still waits: this replica has put it off.
+    await starved.ingest.settled();
+    const status = async (sha256: string) =>
+      (await pg<{ status: string; reason: string | null }[]>`
+        SELECT status, reason FROM assisted_analysis.archives WHERE sha256 = ${sha256}`)[0];
+    const waiting = await status(first.sha256);
+    assert.equal(waiting.status, "received");
+    assert.match(waiting.reason ?? "", /^waiting: Out of Memory Error/);
+    assert.deepEqual(await status(second.sha256), { status: "success", reason: null });
+
+    roomy = await startService({ env });
+    roomy.ingest.kick();
+    await roomy.ingest.settled();
+    assert.deepEqual(await status(first.sha256), { status: "success", reason: null });
+    const [{ n }] = await roomy.ingest.store.query<{ n: number }>(
+      "SELECT count(*)::INTEGER AS n FROM events WHERE cluster_key = $1",
+      [keyOf(roomy.ingest.secret, population.uuidOf("shared-out-of-memory"))],
+    );
+    assert.equal(n, big.events);
+  } finally {
+    await pg.end();
+    await roomy?.close();
+    await starved.close();
+    await db.drop();
+    await Deno.remove(keyDir, { recursive: true });
   }
 });

@@ -9,7 +9,7 @@ import { ArchiveError } from "../../../contract/mod.ts";
 import { HalvesUnreadable, normaliseArchive } from "../normalise/archive.ts";
 import { deriveSaasAttempts, normaliseSaasFile, type SaasStream } from "../normalise/saas.ts";
 import { keyOf } from "../normalise/keys.ts";
-import type { Store, Tx } from "../store/duckdb.ts";
+import { isResourceError, type Store, type Tx } from "../store/duckdb.ts";
 import { CLUSTER_TABLES, type Pending, type SharedStore } from "../store/shared.ts";
 import { deriveSignals } from "../store/signals.ts";
 
@@ -56,6 +56,10 @@ export class Ingest {
   readonly rawDir: string;
   readonly shared?: SharedStore;
   #queue: Promise<void> = Promise.resolve();
+  /** Archives queued for processing here (embedded store), so none is queued twice. */
+  readonly #queued = new Set<string>();
+  /** Shared store: archives this replica could not read for want of memory or disk, and when to try again. */
+  readonly #deferred = new Map<string, number>();
   /** Why the last pass over waiting archives stopped (shared store), for `settled`. */
   #drainError: unknown;
   #kicked = false;
@@ -138,7 +142,8 @@ export class Ingest {
         [arrival.requestId, sha256, orgKey, now],
       );
     }
-    if (!existing) this.#enqueue(sha256);
+    // An archive left waiting (by a crash, or out of memory) is read again when it comes again.
+    if (!existing || WAITING.includes(existing.status)) this.#enqueue(sha256);
     return {
       sha256,
       status: (existing?.status ?? "received") as IngestResult["status"],
@@ -148,10 +153,29 @@ export class Ingest {
   }
 
   #enqueue(sha256: string): void {
+    if (this.#queued.has(sha256)) return;
+    this.#queued.add(sha256);
     this.#queue = this.#queue.then(() => this.process(sha256)).then(
       () => {},
       (err) => console.error(`analysis: processing ${sha256} failed: ${err?.message ?? err}`),
+    ).finally(() => this.#queued.delete(sha256));
+  }
+
+  /**
+   * Embedded store: queues every archive still waiting (received but not
+   * read, because the process stopped before it was, or because reading it
+   * ran out of memory or disk). Returns how many were queued. The shared
+   * store's replicas take over what waits there themselves (see `kick`).
+   */
+  async resume(): Promise<number> {
+    if (this.shared) return 0;
+    const rows = await this.store.query<{ sha256: string }>(
+      `SELECT sha256 FROM archives WHERE status IN ('received', 'processing')
+       ORDER BY CASE kind WHEN '.clusters' THEN 0 ELSE 1 END, first_received_at, sha256`,
     );
+    const fresh = rows.filter((r) => !this.#queued.has(r.sha256));
+    for (const { sha256 } of fresh) this.#enqueue(sha256);
+    return fresh.length;
   }
 
   /**
@@ -181,9 +205,8 @@ export class Ingest {
   async #drain(): Promise<void> {
     const shared = this.shared!;
     await shared.exclusive(async () => {
-      for (let next = await shared.nextPending(); next; next = await shared.nextPending()) {
-        await this.#processShared(next);
-      }
+      const next = () => shared.nextPending({ skip: this.#deferredNow() });
+      for (let row = await next(); row; row = await next()) await this.#processShared(row);
     });
   }
 
@@ -195,13 +218,14 @@ export class Ingest {
       await seen;
     } while (seen !== this.#queue);
     if (!this.shared) return;
-    while (await this.shared.pending()) {
+    const pending = () => this.shared!.pending({ skip: this.#deferredNow() });
+    while (await pending()) {
       this.#drainError = undefined;
       this.kick();
       await this.#queue;
       // The archive stays waiting for a later pass; a caller waiting for it learns why now.
       if (this.#drainError) throw this.#drainError;
-      if (await this.shared.pending()) await new Promise((r) => setTimeout(r, 100));
+      if (await pending()) await new Promise((r) => setTimeout(r, 100));
     }
     await this.shared.catchUp();
   }
@@ -282,7 +306,7 @@ export class Ingest {
       await this.#transaction(async (local, whole) => {
         const tx: Tx = { ...local, keepAdded: true };
         const read = await this.#normalise(tx, row, path, whole).catch((err) => {
-          if (err instanceof HalvesUnreadable) throw err;
+          if (err instanceof HalvesUnreadable || isResourceError(err)) throw err;
           throw new Quarantine(quarantineReason(err));
         });
         await shared.commit(tx, {
@@ -297,6 +321,14 @@ export class Ingest {
         });
       });
     } catch (err) {
+      if (isResourceError(err)) {
+        // This replica cannot read it now; the others (or this one, later) may. The rest go on.
+        const reason = `waiting: ${firstLineOf(err)}`;
+        console.error(`analysis: ${row.sha256} waits to be read again: ${firstLineOf(err)}`);
+        this.#deferred.set(row.sha256, Date.now() + WAIT_RETRY_MS);
+        await shared.setStatus(row.sha256, { status: "received", reason });
+        return;
+      }
       // Anything else (PostgreSQL unreachable) leaves the archive waiting for the next pass.
       if (!(err instanceof Quarantine)) throw err;
       await shared.setStatus(row.sha256, { status: "error", reason: err.message });
@@ -351,6 +383,13 @@ export class Ingest {
     };
   }
 
+  /** The archives this replica puts off until later (see #deferred). */
+  #deferredNow(): string[] {
+    const now = Date.now();
+    for (const [sha256, until] of this.#deferred) if (until <= now) this.#deferred.delete(sha256);
+    return [...this.#deferred.keys()];
+  }
+
   /** Parses one stored archive into the model, or quarantines it with the reason. */
   async process(sha256: string): Promise<IngestResult> {
     const [row] = await this.store.query<Pending>(
@@ -369,6 +408,16 @@ export class Ingest {
       );
       return { sha256, status: "success", duplicate: false };
     } catch (err) {
+      if (isResourceError(err)) {
+        // Not the archive's fault: it waits, with the cause, and is read again later.
+        const reason = `waiting: ${firstLineOf(err)}`;
+        console.error(`analysis: ${sha256} waits to be read again: ${firstLineOf(err)}`);
+        await this.store.query(
+          "UPDATE archives SET status = 'received', reason = $2 WHERE sha256 = $1",
+          [sha256, reason],
+        );
+        return { sha256, status: "received", reason, duplicate: false };
+      }
       const reason = quarantineReason(err);
       await this.store.query(
         "UPDATE archives SET status = 'error', reason = $2, processed_at = now() WHERE sha256 = $1",
@@ -434,9 +483,22 @@ export class Ingest {
   }
 }
 
+/**
+ * How long an archive that could not be read for want of memory or disk
+ * waits before it is tried again (unless it arrives again, or serve restarts).
+ */
+export const WAIT_RETRY_MS = 15 * 60_000;
+
+/** Archive statuses that mean "not read yet". */
+const WAITING = ["received", "processing"];
+
+function firstLineOf(err: unknown): string {
+  return String((err as Error)?.message ?? err).split("\n")[0].slice(0, 300);
+}
+
 /** The reason an archive is quarantined with. */
 function quarantineReason(err: unknown): string {
   return err instanceof ArchiveError
     ? `${err.code}: ${err.message}`
-    : `unreadable: ${String((err as Error)?.message ?? err).split("\n")[0].slice(0, 300)}`;
+    : `unreadable: ${firstLineOf(err)}`;
 }

@@ -13,7 +13,7 @@ import {
   memberJson,
   readArchive,
 } from "../../../contract/mod.ts";
-import type { Tx } from "../store/duckdb.ts";
+import { isResourceError, type Tx } from "../store/duckdb.ts";
 import { insertEvents } from "../store/events.ts";
 import { type Halves, jsonArrayHalves } from "./halves.ts";
 import { type ClusterFacts, clusterFacts, hostFacts, isInternal } from "./cluster.ts";
@@ -162,6 +162,8 @@ export async function normaliseArchive(
         clusterKeys: [clusterKey],
         scratch: spool,
       }).catch((err) => {
+        // Out of memory or disk is the machine's trouble, not the archive's: it waits.
+        if (isResourceError(err)) throw err;
         if (parts.length > 1) throw new HalvesUnreadable(firstLine(err));
         throw new ArchiveError("bad-events", `events.json: ${firstLine(err)}`);
       });

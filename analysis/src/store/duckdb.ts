@@ -37,6 +37,16 @@ function rowsOf(reader: DuckDBResultReader): Record<string, unknown>[] {
   });
 }
 
+/**
+ * Whether `err` is the machine's, not the archive's: DuckDB out of memory
+ * (within `ANALYSIS_MEMORY_LIMIT`) or unable to read or write its files (a
+ * full disk). Reading the same archive again later may well succeed, so it
+ * waits rather than being quarantined.
+ */
+export function isResourceError(err: unknown): boolean {
+  return /^(Out of Memory Error|IO Error)\b/.test(String((err as Error)?.message ?? ""));
+}
+
 /** An open store. */
 export class Store {
   readonly path: string;
@@ -51,9 +61,16 @@ export class Store {
     this.#conn = conn;
   }
 
-  /** Opens (creating if needed) the DuckDB file at `path`; `:memory:` for none. */
-  static async open(path: string): Promise<Store> {
-    const instance = await DuckDBInstance.create(path);
+  /**
+   * Opens (creating if needed) the DuckDB file at `path`; `:memory:` for none.
+   * `memoryLimit` bounds DuckDB's memory (its `memory_limit`, e.g. `600MB`);
+   * beyond it, large operations spill to disk or fail with an out-of-memory error.
+   */
+  static async open(path: string, options: { memoryLimit?: string } = {}): Promise<Store> {
+    const instance = await DuckDBInstance.create(
+      path,
+      options.memoryLimit ? { memory_limit: options.memoryLimit } : undefined,
+    );
     const conn = await instance.connect();
     const store = new Store(path, instance, conn);
     await store.exec(SCHEMA_SQL + SIGNALS_SQL);

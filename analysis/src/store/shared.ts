@@ -342,10 +342,11 @@ export class SharedStore {
     return row;
   }
 
-  /** How many archives wait to be processed, by any replica. */
-  async pending(): Promise<number> {
+  /** How many archives wait to be processed, by any replica (less those `skip` names). */
+  async pending(options: { skip?: string[] } = {}): Promise<number> {
     const [row] = await this.#sql<{ n: number }[]>`
-      SELECT count(*)::integer AS n FROM archives WHERE status IN ('received', 'processing')`;
+      SELECT count(*)::integer AS n FROM archives WHERE status IN ('received', 'processing')
+        AND NOT (sha256 = ANY(${options.skip ?? []}::text[]))`;
     return row.n;
   }
 
@@ -382,10 +383,14 @@ export class SharedStore {
     }
   }
 
-  /** The next archive to process, oldest first (call under {@linkcode exclusive}). */
-  async nextPending(): Promise<Pending | undefined> {
+  /**
+   * The next archive to process, oldest first, less those `skip` names (call
+   * under {@linkcode exclusive}).
+   */
+  async nextPending(options: { skip?: string[] } = {}): Promise<Pending | undefined> {
     const [row] = await this.#sql<Pending[]>`
       SELECT sha256, kind, channel, org_key FROM archives WHERE status IN ('received', 'processing')
+        AND NOT (sha256 = ANY(${options.skip ?? []}::text[]))
       ORDER BY CASE kind WHEN '.clusters' THEN 0 ELSE 1 END, first_received_at, sha256 LIMIT 1`;
     return row;
   }
