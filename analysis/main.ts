@@ -308,8 +308,11 @@ async function main(args: string[]): Promise<number> {
       // The raw archives still hold rows older than the retention: they go again at once.
       await prune(ingest, config.retentionMonths);
       await ingest.close();
-      console.log(`reprocessed: ${counts.success} read, ${counts.error} quarantined`);
-      return 0;
+      console.log(
+        `reprocessed: ${counts.success} read, ${counts.error} quarantined` +
+          (counts.waiting ? `, ${counts.waiting} waiting (read again by serve)` : ""),
+      );
+      return counts.waiting ? 1 : 0;
     }
     case "ask":
       await askCommand(config, rest);

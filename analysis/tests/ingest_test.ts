@@ -354,7 +354,7 @@ Deno.test(
     const before = await ask(s.ingest.store, question, params);
     const [events] = await s.ingest.store.query<{ n: number }>("SELECT count(*) AS n FROM events");
     assert.ok(events.n > 0);
-    assert.deepEqual(await s.ingest.reprocess(), { success: 4, error: 0 });
+    assert.deepEqual(await s.ingest.reprocess(), { success: 4, error: 0, waiting: 0 });
     assert.deepEqual(await ask(s.ingest.store, question, params), before);
     const [after] = await s.ingest.store.query<{ n: number }>("SELECT count(*) AS n FROM events");
     assert.equal(after.n, events.n);
@@ -526,7 +526,11 @@ Deno.test("deleting a SaaS cluster rewrites the export files that held it", asyn
       const text = await Deno.readTextFile(service.ingest.rawPath(sha256, kind)).catch(() => "");
       assert.ok(!text.includes(saas[0].id), kind);
     }
-    assert.deepEqual(await service.ingest.reprocess(), { success: raw.length, error: 0 });
+    assert.deepEqual(await service.ingest.reprocess(), {
+      success: raw.length,
+      error: 0,
+      waiting: 0,
+    });
     const [{ n }] = await service.ingest.store.query<{ n: number }>(
       "SELECT count(DISTINCT cluster_key)::INTEGER AS n FROM attempts",
     );
@@ -553,6 +557,12 @@ Deno.test("an archive DuckDB runs out of memory on waits, never quarantined, and
     assert.equal(starved.code, 1, starved.stderr);
     assert.match(starved.stdout, /big\.tgz: received — waiting: Out of Memory Error/);
     assert.match(starved.stdout, /1 files read, 0 quarantined, 1 waiting/);
+    const again = await runProgram("analysis", ["reprocess"], {
+      ...env,
+      ANALYSIS_MEMORY_LIMIT: TOO_LITTLE,
+    });
+    assert.equal(again.code, 1, again.stderr);
+    assert.match(again.stdout, /reprocessed: 0 read, 0 quarantined, 1 waiting/);
 
     // A service started on the same store with room reads what waits, at start.
     const config = loadAnalysisConfig({ ...env, ANALYSIS_MIN_GROUP: "1" });

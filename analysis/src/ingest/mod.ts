@@ -427,8 +427,11 @@ export class Ingest {
     }
   }
 
-  /** Re-reads every raw archive into freshly emptied tables (after a parser fix). */
-  async reprocess(): Promise<{ success: number; error: number }> {
+  /**
+   * Re-reads every raw archive into freshly emptied tables (after a parser
+   * fix): how many were read, quarantined, and left waiting (see `resume`).
+   */
+  async reprocess(): Promise<{ success: number; error: number; waiting: number }> {
     await this.settled();
     if (this.shared) return await this.#reprocessShared(this.shared);
     await this.store.exec(
@@ -439,22 +442,28 @@ export class Ingest {
       `SELECT sha256 FROM archives
        ORDER BY CASE kind WHEN '.clusters' THEN 0 ELSE 1 END, first_received_at, sha256`,
     );
-    const counts = { success: 0, error: 0 };
+    const counts = { success: 0, error: 0, waiting: 0 };
     for (const { sha256 } of archives) {
-      const result = await this.process(sha256);
-      counts[result.status === "success" ? "success" : "error"]++;
+      const { status } = await this.process(sha256);
+      counts[status === "success" || status === "error" ? status : "waiting"]++;
     }
     return counts;
   }
 
-  async #reprocessShared(shared: SharedStore): Promise<{ success: number; error: number }> {
+  async #reprocessShared(
+    shared: SharedStore,
+  ): Promise<{ success: number; error: number; waiting: number }> {
     await shared.whenExclusive(() => shared.reset());
     await this.settled();
     const counts = await this.store.query<{ status: string; n: number }>(
       "SELECT status, count(*)::INTEGER AS n FROM archives GROUP BY status",
     );
     const n = (status: string) => counts.find((c) => c.status === status)?.n ?? 0;
-    return { success: n("success"), error: n("error") };
+    return {
+      success: n("success"),
+      error: n("error"),
+      waiting: n("received") + n("processing"),
+    };
   }
 
   /** The status of an upload by request id, as ingress's tracker answers it. */
