@@ -267,7 +267,7 @@ Deno.test("429 and 503 with Retry-After pause all uploads to the endpoint until 
     await sleep(1100);
     await c.runPass();
     assert.equal(receiver.requests, 2, "the second answer is a 503 with Retry-After too");
-    await sleep(1100);
+    await sleep(2100);
     await c.runPass();
     assert.equal((await ledger()).filter((r) => r.state === "sent").length, 3);
     assert.equal(receiver.requests, 5);
@@ -278,7 +278,9 @@ Deno.test("429 and 503 with Retry-After pause all uploads to the endpoint until 
         : k === 2
         ? new Response("busy", {
           status: 503,
-          headers: { "retry-after": new Date(Date.now() + 1000).toUTCString() },
+          // An HTTP date counts whole seconds: 2 s ahead is a pause of more than 1 s (at 1 s
+          // ahead, truncation could leave a few milliseconds, and the pass went on sending).
+          headers: { "retry-after": new Date(Date.now() + 2000).toUTCString() },
         })
         : undefined,
   });
