@@ -323,10 +323,11 @@ export class Ingest {
     } catch (err) {
       if (isResourceError(err)) {
         // This replica cannot read it now; the others (or this one, later) may. The rest go on.
-        const reason = `waiting: ${firstLineOf(err)}`;
-        console.error(`analysis: ${row.sha256} waits to be read again: ${firstLineOf(err)}`);
         this.#deferred.set(row.sha256, Date.now() + WAIT_RETRY_MS);
-        await shared.setStatus(row.sha256, { status: "received", reason });
+        await shared.setStatus(row.sha256, {
+          status: "received",
+          reason: waiting(row.sha256, err),
+        });
         return;
       }
       // Anything else (PostgreSQL unreachable) leaves the archive waiting for the next pass.
@@ -410,8 +411,7 @@ export class Ingest {
     } catch (err) {
       if (isResourceError(err)) {
         // Not the archive's fault: it waits, with the cause, and is read again later.
-        const reason = `waiting: ${firstLineOf(err)}`;
-        console.error(`analysis: ${sha256} waits to be read again: ${firstLineOf(err)}`);
+        const reason = waiting(sha256, err);
         await this.store.query(
           "UPDATE archives SET status = 'received', reason = $2 WHERE sha256 = $1",
           [sha256, reason],
@@ -503,6 +503,12 @@ const WAITING = ["received", "processing"];
 
 function firstLineOf(err: unknown): string {
   return String((err as Error)?.message ?? err).split("\n")[0].slice(0, 300);
+}
+
+/** Logs that an archive waits after the resource error `err`; the reason it waits with. */
+function waiting(sha256: string, err: unknown): string {
+  console.error(`analysis: ${sha256} waits to be read again: ${firstLineOf(err)}`);
+  return `waiting: ${firstLineOf(err)}`;
 }
 
 /** The reason an archive is quarantined with. */
