@@ -528,6 +528,10 @@ Deno.test("on PostgreSQL, an archive a replica runs out of memory on waits for i
     const waiting = await status(first.sha256);
     assert.equal(waiting.status, "received");
     assert.match(waiting.reason ?? "", /^waiting: Out of Memory Error/);
+    // Not processed: waiting leaves no time of processing, as in the embedded store.
+    const [{ processed }] = await pg<{ processed: Date | null }[]>`
+      SELECT processed_at AS processed FROM assisted_analysis.archives WHERE sha256 = ${first.sha256}`;
+    assert.equal(processed, null);
     assert.deepEqual(await status(second.sha256), { status: "success", reason: null });
 
     roomy = await startService({ env });

@@ -289,7 +289,7 @@ export class SharedStore {
   ): Promise<void> {
     await this.#sql.begin(async (tx) => {
       await tx`UPDATE archives SET status = ${fields.status}, reason = ${fields.reason ?? null},
-                 processed_at = CASE WHEN ${fields.status} = 'processing' THEN processed_at ELSE now() END
+                 processed_at = CASE WHEN ${fields.status} = 'error' THEN now() ELSE processed_at END
                WHERE sha256 = ${sha256}`;
       await bumpLedger(tx);
     });
