@@ -22,7 +22,7 @@ import {
   reduceKeyPaths,
   reduceProxy,
 } from "./reduce.ts";
-import { needsPreparing, remember, TextScrubber } from "./text.ts";
+import { needsPreparing, TextScrubber } from "./text.ts";
 
 export { CLUSTER, EVENT, HOST, INFRA_ENV } from "../../contract/policy.ts";
 import { MessageReader, metricProps } from "./message.ts";
@@ -94,8 +94,6 @@ const EVENT_OWN_COLUMN = EVENT_FIELDS.map((f) =>
 /** Fields that are nullable timestamps kept as they are (rebuilt from their digits). */
 const EVENT_TIME = EVENT_FIELDS.map((f) => f.treatment === "keep" && f.encoding === "dateTimePtr");
 const NOT_SEEN = Symbol("not seen");
-/** Quoted long strings kept at most (then the memo starts over). */
-const QUOTES_LIMIT = 4_096;
 
 const TIME_ENCODINGS: ReadonlySet<string> = new Set(["dateTime", "dateTimePtr", "time", "timePtr"]);
 
@@ -276,22 +274,13 @@ export class Sanitizer {
   /** Per field of an event: the last raw value seen and its JSON value (see writeEvent). */
   readonly #lastRaw: unknown[] = EVENT_FIELDS.map(() => NOT_SEEN);
   readonly #lastJson: Array<string | undefined> = EVENT_FIELDS.map(() => undefined);
-  readonly #quotes = new Map<string, string>();
-
-  /** A string as JSON; messages repeat, so their quoted form is kept too. */
-  #quoted(value: string): string {
-    if (value.length < 40) return JSON.stringify(value);
-    return this.#quotes.get(value) ??
-      remember(this.#quotes, value, JSON.stringify(value), QUOTES_LIMIT);
-  }
-
   /** A field's value as JSON, or undefined when the key is left out (as in an object). */
   #fieldJson(i: number, row: Row): string | undefined {
     const value = EVENT_TIME[i]
       ? formatDateTime(row[EVENT_FIELDS[i].column])
       : this.#field(EVENT_FIELDS[i], row);
     if (value === ABSENT || value === undefined) return undefined;
-    return typeof value === "string" ? this.#quoted(value) : JSON.stringify(value);
+    return JSON.stringify(value);
   }
 
   /**
