@@ -68,10 +68,44 @@ async function counts(ingest: Ingest): Promise<Record<string, number>> {
 async function pgCounts(sql: postgres.Sql): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
   for (const table of TABLES) {
+    if (table === "events") {
+      [{ n: out[table] }] = await pgEvents<{ n: number }>(
+        sql,
+        "SELECT count(*)::INTEGER AS n FROM events",
+      );
+      continue;
+    }
     const [{ n }] = await sql<{ n: number }[]>`SELECT count(*)::integer AS n FROM ${sql(table)}`;
     out[table] = n;
   }
   return out;
+}
+
+/**
+ * `select` over the events PostgreSQL holds: its Parquet segments, put together
+ * and read with DuckDB, apart from the code under test.
+ */
+async function pgEvents<T>(sql: postgres.Sql, select: string): Promise<T[]> {
+  const dir = await Deno.makeTempDir({ prefix: "segments-" });
+  const store = await Store.open(`${dir}/read.duckdb`);
+  try {
+    const parts = await sql<{ seq: string; bytes: Uint8Array }[]>`
+      SELECT seq::text AS seq, bytes FROM assisted_analysis.event_segments ORDER BY seq, part`;
+    const files = new Map<string, Uint8Array[]>();
+    for (const { seq, bytes } of parts) files.set(seq, [...files.get(seq) ?? [], bytes]);
+    for (const [seq, chunks] of files) {
+      const path = `${dir}/${seq}.parquet`;
+      await Deno.writeFile(
+        path,
+        new Uint8Array(await new Blob(chunks as BlobPart[]).arrayBuffer()),
+      );
+      await store.exec(`INSERT INTO events SELECT * FROM read_parquet('${path}')`);
+    }
+    return await store.query<T>(select);
+  } finally {
+    await store.close();
+    await Deno.remove(dir, { recursive: true });
+  }
 }
 
 /** A key file every replica shares (they must key ids alike). */
@@ -160,9 +194,11 @@ Deno.test("two replicas on one PostgreSQL take uploads at once, process each arc
       success: s.onprem.length,
       received: s.sends,
     });
-    const [twice] = await s.pg<{ n: number }[]>`
-      SELECT count(*)::integer AS n FROM (SELECT cluster_key, event_id FROM events
-        GROUP BY cluster_key, event_id HAVING count(*) > 1) d`;
+    const [twice] = await pgEvents<{ n: number }>(
+      s.pg,
+      `SELECT count(*)::INTEGER AS n FROM (SELECT cluster_key, event_id FROM events
+        GROUP BY cluster_key, event_id HAVING count(*) > 1) d`,
+    );
     assert.equal(twice.n, 0, "an event stored twice");
     const [attemptsTwice] = await s.pg<{ n: number }[]>`
       SELECT (count(*) - count(DISTINCT attempt_id))::integer AS n FROM attempts`;
@@ -226,10 +262,14 @@ Deno.test("on PostgreSQL, a deletion, retention and reprocess reach the shared t
     const key = keyOf(a.ingest.secret, gone.id)!;
     const [left] = await s.pg<{ n: number }[]>`
       SELECT ((SELECT count(*) FROM attempts WHERE cluster_key = ${key}) +
-              (SELECT count(*) FROM events WHERE cluster_key = ${key}) +
               (SELECT count(*) FROM archives WHERE cluster_key = ${key}) +
               (SELECT count(*) FROM hosts WHERE cluster_key = ${key}))::integer AS n`;
     assert.equal(left.n, 0, "rows of the deleted cluster left in PostgreSQL");
+    const [{ n: eventsLeft }] = await pgEvents<{ n: number }>(
+      s.pg,
+      `SELECT count(*)::INTEGER AS n FROM events WHERE cluster_key = '${key}'`,
+    );
+    assert.equal(eventsLeft, 0, "events of the deleted cluster left in PostgreSQL");
     const expected = await counts(s.embedded.ingest);
     assert.deepEqual(await pgCounts(s.pg), expected);
     assert.deepEqual(await counts(b.ingest), expected);
@@ -287,7 +327,8 @@ Deno.test("an archive of thousands of events reaches PostgreSQL value for value,
   });
   try {
     const id = population.uuidOf("fidelity");
-    // More rows than go as JSON (5,000): these travel as CSV, where NULL and "" must stay apart.
+    // Awkward values, NULL and "" among them, must arrive as they were (events travel as
+    // Parquet segments; rows of the other tables beyond 5,000 as CSV).
     const awkward = [
       "",
       "a,b",
@@ -328,10 +369,11 @@ Deno.test("an archive of thousands of events reaches PostgreSQL value for value,
     );
     assert.equal(want.length, events.length);
     assert.ok(want.some((r) => r.props === "") && want.some((r) => r.props === null));
-    const inPg = await pg.unsafe(
-      `SELECT ${columns}, (extract(epoch FROM event_time) * 1000)::float8 AS t FROM events ${order}`,
+    const inPg = await pgEvents(
+      pg,
+      `SELECT ${columns}, epoch_ms(event_time) AS t FROM events ${order}`,
     );
-    assert.deepEqual(inPg.map((r) => ({ ...r })), want);
+    assert.deepEqual(inPg, want);
     assert.deepEqual(
       await replica.store.query(
         `SELECT ${columns}, epoch_ms(event_time) AS t FROM events ${order}`,
@@ -409,7 +451,8 @@ Deno.test("a replica is refused, with the reason and no password, when it cannot
 
 Deno.test("pulling large tables from PostgreSQL again and again leaves the connections usable", async () => {
   // postgres.js can leave its socket paused after a COPY stream (porsager/postgres#499); the
-  // next query on that connection would then wait forever. Seen once with a million events.
+  // next query on that connection would then wait forever. Seen once with a million events
+  // (events were then pulled as rows; the other tables still are).
   const db = await emptyDatabase();
   const local = await Store.open(":memory:");
   const shared = await SharedStore.open(db.url, { local, secret: "c".repeat(64) });
@@ -418,8 +461,8 @@ Deno.test("pulling large tables from PostgreSQL again and again leaves the conne
     const key = "0".repeat(32);
     for (let round = 0; round < 25; round++) {
       // A few thousand more rows each round, so the stream ends at a different point each time.
-      await pg`INSERT INTO events (cluster_key, event_id, source, message, change_seq)
-        SELECT ${key}, md5(${round} || '-' || i), 'saas', repeat('x', 80), 1
+      await pg`INSERT INTO hosts (cluster_key, host_key, source, role)
+        SELECT ${key}, md5(${round} || '-' || i), 'saas', repeat('x', 80)
         FROM generate_series(1, ${3000 + round * 1500}) i`;
       await pg`INSERT INTO changes VALUES (1, 'append', ${[key]}) ON CONFLICT DO NOTHING`;
       await shared.forgetLocalCopy();
@@ -431,8 +474,8 @@ Deno.test("pulling large tables from PostgreSQL again and again leaves the conne
       clearTimeout(timer);
       assert.ok(done, `round ${round}: a query after the pull never answered`);
     }
-    const [{ n }] = await local.query<{ n: number }>("SELECT count(*)::INTEGER AS n FROM events");
-    const [{ m }] = await pg<{ m: number }[]>`SELECT count(*)::integer AS m FROM events`;
+    const [{ n }] = await local.query<{ n: number }>("SELECT count(*)::INTEGER AS n FROM hosts");
+    const [{ m }] = await pg<{ m: number }[]>`SELECT count(*)::integer AS m FROM hosts`;
     assert.equal(n, m);
   } finally {
     await pg.end();
@@ -547,6 +590,58 @@ Deno.test("on PostgreSQL, an archive a replica runs out of memory on waits for i
     await pg.end();
     await roomy?.close();
     await starved.close();
+    await db.drop();
+    await Deno.remove(keyDir, { recursive: true });
+  }
+});
+
+Deno.test("a shared store that kept events as rows is read again from its raw archives, into segments", async () => {
+  const db = await emptyDatabase();
+  const keyDir = await Deno.makeTempDir({ prefix: "analysis-key-" });
+  const pg = postgres(db.url, {
+    max: 1,
+    onnotice: () => {},
+    connection: { search_path: "assisted_analysis" },
+  });
+  const env = {
+    ANALYSIS_KEY_FILE: await sharedKey(keyDir),
+    ANALYSIS_MIN_GROUP: "1",
+    ANALYSIS_DATABASE_URL: db.url,
+  };
+  let second: TestService | undefined;
+  try {
+    const first = await startService({ env });
+    const cluster = population.generateClusters("onprem", 1, "legacy-layout")[0];
+    await first.ingest.accept(await population.onpremArchive(cluster), {
+      kind: "archive",
+      channel: "upload",
+      orgLabel: "org-a",
+    });
+    await first.ingest.settled();
+    const count = "SELECT count(*)::INTEGER AS n FROM events";
+    const [{ n: stored }] = await pgEvents<{ n: number }>(pg, count);
+    assert.ok(stored > 0);
+    await first.close();
+
+    // The earlier layout: events as rows of PostgreSQL, no segments.
+    await pg`DELETE FROM event_segments`;
+    await pg`CREATE TABLE events (cluster_key text NOT NULL, event_id text NOT NULL,
+                                  change_seq bigint NOT NULL)`;
+    await pg`INSERT INTO events VALUES ('k', 'e', 1)`;
+
+    second = await startService({ env });
+    second.ingest.kick();
+    await second.ingest.settled();
+    const [{ legacy }] = await pg<{ legacy: boolean }[]>`
+      SELECT to_regclass('assisted_analysis.events') IS NOT NULL AS legacy`;
+    assert.equal(legacy, false);
+    assert.deepEqual(await pgEvents(pg, count), [{ n: stored }]);
+    assert.deepEqual(await second.ingest.store.query(count), [{ n: stored }]);
+    const [{ status }] = await pg<{ status: string }[]>`SELECT status FROM archives`;
+    assert.equal(status, "success");
+  } finally {
+    await pg.end();
+    await second?.close();
     await db.drop();
     await Deno.remove(keyDir, { recursive: true });
   }

@@ -304,14 +304,18 @@ export class Ingest {
     const path = await this.rawFile(row.sha256, row.kind);
     try {
       await this.#transaction(async (local, whole) => {
-        const tx: Tx = { ...local, keepAdded: true };
+        // An archive holds its cluster's whole history: its segment is that cluster's events,
+        // which spares keeping the added rows apart (a second write of a million rows). A SaaS
+        // file touches many clusters and sends only the events it added.
+        const wholeHistory = row.kind === "archive";
+        const tx: Tx = { ...local, keepAdded: !wholeHistory };
         const read = await this.#normalise(tx, row, path, whole).catch((err) => {
           if (err instanceof HalvesUnreadable || isResourceError(err)) throw err;
           throw new Quarantine(quarantineReason(err));
         });
         await shared.commit(tx, {
           clusterKeys: read.clusterKeys,
-          events: "append",
+          events: wholeHistory ? "replace" : "append",
           ledger: (sql) =>
             sql`UPDATE archives SET status = 'success', reason = NULL,
                   cluster_key = ${read.clusterKey}, collector = ${read.collector},
