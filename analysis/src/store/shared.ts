@@ -689,8 +689,7 @@ export class SharedStore {
       const path = `${this.#tmp}/rewrite.parquet`;
       const kept = `${this.#tmp}/kept.parquet`;
       let left = 0;
-      if (rest.length > 0) {
-        await fetchSegment(sql, seq, path);
+      if (rest.length > 0 && await fetchSegment(sql, seq, path)) {
         await tx.run(
           `COPY (SELECT * FROM read_parquet('${path}')
                  WHERE cluster_key NOT IN (SELECT unnest(from_json($1, '["VARCHAR"]'))))
@@ -716,10 +715,11 @@ export class SharedStore {
     const names = (await this.#columnsOf(tx, "events")).map((c) => c.name).join(", ");
     const path = `${this.#tmp}/pull_segment.parquet`;
     for (const { seq } of segments) {
-      await fetchSegment(this.#sql, seq, path);
-      await tx.run(
-        `INSERT INTO events (${names}) SELECT ${names} FROM read_parquet('${path}')`,
-      );
+      if (await fetchSegment(this.#sql, seq, path)) {
+        await tx.run(
+          `INSERT INTO events (${names}) SELECT ${names} FROM read_parquet('${path}')`,
+        );
+      }
       await Deno.remove(path).catch(() => {});
     }
   }
@@ -846,13 +846,17 @@ async function writeSegment(
   }
 }
 
-/** Writes segment `seq` to `path` (an empty file when there is none). */
+/**
+ * Writes segment `seq` to `path`; false when it is gone (a writer took it out
+ * since it was listed: the change that did so comes next in the log).
+ */
 async function fetchSegment(
   sql: postgres.Sql | postgres.TransactionSql,
   seq: string,
   path: string,
-): Promise<void> {
+): Promise<boolean> {
   const file = await Deno.open(path, { write: true, create: true, truncate: true });
+  let parts = 0;
   try {
     // One part at a time, so memory holds a part, not the segment.
     const cursor = sql<{ bytes: Uint8Array }[]>`
@@ -861,10 +865,12 @@ async function fetchSegment(
       for (let written = 0; written < row.bytes.byteLength;) {
         written += await file.write(row.bytes.subarray(written));
       }
+      parts++;
     }
   } finally {
     file.close();
   }
+  return parts > 0;
 }
 
 /**
