@@ -109,8 +109,16 @@ CREATE TABLE IF NOT EXISTS host_stage_durations (
 );
 CREATE INDEX IF NOT EXISTS attempts_cluster ON attempts (cluster_key);
 CREATE INDEX IF NOT EXISTS event_segments_keys ON event_segments USING gin (cluster_keys);
-ALTER TABLE event_segments ALTER COLUMN bytes SET STORAGE EXTERNAL;
-ALTER TABLE raw_archives ALTER COLUMN bytes SET STORAGE EXTERNAL;
+-- gzip and zstd bytes: PostgreSQL's own compression would cost time for nothing (measured:
+-- storing a 32 MB archive 0.93 s with it, 0.53-0.56 s without). Altered once, as an ALTER
+-- TABLE waits for every transaction on the table.
+DO $$ BEGIN
+  IF EXISTS (SELECT FROM pg_attribute WHERE attname = 'bytes' AND attstorage <> 'e'
+             AND attrelid IN ('raw_archives'::regclass, 'event_segments'::regclass)) THEN
+    ALTER TABLE raw_archives ALTER COLUMN bytes SET STORAGE EXTERNAL;
+    ALTER TABLE event_segments ALTER COLUMN bytes SET STORAGE EXTERNAL;
+  END IF;
+END $$;
 CREATE INDEX IF NOT EXISTS failure_reasons_cluster ON failure_reasons (cluster_key);
 CREATE INDEX IF NOT EXISTS host_stage_durations_cluster ON host_stage_durations (cluster_key);
 CREATE INDEX IF NOT EXISTS archives_status ON archives (status);
