@@ -50,3 +50,27 @@ Deno.test("a store of an earlier version is migrated on open, nothing lost", asy
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("a file written again at the same path, at the same size, is read as it is now", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "analysis-store-" });
+  const store = await Store.open(`${dir}/store.duckdb`);
+  try {
+    const source = `${dir}/source.parquet`;
+    const target = `${dir}/target.parquet`;
+    for (let round = 0; round < 5; round++) {
+      // Fixed-width values, uncompressed: every round's file has the same size.
+      await store.exec(
+        `COPY (SELECT range + ${round * 1_000_000} AS x FROM range(50000)) TO '${source}'
+         (FORMAT parquet, COMPRESSION uncompressed)`,
+      );
+      await Deno.writeFile(target, await Deno.readFile(source));
+      const [{ low }] = await store.query<{ low: number }>(
+        `SELECT min(x)::INTEGER AS low FROM read_parquet('${target}')`,
+      );
+      assert.equal(low, round * 1_000_000);
+    }
+  } finally {
+    await store.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

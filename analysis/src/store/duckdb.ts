@@ -67,10 +67,14 @@ export class Store {
    * beyond it, large operations spill to disk or fail with an out-of-memory error.
    */
   static async open(path: string, options: { memoryLimit?: string } = {}): Promise<Store> {
-    const instance = await DuckDBInstance.create(
-      path,
-      options.memoryLimit ? { memory_limit: options.memoryLimit } : undefined,
-    );
+    const instance = await DuckDBInstance.create(path, {
+      // DuckDB's cache of file contents checks a file by its modification time, in whole
+      // seconds, and its size: a file written again at the same path within a second, at the
+      // same size, was read as its earlier content (store_test). Only local files are read
+      // here, which the system's page cache keeps anyway.
+      enable_external_file_cache: "false",
+      ...(options.memoryLimit ? { memory_limit: options.memoryLimit } : {}),
+    });
     const conn = await instance.connect();
     const store = new Store(path, instance, conn);
     await store.exec(SCHEMA_SQL + SIGNALS_SQL);

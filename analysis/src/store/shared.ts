@@ -626,7 +626,7 @@ export class SharedStore {
         ? `${c.name}::VARCHAR`
         : c.name
     );
-    const path = `${this.#tmp}/push_${table}.csv`;
+    const path = this.#scratch(`push_${table}.csv`);
     await tx.run(
       `COPY (SELECT ${select.join(", ")} FROM ${from} WHERE ${where})
        TO '${path}' (FORMAT csv, HEADER false)`,
@@ -672,6 +672,16 @@ export class SharedStore {
     await sql.unsafe(`TRUNCATE ${staging}`);
   }
 
+  /**
+   * A new path in this replica's scratch directory, never reused. With DuckDB's file cache
+   * on, a file written again at the same path, within a second and at the same size, was
+   * read as its earlier content (CI saw a segment fail zstd's check); the cache is off
+   * (`Store.open`), and no path is reused either.
+   */
+  #scratch(name: string): string {
+    return `${this.#tmp}/${crypto.randomUUID()}-${name}`;
+  }
+
   // --- Events as Parquet segments ---------------------------------------------------------
 
   /** The events of `from` matching `where` as a Parquet file, or undefined when there are none. */
@@ -681,7 +691,7 @@ export class SharedStore {
     );
     if (n === 0) return undefined;
     const names = (await this.#columnsOf(tx, "events")).map((c) => c.name).join(", ");
-    const path = `${this.#tmp}/segment.parquet`;
+    const path = this.#scratch("segment.parquet");
     await tx.run(
       `COPY (SELECT ${names} FROM ${from} WHERE ${where}) TO '${path}' (${PARQUET})`,
     );
@@ -705,8 +715,8 @@ export class SharedStore {
     const gone = new Set(keys);
     for (const { seq, cluster_keys } of segments) {
       const rest = cluster_keys.filter((k) => !gone.has(k));
-      const path = `${this.#tmp}/rewrite.parquet`;
-      const kept = `${this.#tmp}/kept.parquet`;
+      const path = this.#scratch("rewrite.parquet");
+      const kept = this.#scratch("kept.parquet");
       let left = 0;
       if (rest.length > 0 && await fetchSegment(sql, seq, path)) {
         await tx.run(
@@ -732,8 +742,8 @@ export class SharedStore {
       SELECT DISTINCT seq::text AS seq FROM event_segments
       WHERE seq BETWEEN ${range.from} AND ${range.to} ORDER BY seq`;
     const names = (await this.#columnsOf(tx, "events")).map((c) => c.name).join(", ");
-    const path = `${this.#tmp}/pull_segment.parquet`;
     for (const { seq } of segments) {
+      const path = this.#scratch("pull_segment.parquet");
       if (await fetchSegment(this.#sql, seq, path)) {
         await tx.run(
           `INSERT INTO events (${names}) SELECT ${names} FROM read_parquet('${path}')`,
@@ -751,7 +761,7 @@ export class SharedStore {
     sql: postgres.Sql | postgres.TransactionSql = this.#sql,
   ): Promise<void> {
     const columns = await this.#columnsOf(tx, table);
-    const path = `${this.#tmp}/pull_${table}.csv`;
+    const path = this.#scratch(`pull_${table}.csv`);
     const select = columns.map((c) =>
       c.type.endsWith("[]") ? `to_json(${c.name})::text` : `${c.name}::text`
     );
