@@ -309,22 +309,10 @@ export class SharedStore {
   async fetchRaw(sha256: string, path: string): Promise<boolean> {
     await Deno.mkdir(path.slice(0, path.lastIndexOf("/")), { recursive: true });
     const tmp = `${path}.${crypto.randomUUID()}.tmp`;
-    const file = await Deno.open(tmp, { write: true, createNew: true });
-    let parts = 0;
-    try {
-      // One part at a time, so memory holds a part, not the archive.
-      const cursor = this.#sql<{ bytes: Uint8Array }[]>`
-        SELECT bytes FROM raw_archives WHERE sha256 = ${sha256} ORDER BY part`.cursor(1);
-      for await (const [row] of cursor) {
-        let written = 0;
-        while (written < row.bytes.byteLength) {
-          written += await file.write(row.bytes.subarray(written));
-        }
-        parts++;
-      }
-    } finally {
-      file.close();
-    }
+    const parts = await partsToFile(
+      this.#sql`SELECT bytes FROM raw_archives WHERE sha256 = ${sha256} ORDER BY part`,
+      tmp,
+    );
     if (!parts) {
       await Deno.remove(tmp);
       return false;
@@ -888,22 +876,34 @@ async function fetchSegment(
   seq: string,
   path: string,
 ): Promise<boolean> {
-  const file = await Deno.open(path, { write: true, create: true, truncate: true });
+  return await partsToFile(
+    sql`SELECT bytes FROM event_segments WHERE seq = ${seq} ORDER BY part`,
+    path,
+  ) > 0;
+}
+
+/**
+ * Writes the `bytes` of `query`'s rows, in order, to a new file at `path`,
+ * one row at a time (memory holds a part, not the whole); returns how many.
+ */
+async function partsToFile(
+  query: postgres.PendingQuery<postgres.Row[]>,
+  path: string,
+): Promise<number> {
+  const file = await Deno.open(path, { write: true, createNew: true });
   let parts = 0;
   try {
-    // One part at a time, so memory holds a part, not the segment.
-    const cursor = sql<{ bytes: Uint8Array }[]>`
-      SELECT bytes FROM event_segments WHERE seq = ${seq} ORDER BY part`.cursor(1);
-    for await (const [row] of cursor) {
-      for (let written = 0; written < row.bytes.byteLength;) {
-        written += await file.write(row.bytes.subarray(written));
+    for await (const [row] of query.cursor(1)) {
+      const bytes = row.bytes as Uint8Array;
+      for (let written = 0; written < bytes.byteLength;) {
+        written += await file.write(bytes.subarray(written));
       }
       parts++;
     }
   } finally {
     file.close();
   }
-  return parts > 0;
+  return parts;
 }
 
 /**
