@@ -115,6 +115,36 @@ async function sharedKey(dir: string): Promise<string> {
   return path;
 }
 
+/** A fresh PostgreSQL database for one shared store: the replicas' settings and a look inside. */
+async function sharedDatabase(): Promise<{
+  env: Record<string, string>;
+  pg: postgres.Sql;
+  dir: string;
+  close(): Promise<void>;
+}> {
+  const db = await emptyDatabase();
+  const dir = await Deno.makeTempDir({ prefix: "analysis-key-" });
+  const pg = postgres(db.url, {
+    max: 1,
+    onnotice: () => {},
+    connection: { search_path: "assisted_analysis" },
+  });
+  return {
+    env: {
+      ANALYSIS_KEY_FILE: await sharedKey(dir),
+      ANALYSIS_MIN_GROUP: "1",
+      ANALYSIS_DATABASE_URL: db.url,
+    },
+    pg,
+    dir,
+    async close() {
+      await pg.end();
+      await db.drop();
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
+}
+
 interface Setup {
   replicas: TestService[];
   embedded: TestService;
@@ -546,14 +576,7 @@ Deno.test("with PostgreSQL down, a replica answers from its copy, refuses upload
 });
 
 Deno.test("on PostgreSQL, an archive a replica runs out of memory on waits for it, the ones behind it go on, and another replica reads it", async () => {
-  const db = await emptyDatabase();
-  const keyDir = await Deno.makeTempDir({ prefix: "analysis-key-" });
-  const pg = postgres(db.url, { max: 1, onnotice: () => {} });
-  const env = {
-    ANALYSIS_KEY_FILE: await sharedKey(keyDir),
-    ANALYSIS_MIN_GROUP: "1",
-    ANALYSIS_DATABASE_URL: db.url,
-  };
+  const { env, pg, ...store } = await sharedDatabase();
   const starved = await startService({ env: { ...env, ANALYSIS_MEMORY_LIMIT: TOO_LITTLE } });
   let roomy: TestService | undefined;
   try {
@@ -587,27 +610,14 @@ Deno.test("on PostgreSQL, an archive a replica runs out of memory on waits for i
     );
     assert.equal(n, big.events);
   } finally {
-    await pg.end();
     await roomy?.close();
     await starved.close();
-    await db.drop();
-    await Deno.remove(keyDir, { recursive: true });
+    await store.close();
   }
 });
 
 Deno.test("a shared store that kept events as rows is read again from its raw archives, into segments", async () => {
-  const db = await emptyDatabase();
-  const keyDir = await Deno.makeTempDir({ prefix: "analysis-key-" });
-  const pg = postgres(db.url, {
-    max: 1,
-    onnotice: () => {},
-    connection: { search_path: "assisted_analysis" },
-  });
-  const env = {
-    ANALYSIS_KEY_FILE: await sharedKey(keyDir),
-    ANALYSIS_MIN_GROUP: "1",
-    ANALYSIS_DATABASE_URL: db.url,
-  };
+  const { env, pg, ...store } = await sharedDatabase();
   let second: TestService | undefined;
   try {
     const first = await startService({ env });
@@ -640,9 +650,62 @@ Deno.test("a shared store that kept events as rows is read again from its raw ar
     const [{ status }] = await pg<{ status: string }[]>`SELECT status FROM archives`;
     assert.equal(status, "success");
   } finally {
-    await pg.end();
     await second?.close();
-    await db.drop();
-    await Deno.remove(keyDir, { recursive: true });
+    await store.close();
+  }
+});
+
+Deno.test("a replica whose change PostgreSQL refuses after its own copy took it reloads the copy, stopped or not, and the archive is read again", async () => {
+  const store = await sharedDatabase();
+  // The replica's copy outlives a replica: a second one starts on the same file.
+  const env = { ...store.env, ANALYSIS_DB: `${store.dir}/replica.duckdb` };
+  let replica = await startService({ env });
+  try {
+    const [kept, refused] = population.generateClusters("onprem", 2, "unsent");
+    const upload = async (cluster: population.GenCluster) =>
+      replica.ingest.accept(await population.onpremArchive(cluster), {
+        kind: "archive",
+        channel: "upload",
+        orgLabel: "org-a",
+      });
+    const eventsOf = async (cluster: population.GenCluster) =>
+      (await replica.ingest.store.query<{ n: number }>(
+        "SELECT count(*)::INTEGER AS n FROM events WHERE cluster_key = $1",
+        [keyOf(replica.ingest.secret, cluster.id)],
+      ))[0].n;
+    await upload(kept);
+    await replica.ingest.settled();
+    const keptEvents = await eventsOf(kept);
+    assert.ok(keptEvents > 0);
+
+    // PostgreSQL takes no new change; the replica's local transaction has committed by then.
+    await store.pg`ALTER TABLE changes ADD CONSTRAINT refuse_changes CHECK (seq < 0) NOT VALID`;
+    await upload(refused);
+    await assert.rejects(replica.ingest.settled(), /refuse_changes/);
+    // Stopped there, and started again on the same copy: it holds what PostgreSQL holds.
+    await replica.close();
+    replica = await startService({ env });
+    assert.deepEqual(await counts(replica.ingest), await pgCounts(store.pg));
+    assert.equal(await eventsOf(refused), 0);
+    assert.equal(await eventsOf(kept), keptEvents);
+
+    // Refused again while running: the next catch-up reloads the copy.
+    replica.ingest.kick();
+    await assert.rejects(replica.ingest.settled(), /refuse_changes/);
+    await replica.ingest.refresh();
+    assert.deepEqual(await counts(replica.ingest), await pgCounts(store.pg));
+    assert.equal(await eventsOf(refused), 0);
+
+    // Taken once PostgreSQL takes changes again.
+    await store.pg`ALTER TABLE changes DROP CONSTRAINT refuse_changes`;
+    replica.ingest.kick();
+    await replica.ingest.settled();
+    assert.deepEqual(await counts(replica.ingest), await pgCounts(store.pg));
+    assert.ok(await eventsOf(refused) > 0);
+    const statuses = await store.pg<{ status: string }[]>`SELECT status FROM archives`;
+    assert.deepEqual(statuses.map((r) => r.status), ["success", "success"]);
+  } finally {
+    await replica.close();
+    await store.close();
   }
 });

@@ -302,27 +302,34 @@ export class Ingest {
     const shared = this.shared!;
     await shared.setStatus(row.sha256, { status: "processing" });
     const path = await this.rawFile(row.sha256, row.kind);
+    // An archive holds its cluster's whole history: its segment is that cluster's events,
+    // which spares keeping the added rows apart (a second write of a million rows). A SaaS
+    // file touches many clusters and sends only the events it added.
+    const wholeHistory = row.kind === "archive";
     try {
-      await this.#transaction(async (local, whole) => {
-        // An archive holds its cluster's whole history: its segment is that cluster's events,
-        // which spares keeping the added rows apart (a second write of a million rows). A SaaS
-        // file touches many clusters and sends only the events it added.
-        const wholeHistory = row.kind === "archive";
-        const tx: Tx = { ...local, keepAdded: !wholeHistory };
-        const read = await this.#normalise(tx, row, path, whole).catch((err) => {
-          if (err instanceof HalvesUnreadable || isResourceError(err)) throw err;
-          throw new Quarantine(quarantineReason(err));
+      // Committed here first, marked unsent; then sent (see SharedStore.sending).
+      await shared.sending(async () => {
+        const read = await this.#transaction(async (local, whole) => {
+          const tx: Tx = { ...local, keepAdded: !wholeHistory };
+          const read = await this.#normalise(tx, row, path, whole).catch((err) => {
+            if (err instanceof HalvesUnreadable || isResourceError(err)) throw err;
+            throw new Quarantine(quarantineReason(err));
+          });
+          await shared.markUnsent(tx);
+          return read;
         });
-        await shared.commit(tx, {
-          clusterKeys: read.clusterKeys,
-          events: wholeHistory ? "replace" : "append",
-          ledger: (sql) =>
-            sql`UPDATE archives SET status = 'success', reason = NULL,
+        await this.store.transaction((tx) =>
+          shared.commit(tx, {
+            clusterKeys: read.clusterKeys,
+            events: wholeHistory ? "replace" : "append",
+            ledger: (sql) =>
+              sql`UPDATE archives SET status = 'success', reason = NULL,
                   cluster_key = ${read.clusterKey}, collector = ${read.collector},
                   processed_at = now(), events_in_archive = ${read.eventsInArchive},
                   events_new = ${read.eventsNew}
                 WHERE sha256 = ${row.sha256}`,
-        });
+          })
+        );
       });
     } catch (err) {
       if (isResourceError(err)) {
