@@ -17,6 +17,9 @@ if (import.meta.main) {
     Deno.exit(await runBounded(new URL(import.meta.url), Deno.args));
   } else {
     const { main } = await import("./src/cli.ts");
-    Deno.exit(await main((workerData as BoundedData).args));
+    const { removeArchiveSpool } = await import("./src/bundle/spool.ts");
+    const code = await main((workerData as BoundedData).args);
+    removeArchiveSpool();
+    Deno.exit(code);
   }
 }

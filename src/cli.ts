@@ -3,6 +3,7 @@
  * `main.ts` runs it in a worker thread with a bounded heap (see
  * `server/bounded.ts`).
  */
+import { archiveSpool } from "./bundle/spool.ts";
 import { parseArgs } from "node:util";
 import { type Config, ConfigError, DEFAULT_PORT, loadConfig, SETTINGS } from "./config/mod.ts";
 import { Collector, type PassResult, safeError } from "./collect/mod.ts";
@@ -253,6 +254,10 @@ async function runServe(config: Config, log: Logger): Promise<number> {
     await service.shutdown({ graceMs: 0 });
     return EXIT.failed;
   }
+  const spool = archiveSpool();
+  if (spool.dir !== undefined) {
+    log.info("archives wait for their upload on disk", { dir: spool.dir });
+  } else log.warn("archives wait for their upload in memory", { reason: spool.reason });
   service.start();
   const stopped = Promise.withResolvers<void>();
   for (const signal of ["SIGTERM", "SIGINT"] as const) {

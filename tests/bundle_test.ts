@@ -97,7 +97,10 @@ Deno.test("a stream far longer than the buffer pool arrives intact, byte for byt
   assert.equal(text, Array.from({ length: 4000 }, (_, i) => piece + i).join(""));
 });
 
-/** Runs a memory script of tests/support in a process of its own; the RSS it prints, in MB. */
+/**
+ * Runs a memory script of tests/support in a process of its own; the RSS it prints, in MB.
+ * Archives stay in memory there (a TMPDIR that cannot be written), as where no file can be.
+ */
 async function rssRounds(script: string, args: string[], flags: string[] = []): Promise<number[]> {
   const out = await new Deno.Command(Deno.execPath(), {
     args: [
@@ -107,6 +110,7 @@ async function rssRounds(script: string, args: string[], flags: string[] = []): 
       new URL(`./support/${script}`, import.meta.url).pathname,
       ...args,
     ],
+    env: { TMPDIR: "/nonexistent-tmpdir" },
     stdout: "piped",
     stderr: "piped",
   }).output();
@@ -147,4 +151,102 @@ Deno.test("a dropped archive is freed before the next is built once releaseArchi
     Math.max(...released.slice(1)) - released[0] < 20,
     `with release: ${released.join(", ")} MB`,
   );
+});
+
+import { releaseArchives } from "../src/bundle/mod.ts";
+import { archiveSpool } from "../src/bundle/spool.ts";
+import { multipart } from "../src/upload/mod.ts";
+
+/** The files in this process's spool directory. */
+function spooledFiles(): string[] {
+  const { dir } = archiveSpool();
+  assert.ok(dir, "this machine's TMPDIR can be written");
+  return [...Deno.readDirSync(dir)].map((e) => `${dir}/${e.name}`);
+}
+
+/** A streamed archive of `n` lines of incompressible-enough text. */
+function streamed(n: number) {
+  return packStreamingArchive([{ name: "c1/cluster.json", data: new Uint8Array(3) }], {
+    name: "c1/events.json",
+    async produce(sink) {
+      for (let i = 0; i < n; i++) await sink.text(`${crypto.randomUUID()} ${i}\n`);
+    },
+  }, { after: () => [] });
+}
+
+Deno.test("a built archive's compressed events wait in a file, not in memory, until it is collected", async () => {
+  const before = new Set(spooledFiles());
+  let built: Awaited<ReturnType<typeof streamed>> | undefined = await streamed(200_000);
+  const [file] = spooledFiles().filter((f) => !before.has(f));
+  assert.ok(file, "a spooled file while the archive is held");
+  // The file holds the streamed entry's compressed bytes: most of the archive.
+  const size = (await Deno.stat(file)).size;
+  assert.ok(size > 0.9 * built.archive.size && size < built.archive.size, `${size}`);
+  const [, events] = await unpackArchive(built.archive);
+  assert.equal(events.data.byteLength, built.streamedBytes);
+  // Read twice (the preview reads it, then sends it): the same bytes.
+  assert.deepEqual(await built.archive.bytes(), await built.archive.bytes());
+  built = undefined;
+  releaseArchives();
+  for (let i = 0; i < 100 && spooledFiles().includes(file); i++) {
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  assert.ok(!spooledFiles().includes(file), "the file goes with its archive");
+});
+
+Deno.test("a file-kept archive is sent with a Content-Length and arrives whole", async () => {
+  const { archive } = await streamed(50_000);
+  const expected = new Uint8Array(await archive.arrayBuffer());
+  const { body, contentType } = multipart(archive);
+  const seen = Promise.withResolvers<
+    { length: string | null; chunked: boolean; body: Uint8Array }
+  >();
+  const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, async (req) => {
+    seen.resolve({
+      length: req.headers.get("content-length"),
+      chunked: (req.headers.get("transfer-encoding") ?? "").includes("chunked"),
+      body: new Uint8Array(await req.arrayBuffer()),
+    });
+    return new Response("ok");
+  });
+  try {
+    const res = await fetch(`http://127.0.0.1:${server.addr.port}/`, {
+      method: "POST",
+      body,
+      headers: { "content-type": contentType },
+    });
+    await res.body?.cancel();
+    const got = await seen.promise;
+    assert.equal(got.length, String(body.size));
+    assert.equal(got.chunked, false);
+    const text = new TextDecoder("latin1").decode(got.body);
+    const start = text.indexOf("\r\n\r\n") + 4;
+    assert.deepEqual(got.body.subarray(start, start + expected.byteLength), expected);
+  } finally {
+    await server.shutdown();
+  }
+});
+
+Deno.test("where no file can be written, archives stay in memory and are still whole", async () => {
+  const script = new URL("./support/noise_archive.ts", import.meta.url).pathname;
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "eval",
+      `import { packNoise } from "${script}";
+       import { archiveSpool } from "${
+        new URL("../src/bundle/spool.ts", import.meta.url).pathname
+      }";
+       import { unpackArchive } from "${new URL("../src/bundle/mod.ts", import.meta.url).pathname}";
+       const built = await packNoise(4);
+       const files = await unpackArchive(built.archive);
+       console.log(JSON.stringify({ spool: archiveSpool(), files: files.length }));`,
+    ],
+    env: { TMPDIR: "/nonexistent-tmpdir" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.ok(out.success, new TextDecoder().decode(out.stderr));
+  const { spool, files } = JSON.parse(new TextDecoder().decode(out.stdout));
+  assert.match(spool.reason, /^cannot write \/nonexistent-tmpdir\/assisted-telemetry-archives-/);
+  assert.ok(files >= 1);
 });

@@ -91,3 +91,14 @@ Deno.test("kubernetes.yaml: every secret the Deployment reads is one it defines 
     docs.find((d) => d.kind === "Deployment").spec.selector.matchLabels,
   );
 });
+
+for (const file of ["kubernetes.yaml", "podman-kube.yaml"]) {
+  Deno.test(`${file}: archives wait in /tmp on disk, not in memory`, async () => {
+    const { pod, container } = collectorOf(await documents(file));
+    const mount = (container.volumeMounts ?? []).find((m: Doc) => m.mountPath === "/tmp");
+    assert.ok(mount, "a volume at /tmp (the root file system is read-only)");
+    const volume = (pod.volumes ?? []).find((v: Doc) => v.name === mount.name);
+    assert.ok(volume?.emptyDir, "an emptyDir");
+    assert.notEqual(volume.emptyDir.medium, "Memory");
+  });
+}

@@ -18,6 +18,7 @@ import zlib from "node:zlib";
 import { createTarPacker, packTar, unpackTar } from "modern-tar";
 import { crc32Combine } from "./crc32.ts";
 import type { FromWorker, ToWorker } from "./segment_worker.ts";
+import { archiveSpool, type SpoolWriter, spoolWriter } from "./spool.ts";
 
 /** One file of the archive. */
 export interface ArchiveFile {
@@ -187,6 +188,14 @@ function workerSegment(level: number, patterns: Array<{ bytes: Uint8Array; field
   let used = 0;
   let waiting: (() => void) | undefined;
   let failure: Error | undefined;
+  // Compressed pieces go to a file where one can be written (see spool.ts), else to Blobs.
+  const spool = archiveSpool();
+  let file: SpoolWriter | undefined;
+  try {
+    file = spool.dir === undefined ? undefined : spoolWriter(spool.dir);
+  } catch {
+    // the directory went: this archive stays in memory
+  }
   const parts: Blob[] = [];
   const done = Promise.withResolvers<{ parts: Blob[]; crc: number; length: number }>();
   done.promise.catch(() => {});
@@ -198,12 +207,18 @@ function workerSegment(level: number, patterns: Array<{ bytes: Uint8Array; field
   worker.onmessage = (event: MessageEvent<FromWorker>) => {
     const m = event.data;
     if (m.type === "ack") {
-      parts.push(new Blob([m.piece as Uint8Array<ArrayBuffer>]));
+      try {
+        if (file) file.write(m.piece);
+        else parts.push(new Blob([m.piece as Uint8Array<ArrayBuffer>]));
+      } catch (err) {
+        fail(new Error(`keeping the archive on disk failed: ${(err as Error).message}`));
+        return;
+      }
       free.push(new Uint8Array(m.buffer));
       waiting?.();
     } else if (m.type === "hit") fail(new PatternFoundError(m.field));
     else if (m.type === "error") fail(new Error(`compression failed: ${m.message}`));
-    else done.resolve({ parts, crc: m.crc, length: m.length });
+    else done.resolve({ parts: file ? [file.finish()] : parts, crc: m.crc, length: m.length });
   };
   worker.onerror = (event) => {
     event.preventDefault();
@@ -254,12 +269,16 @@ function workerSegment(level: number, patterns: Array<{ bytes: Uint8Array; field
       }
       try {
         return await done.promise;
+      } catch (err) {
+        file?.abort();
+        throw err;
       } finally {
         worker.terminate();
       }
     },
     abort(): void {
       worker.terminate();
+      file?.abort();
     },
   };
 }

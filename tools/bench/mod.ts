@@ -192,6 +192,7 @@ async function main(): Promise<void> {
             "--allow-net",
             "--allow-env",
             "--allow-read",
+            "--allow-write=/tmp",
             MAIN,
             what,
           ]
@@ -276,7 +277,7 @@ async function main(): Promise<void> {
     console.log(
       `\ncollector started as: ${
         RUN === "start"
-          ? "deno run --allow-net --allow-env --allow-read main.ts serve (deno task start)"
+          ? "deno run --allow-net --allow-env --allow-read --allow-write=/tmp main.ts serve (deno task start)"
           : `deno run -A main.ts ${RUN}`
       }`,
     );

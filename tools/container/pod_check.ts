@@ -175,7 +175,7 @@ async function podYaml(ports: { db: number; receiver: number }): Promise<string>
           hostPort: ${ports.db}
     - name: receiver
       image: ${COLLECTOR}
-      # The image grants no writes; the receiver keeps what it receives in /tmp.
+      # The receiver, from the same image with its own command, keeps what it receives in /tmp.
       command: ["deno", "run", "--cached-only", "--frozen", "--allow-net", "--allow-env",
         "--allow-read", "--allow-write=/tmp", "main.ts", "receive", "--dir", "/tmp/received",
         "--port", "8766", "--hostname", "0.0.0.0"]

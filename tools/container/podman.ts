@@ -151,7 +151,8 @@ export interface CollectorUnderTest {
 /**
  * /healthz answers; /v1/* wants the token if one is set; once collection has
  * begun, a cluster finished in the database is uploaded on a trigger, marked
- * as a Podman deployment; and SIGTERM stops the collector cleanly (exit 0).
+ * as a Podman deployment; SIGTERM stops the collector cleanly (exit 0); and
+ * archives waited for their upload in a file under /tmp, not in memory.
  */
 export async function checkCollectorContainer(c: CollectorUnderTest): Promise<void> {
   const { env, container, base, sql, log } = c;
@@ -205,4 +206,9 @@ export async function checkCollectorContainer(c: CollectorUnderTest): Promise<vo
     throw new Error(`unclean stop (exit ${code}):\n${logs.slice(-2000)}`);
   }
   log("stopped cleanly on SIGTERM (exit 0)");
+  // The image may write /tmp only, and a read-only container has a tmpfs there.
+  if (!logs.includes('"msg":"archives wait for their upload on disk"')) {
+    throw new Error(`archives are not kept in /tmp:\n${logs.slice(0, 2000)}`);
+  }
+  log("archives waited for their upload in /tmp");
 }

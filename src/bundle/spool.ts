@@ -1,0 +1,144 @@
+/**
+ * Where a compressed archive waits until it is sent: a file in a directory of
+ * this process's own under the system's temporary directory (`TMPDIR`, else
+ * `/tmp`), not the process's memory. A million events make ~56 MB of
+ * archive; kept as Blobs, those bytes sat in glibc's malloc arenas, which did
+ * not give them back between passes (README, Scale). Where no file can be
+ * written (no write permission, a read-only file system), archives stay in
+ * memory, as the log says at start.
+ *
+ * A file goes when its archive is collected (the collector collects after
+ * each attempt), and the directory when the command is done (`main.ts`); one left by a
+ * process that was killed goes when a later one starts.
+ */
+
+/** The spool directory, or why there is none. */
+export type SpoolState = { dir: string } | { dir?: undefined; reason: string };
+
+let state: SpoolState | undefined;
+
+/** Prepares the spool directory once per process and says where archives are kept. */
+export function archiveSpool(): SpoolState {
+  if (state) return state;
+  const tmp = (Deno.env.get("TMPDIR") || "/tmp").replace(/\/+$/, "");
+  const dir = `${tmp}/${PREFIX}${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
+  try {
+    Deno.mkdirSync(dir, { mode: 0o700 });
+  } catch (err) {
+    return state = { reason: `cannot write ${dir}: ${(err as Error).message}` };
+  }
+  removeStale(tmp);
+  return state = { dir };
+}
+
+/** Removes the spool directory with whatever is in it (the command is done). */
+export function removeArchiveSpool(): void {
+  if (state?.dir === undefined) return;
+  try {
+    Deno.removeSync(state.dir, { recursive: true });
+  } catch {
+    // already gone
+  }
+  state = undefined;
+}
+
+const PREFIX = "assisted-telemetry-archives-";
+
+/**
+ * A spool directory untouched for this long belongs to a process that was
+ * killed: an archive lives for one attempt, minutes at most.
+ */
+const STALE_MS = 60 * 60_000;
+
+/** Removes other processes' spool directories left behind (see STALE_MS). */
+function removeStale(tmp: string): void {
+  try {
+    for (const entry of Deno.readDirSync(tmp)) {
+      if (!entry.isDirectory || !entry.name.startsWith(PREFIX)) continue;
+      const path = `${tmp}/${entry.name}`;
+      try {
+        const { mtime } = Deno.statSync(path);
+        if (mtime && Date.now() - mtime.getTime() > STALE_MS) {
+          Deno.removeSync(path, { recursive: true });
+        }
+      } catch {
+        // gone meanwhile, or not ours
+      }
+    }
+  } catch {
+    // an unreadable TMPDIR: nothing to tidy
+  }
+}
+
+/** Removes a spooled file once its archive is collected. */
+const spooled = new FinalizationRegistry<string>((path) => {
+  Deno.remove(path).catch(() => {});
+});
+
+/**
+ * A Blob whose bytes are a file: `size` is known, `stream()` reads the file.
+ * Deno's Blob constructor takes it as a part and reads it through `stream()`,
+ * so `new Blob([head, file, tail])` has the whole size, and `fetch` sends it
+ * with a Content-Length, streamed (checked: 60 MB cost 26 MB of RSS;
+ * `bundle_test.ts` sends one to the local receiver).
+ */
+class SpooledBlob extends Blob {
+  readonly #path: string;
+  readonly #size: number;
+
+  constructor(path: string, size: number) {
+    super([]);
+    this.#path = path;
+    this.#size = size;
+    spooled.register(this, path);
+  }
+
+  override get size(): number {
+    return this.#size;
+  }
+
+  override stream(): ReadableStream<Uint8Array<ArrayBuffer>> {
+    return Deno.openSync(this.#path).readable as ReadableStream<Uint8Array<ArrayBuffer>>;
+  }
+}
+
+/** A file being written, piece by piece, that becomes a Blob when done. */
+export interface SpoolWriter {
+  write(piece: Uint8Array): void;
+  /** The file as a Blob (its file goes when the Blob is collected). */
+  finish(): Blob;
+  /** Removes the file (the archive was not built). */
+  abort(): void;
+}
+
+/** A new file in the spool directory `dir`. */
+export function spoolWriter(dir: string): SpoolWriter {
+  // Made again if a long-idle directory was taken for a dead process's.
+  Deno.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const path = Deno.makeTempFileSync({ dir, prefix: "archive-", suffix: ".gz" });
+  const file = Deno.openSync(path, { write: true });
+  let size = 0;
+  let open = true;
+  const close = () => {
+    if (open) file.close();
+    open = false;
+  };
+  return {
+    write(piece) {
+      for (let at = 0; at < piece.byteLength;) at += file.writeSync(piece.subarray(at));
+      size += piece.byteLength;
+    },
+    finish() {
+      close();
+      return new SpooledBlob(path, size);
+    },
+    abort() {
+      close();
+      try {
+        Deno.removeSync(path);
+      } catch {
+        // already gone
+      }
+    },
+  };
+}
