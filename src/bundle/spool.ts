@@ -80,7 +80,7 @@ const spooled = new FinalizationRegistry<string>((path) => {
  * Deno's Blob constructor takes it as a part and reads it through `stream()`,
  * so `new Blob([head, file, tail])` has the whole size, and `fetch` sends it
  * with a Content-Length, streamed (checked: 60 MB cost 26 MB of RSS;
- * `bundle_test.ts` sends one to the local receiver).
+ * `bundle_test.ts` sends one and checks the header and the bytes).
  */
 class SpooledBlob extends Blob {
   readonly #path: string;

@@ -28,6 +28,15 @@ import { serveLocalReceiver } from "../local_receiver.ts";
 import { watchTreeRss } from "../rss.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
+
+/**
+ * `deno task start` as `deno.json` defines it (`deno run <flags> main.ts serve`): its flags,
+ * read from the task itself so that the benchmark runs what the task runs.
+ */
+const START_TASK: string = JSON.parse(
+  await Deno.readTextFile(new URL("../../deno.json", import.meta.url)),
+).tasks.start;
+const START_FLAGS = START_TASK.split(" ").filter((word) => word.startsWith("--"));
 const { values: flags, positionals } = parseArgs({
   args: Deno.args,
   allowPositionals: true,
@@ -186,17 +195,7 @@ async function main(): Promise<void> {
     };
     const command = (what: string) =>
       new Deno.Command(Deno.execPath(), {
-        args: RUN === "start"
-          ? [
-            "run",
-            "--allow-net",
-            "--allow-env",
-            "--allow-read",
-            "--allow-write=/tmp",
-            MAIN,
-            what,
-          ]
-          : ["run", "-A", MAIN, what],
+        args: RUN === "start" ? ["run", ...START_FLAGS, MAIN, what] : ["run", "-A", MAIN, what],
         env: childEnv,
         clearEnv: true,
         stdout: "null",
@@ -276,9 +275,7 @@ async function main(): Promise<void> {
     const p99 = latencies[Math.floor(latencies.length * 0.99)] ?? 0;
     console.log(
       `\ncollector started as: ${
-        RUN === "start"
-          ? "deno run --allow-net --allow-env --allow-read --allow-write=/tmp main.ts serve (deno task start)"
-          : `deno run -A main.ts ${RUN}`
+        RUN === "start" ? `${START_TASK} (deno task start)` : `deno run -A main.ts ${RUN}`
       }`,
     );
 
