@@ -102,3 +102,12 @@ for (const file of ["kubernetes.yaml", "podman-kube.yaml"]) {
     assert.notEqual(volume.emptyDir.medium, "Memory");
   });
 }
+
+Deno.test("the image grants the permissions of `deno task start`, no more", async () => {
+  const task: string = JSON.parse(await Deno.readTextFile(`${ROOT}deno.json`)).tasks.start;
+  const containerfile = await Deno.readTextFile(`${ROOT}Containerfile`);
+  const entrypoint: string[] = JSON.parse(/^ENTRYPOINT (.*)$/m.exec(containerfile)![1]);
+  const permissions = (words: string[]) => words.filter((w) => w.startsWith("--allow")).sort();
+  assert.deepEqual(permissions(entrypoint), permissions(task.split(" ")));
+  assert.ok(permissions(entrypoint).includes("--allow-write=/tmp"));
+});
