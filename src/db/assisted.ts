@@ -5,6 +5,7 @@
  * rows are excluded in SQL, since GORM's default filter does not apply.
  */
 import type { Queryable } from "./mod.ts";
+import { type CopyField, forEachCopyPiece } from "./copy_text.ts";
 
 /** A row as column → JSON value; timestamps are UTC text with microseconds. */
 export type Row = Record<string, unknown>;
@@ -107,14 +108,6 @@ export interface EventRow {
   request_id: string | null;
 }
 
-/**
- * Rows a cursor batch. Small, because what postgres.js and the socket hold
- * while a batch is read grows with it (measured over a million events:
- * 1,000 rows a batch peaked ~20 MB higher than 100); 50 is slower and no
- * smaller.
- */
-const BATCH_SIZE = 100;
-
 /** Events left out to fit the size limit: metrics first, then the oldest info events. */
 export interface EventCut {
   dropMetrics: boolean;
@@ -125,47 +118,70 @@ export interface EventCut {
 /** No cut: every event. */
 export const NO_CUT: EventCut = { dropMetrics: false, dropOldestInfo: 0 };
 
+/** The columns of {@linkcode EventRow}, in the order the COPY below writes them. */
+const EVENT_COLUMNS = [
+  "cluster_id",
+  "host_id",
+  "infra_env_id",
+  "category",
+  "name",
+  "severity",
+  "event_time",
+  "message",
+  "props",
+  "request_id",
+] as const satisfies readonly (keyof EventRow)[];
+
 /**
  * Streams the cluster's events as the reference selects them: categories
  * `user` and `metrics`, not soft-deleted, ordered by `event_time` (then id,
- * so equal times keep a stable order), in batches, less what `cut` leaves out.
+ * so equal times keep a stable order), in batches of ~32 KB of rows, less
+ * what `cut` leaves out. Read with `COPY … TO STDOUT`, which takes no bind
+ * parameters: the values go in as transaction-local settings instead, so the
+ * SQL stays parameterised.
  */
 export async function forEachEventBatch(
   sql: Queryable,
   clusterId: string,
   onBatch: (rows: EventRow[]) => Promise<void>,
-  options: { batchSize?: number; cut?: EventCut } = {},
+  options: { cut?: EventCut } = {},
 ): Promise<void> {
   const cut = options.cut ?? NO_CUT;
-  const cursor = sql<EventRow[]>`
-    WITH dropped AS (
-      SELECT id FROM events
-      WHERE cluster_id = ${clusterId} AND category = 'user' AND severity = 'info' AND deleted_at IS NULL
-      ORDER BY event_time, id LIMIT ${cut.dropOldestInfo}
-    )
-    SELECT cluster_id, host_id, infra_env_id, category, name, severity,
-           event_time::text AS event_time, message, props, request_id
-    FROM events e
-    WHERE e.cluster_id = ${clusterId} AND e.category IN ('user', 'metrics') AND e.deleted_at IS NULL
-      ${cut.dropMetrics ? sql`AND e.category <> 'metrics'` : sql``}
-      ${cut.dropOldestInfo > 0 ? sql`AND e.id NOT IN (SELECT id FROM dropped)` : sql``}
-    ORDER BY e.event_time, e.id`.cursor(options.batchSize ?? BATCH_SIZE);
-  // Ask for the next batch before handling this one, so the database works
-  // while this process sanitises and compresses.
-  const batches = cursor[Symbol.asyncIterator]();
-  let next = batches.next();
-  for (;;) {
-    const { value, done } = await next;
-    if (done) break;
-    next = batches.next();
-    try {
-      await onBatch(value);
-    } catch (err) {
-      await batches.return?.();
-      await next.catch(() => {});
-      throw err;
-    }
+  const read = async (tx: Queryable) => {
+    await tx`SELECT set_config('assisted_telemetry.cluster_id', ${clusterId}, true),
+      set_config('assisted_telemetry.drop_oldest_info', ${String(cut.dropOldestInfo)}, true)`;
+    const stream = await tx`COPY (
+      WITH dropped AS (
+        SELECT id FROM events
+        WHERE cluster_id = current_setting('assisted_telemetry.cluster_id')
+          AND category = 'user' AND severity = 'info' AND deleted_at IS NULL
+        ORDER BY event_time, id
+        LIMIT current_setting('assisted_telemetry.drop_oldest_info')::bigint
+      )
+      SELECT cluster_id, host_id, infra_env_id, category, name, severity,
+             event_time::text AS event_time, message, props, request_id
+      FROM events e
+      WHERE e.cluster_id = current_setting('assisted_telemetry.cluster_id')
+        AND e.category IN ('user', 'metrics') AND e.deleted_at IS NULL
+        ${cut.dropMetrics ? tx`AND e.category <> 'metrics'` : tx``}
+        ${cut.dropOldestInfo > 0 ? tx`AND e.id NOT IN (SELECT id FROM dropped)` : tx``}
+      ORDER BY e.event_time, e.id
+    ) TO STDOUT`.readable();
+    await forEachCopyPiece(stream, (fields) => onBatch(fields.map(eventRowOf)));
+  };
+  // A transaction of its own unless the caller's is open (settings last until its end).
+  if ("savepoint" in sql) await read(sql);
+  else await sql.begin(read);
+}
+
+/** An event row from the COPY's fields, in {@linkcode EVENT_COLUMNS} order. */
+function eventRowOf(fields: CopyField[]): EventRow {
+  if (fields.length !== EVENT_COLUMNS.length) {
+    throw new Error(`an event row has ${fields.length} fields, not ${EVENT_COLUMNS.length}`);
   }
+  const row = {} as EventRow;
+  for (let i = 0; i < EVENT_COLUMNS.length; i++) row[EVENT_COLUMNS[i]] = fields[i];
+  return row;
 }
 
 /** The event_time of the newest info event that `cut` leaves out, for the record. */

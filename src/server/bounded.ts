@@ -15,7 +15,7 @@ import { Worker } from "node:worker_threads";
  * `deno task bench` (README, Scale).
  */
 export const HEAP_LIMITS = {
-  maxYoungGenerationSizeMb: 3,
+  maxYoungGenerationSizeMb: 12,
   maxOldGenerationSizeMb: 128,
 } as const;
 
