@@ -37,3 +37,45 @@ Deno.test("the byte scanner finds a secret split across chunks, and names its fi
   const json = new ByteScanner(s.patterns());
   assert.equal(json.find(enc.encode(JSON.stringify({ m: 'a quote"secret here' }))), "other");
 });
+
+Deno.test("the byte scanner finds a pattern exactly when one occurs, however the bytes are cut", () => {
+  const contains = (hay: Uint8Array, needle: Uint8Array) => {
+    for (let s = 0; s + needle.length <= hay.length; s++) {
+      let k = 0;
+      while (k < needle.length && hay[s + k] === needle[k]) k++;
+      if (k === needle.length) return true;
+    }
+    return false;
+  };
+  // A small alphabet, so that near misses and shared grams are common.
+  const bytes = (min: number, max: number) =>
+    fc.array(fc.integer({ min: 0, max: 3 }), { minLength: min, maxLength: max })
+      .map((a) => Uint8Array.from(a));
+  fc.assert(
+    fc.property(
+      fc.array(bytes(6, 12), { minLength: 1, maxLength: 8 }),
+      bytes(0, 300),
+      fc.array(fc.nat(300), { maxLength: 6 }),
+      fc.option(fc.tuple(fc.nat(), fc.nat(300))),
+      (patterns, text, cuts, plant) => {
+        let stream = text;
+        if (plant) {
+          const p = patterns[plant[0] % patterns.length];
+          const at = plant[1] % (text.length + 1);
+          stream = Uint8Array.from([...text.subarray(0, at), ...p, ...text.subarray(at)]);
+        }
+        const scanner = new ByteScanner(patterns.map((b, i) => ({ bytes: b, field: `f${i}` })));
+        const points = [...new Set(cuts.map((c) => c % (stream.length + 1)))].sort((a, b) => a - b);
+        let found: string | undefined;
+        let from = 0;
+        for (const to of [...points, stream.length]) {
+          found ??= scanner.find(stream.subarray(from, to));
+          from = to;
+        }
+        assert.equal(found !== undefined, patterns.some((p) => contains(stream, p)));
+        if (found) assert.ok(contains(stream, patterns[Number(found.slice(1))]));
+      },
+    ),
+    { numRuns: 2000 },
+  );
+});
