@@ -4,6 +4,12 @@
  * assisted-installer content type, gzip-compressed, within ingress's limit.
  * The sender's side of the same contract is the collector's upload module.
  */
+import {
+  isMultipartRequest,
+  MaxFileSizeExceededError,
+  MultipartParseError,
+  parseMultipartRequest,
+} from "@remix-run/multipart-parser";
 import { INGRESS_MAX_BYTES } from "./archive.ts";
 
 /** `application/vnd.redhat.<service>.<category>[+suffix]`, as ingress parses it. */
@@ -14,22 +20,42 @@ export type IngressUpload =
   | { ok: true; archive: Uint8Array }
   | { ok: false; status: 400 | 413 | 415; error: string };
 
-/** Reads the archive of an upload request (its body already bounded by the caller). */
+/** Parts an upload may have: ingress's form has one or two (`file`, `metadata`). */
+const MAX_PARTS = 16;
+
+/**
+ * Reads the archive of an upload request (its body already bounded by the
+ * caller). Parsed as it streams in: `Request.formData()` took ~1.2 s for a
+ * 56 MB archive, against ~0.45 s for this parser and ~0.4 s for the bare body.
+ */
 export async function readIngressUpload(
   request: Request,
   options: { maxBytes?: number } = {},
 ): Promise<IngressUpload> {
   const maxBytes = options.maxBytes ?? INGRESS_MAX_BYTES;
-  let form: FormData;
+  const notMultipart = {
+    ok: false,
+    status: 400,
+    error: "body is not multipart/form-data",
+  } as const;
+  if (!isMultipartRequest(request)) return notMultipart;
+  let file: { type: string; bytes: Uint8Array } | undefined;
   try {
-    form = await request.formData();
-  } catch {
-    return { ok: false, status: 400, error: "body is not multipart/form-data" };
+    for await (
+      const part of parseMultipartRequest(request, { maxFileSize: maxBytes, maxParts: MAX_PARTS })
+    ) {
+      if (!file && part.name === "file" && part.isFile) {
+        file = { type: part.headers["content-type"] ?? "", bytes: part.bytes };
+      }
+    }
+  } catch (err) {
+    if (err instanceof MaxFileSizeExceededError) {
+      return { ok: false, status: 413, error: `payload larger than ${maxBytes} bytes` };
+    }
+    if (err instanceof MultipartParseError) return notMultipart;
+    throw err;
   }
-  const file = form.get("file");
-  if (!(file instanceof File)) {
-    return { ok: false, status: 400, error: "no file part named 'file'" };
-  }
+  if (!file) return { ok: false, status: 400, error: "no file part named 'file'" };
   const type = CONTENT_TYPE.exec(file.type);
   if (!type || type[1] !== "assisted-installer") {
     return {
@@ -38,10 +64,7 @@ export async function readIngressUpload(
       error: `unsupported content type '${file.type.slice(0, 100)}'`,
     };
   }
-  if (file.size > maxBytes) {
-    return { ok: false, status: 413, error: `payload larger than ${maxBytes} bytes` };
-  }
-  const archive = new Uint8Array(await file.arrayBuffer());
+  const archive = file.bytes;
   // gzip's magic and method; the tar inside is read after the answer, as ingress does.
   if (archive[0] !== 0x1f || archive[1] !== 0x8b || archive[2] !== 8) {
     return { ok: false, status: 400, error: "file is not gzip-compressed" };
