@@ -7,6 +7,8 @@
  * upload accepted (the archive read, built and delivered); the delivery check
  * that follows waits on the receiving end's tracker and is shown beside it.
  * Prints a table with every round and the medians; it is a benchmark, not a test.
+ * Host messages repeat as real clusters' do; `--unique-messages` makes each
+ * one unique (the other kind of data: slower to sanitise, faster to compress).
  * `--quick` leaves out the table of compressors; `--sanitiser` measures only
  * the sanitiser's cost per event, without a database. `BENCH_RUN` picks how
  * the collector is started, as the README documents it: `start` (default:
@@ -45,6 +47,7 @@ const { values: flags, positionals } = parseArgs({
   options: {
     quick: { type: "boolean" },
     sanitiser: { type: "boolean" },
+    "unique-messages": { type: "boolean" },
     rounds: { type: "string", default: "1" },
   },
 });
@@ -52,7 +55,9 @@ const events = Number(positionals[0] ?? 1_000_000);
 const quick = flags.quick === true;
 const rounds = Number(flags.rounds);
 if (!Number.isInteger(events) || events < 1 || !Number.isInteger(rounds) || rounds < 1) {
-  console.error("usage: deno task bench [events] [--rounds N] [--quick] [--sanitiser]");
+  console.error(
+    "usage: deno task bench [events] [--rounds N] [--quick] [--unique-messages] [--sanitiser]",
+  );
   Deno.exit(2);
 }
 
@@ -231,10 +236,19 @@ async function main(): Promise<void> {
         : {}),
     };
 
-    console.log(`seeding ${HOSTS} hosts and ${events.toLocaleString("en")} events…`);
+    console.log(
+      `seeding ${HOSTS} hosts and ${events.toLocaleString("en")} events (${
+        flags["unique-messages"] ? "every message unique" : "messages repeating as real ones do"
+      })…`,
+    );
     const t0 = performance.now();
     const id = crypto.randomUUID();
-    await seedCluster(sql, id, { hosts: HOSTS, events, cluster: { status: "installing" } });
+    await seedCluster(sql, id, {
+      hosts: HOSTS,
+      events,
+      cluster: { status: "installing" },
+      uniqueMessages: flags["unique-messages"] === true,
+    });
     await sql`VACUUM ANALYZE events`;
     console.log(`  seeded in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 
