@@ -1,72 +1,100 @@
 /**
- * Finds any of many known secrets in text or bytes in one pass: a rolling
- * hash over the first six units of each pattern (six is the shortest secret
- * scanned for) filters positions through a bitmap, and only candidates are
- * compared in full. Hundreds of per-host tokens cost one scan, not hundreds.
+ * Finds any of many known secrets in text or bytes in one pass. Each pattern
+ * is indexed by the 4-unit grams at its first STRIDE offsets, and the scan
+ * looks up the gram at every STRIDE-th position only: every pattern has at
+ * least MIN_UNITS units, so an occurrence starting at s always holds, at the
+ * first multiple of STRIDE from s, one of its indexed grams. A bitmap
+ * filters positions; only candidates are compared in full. Hundreds of
+ * per-host tokens cost one scan, not hundreds. A call per unit made the
+ * tripwire's scan of a million events' JSON take 3 s of the compressing
+ * worker's time, a rolling hash over every unit 0.8-1.2 s, this 0.4 s
+ * (README, Scale).
  */
 
-const W = 6;
+/** The shortest pattern scanned for (shorter secrets are too common to flag). */
+const MIN_UNITS = 6;
+/** Units of a gram. */
+const GRAM = 4;
+/** Every STRIDE-th position is looked up. */
+const STRIDE = MIN_UNITS - GRAM + 1;
 const MASK = (1 << 22) - 1;
-const POW = (() => {
-  let p = 1;
-  for (let k = 0; k < W - 1; k++) p = Math.imul(p, 31);
-  return p;
-})();
 
-type Unit = (at: number) => number;
+/** The 22-bit hash of four units (bytes or UTF-16 code units). */
+function gramHash(a: number, b: number, c: number, d: number): number {
+  const h = Math.imul(Math.imul(Math.imul(a, 0x1f) + b, 0x1f) + c, 0x1f) + d;
+  return Math.imul(h, 0x9e3779b1) >>> 10;
+}
 
-/** Patterns and their labels; built once, then scanned many times. */
-class Index<P extends { length: number }> {
+/** A pattern, the field it came from, and the offset of the gram it is indexed by. */
+interface Entry<P> {
+  pattern: P;
+  field: string;
+  offset: number;
+}
+
+/** Patterns by their grams; built once, then scanned many times. */
+class GramIndex<P extends ArrayLike<number> | string> {
   readonly bitmap = new Uint8Array((MASK + 1) >> 3);
-  readonly byHash = new Map<number, Array<[P, string]>>();
+  readonly byHash = new Map<number, Entry<P>[]>();
+  readonly all: Entry<P>[] = [];
   maxLength = 0;
 
-  add(pattern: P, label: string, unit: (p: P, at: number) => number): void {
-    if (pattern.length < W) return;
-    let h = 0;
-    for (let k = 0; k < W; k++) h = (Math.imul(h, 31) + unit(pattern, k)) | 0;
-    this.bitmap[(h & MASK) >> 3] |= 1 << (h & 7);
-    const list = this.byHash.get(h) ?? [];
-    list.push([pattern, label]);
-    this.byHash.set(h, list);
+  add(pattern: P, field: string, unit: (at: number) => number): void {
+    if (pattern.length < MIN_UNITS) return;
     this.maxLength = Math.max(this.maxLength, pattern.length);
-  }
-
-  /** Calls `hit(start, pattern, label)` for each candidate position; stops when it returns true. */
-  scan(n: number, unit: Unit, hit: (start: number, pattern: P, label: string) => boolean): void {
-    if (n < W || this.byHash.size === 0) return;
-    let h = 0;
-    for (let k = 0; k < W; k++) h = (Math.imul(h, 31) + unit(k)) | 0;
-    for (let i = W - 1;;) {
-      if (this.bitmap[(h & MASK) >> 3] & (1 << (h & 7))) {
-        for (const [pattern, label] of this.byHash.get(h) ?? []) {
-          if (hit(i - W + 1, pattern, label)) return;
-        }
-      }
-      if (++i >= n) return;
-      h = (Math.imul((h - Math.imul(unit(i - W), POW)) | 0, 31) + unit(i)) | 0;
+    for (let offset = 0; offset < STRIDE; offset++) {
+      const h = gramHash(unit(offset), unit(offset + 1), unit(offset + 2), unit(offset + 3));
+      this.bitmap[h >> 3] |= 1 << (h & 7);
+      const entry = { pattern, field, offset };
+      const list = this.byHash.get(h);
+      if (list) list.push(entry);
+      else this.byHash.set(h, [entry]);
+      if (offset === 0) this.all.push(entry);
     }
   }
 }
 
 /** Scans strings for known secrets, each with the field it came from. */
 export class SecretScanner {
-  readonly #index = new Index<string>();
-  readonly #unit = (p: string, at: number) => p.charCodeAt(at);
+  readonly #index = new GramIndex<string>();
 
   /** Adds a secret; also its JSON-escaped form, as it would appear inside a JSON file. */
   add(secret: string, field: string): void {
-    this.#index.add(secret, field, this.#unit);
+    this.#index.add(secret, field, (at) => secret.charCodeAt(at));
     const escaped = JSON.stringify(secret).slice(1, -1);
-    if (escaped !== secret) this.#index.add(escaped, field, this.#unit);
+    if (escaped !== secret) this.#index.add(escaped, field, (at) => escaped.charCodeAt(at));
+  }
+
+  /**
+   * Calls `hit(start, entry)` for each occurrence in `text`, each once, in
+   * order of the positions looked up; stops when it returns true.
+   */
+  #scan(text: string, hit: (start: number, entry: Entry<string>) => boolean): void {
+    const index = this.#index;
+    if (index.all.length === 0) return;
+    const bitmap = index.bitmap;
+    const n = text.length;
+    for (let i = 0; i + GRAM <= n; i += STRIDE) {
+      const h = gramHash(
+        text.charCodeAt(i),
+        text.charCodeAt(i + 1),
+        text.charCodeAt(i + 2),
+        text.charCodeAt(i + 3),
+      );
+      if ((bitmap[h >> 3] & (1 << (h & 7))) === 0) continue;
+      for (const entry of index.byHash.get(h)!) {
+        const start = i - entry.offset;
+        if (start >= 0 && text.startsWith(entry.pattern, start) && hit(start, entry)) return;
+      }
+    }
   }
 
   /** The field of the first secret found in `text`, or undefined. */
   find(text: string): string | undefined {
     let found: string | undefined;
-    this.#index.scan(text.length, (at) => text.charCodeAt(at), (start, pattern, label) => {
-      if (text.startsWith(pattern, start)) found = label;
-      return found !== undefined;
+    this.#scan(text, (_, entry) => {
+      found = entry.field;
+      return true;
     });
     return found;
   }
@@ -74,8 +102,8 @@ export class SecretScanner {
   /** `text` with every occurrence of every secret replaced. */
   redact(text: string, replacement: string): string {
     const spans: Array<[number, number]> = [];
-    this.#index.scan(text.length, (at) => text.charCodeAt(at), (start, pattern) => {
-      if (text.startsWith(pattern, start)) spans.push([start, start + pattern.length]);
+    this.#scan(text, (start, entry) => {
+      spans.push([start, start + entry.pattern.length]);
       return false;
     });
     if (spans.length === 0) return text;
@@ -85,57 +113,23 @@ export class SecretScanner {
 
   /** Patterns as UTF-8, for scanning bytes (the compression worker). */
   patterns(): Array<{ bytes: Uint8Array; field: string }> {
-    const out: Array<{ bytes: Uint8Array; field: string }> = [];
     const encoder = new TextEncoder();
-    for (const list of this.#index.byHash.values()) {
-      for (const [pattern, field] of list) out.push({ bytes: encoder.encode(pattern), field });
-    }
-    return out;
+    return this.#index.all.map(({ pattern, field }) => ({ bytes: encoder.encode(pattern), field }));
   }
 }
 
-/** Bytes of a gram the byte scanner looks up. */
-const GRAM = 4;
-/** Every STRIDE-th position is looked up: any pattern (at least W bytes) holds a gram there. */
-const STRIDE = W - GRAM + 1;
-
-/** The 22-bit hash of the gram at `at`. */
-function gramHash(data: Uint8Array, at: number): number {
-  const gram = data[at] | (data[at + 1] << 8) | (data[at + 2] << 16) | (data[at + 3] << 24);
-  return Math.imul(gram, 0x9e3779b1) >>> 10;
-}
-
-/**
- * Scans bytes for UTF-8 patterns; a match may span two calls. Each pattern
- * is indexed by the grams at its first STRIDE offsets, so the scan looks at
- * every STRIDE-th position only: an occurrence starting at s holds, at the
- * first multiple of STRIDE from s, one of those grams. A call per byte made
- * the tripwire's scan of a million events' JSON take 3 s of the compressing
- * worker's time, a rolling hash over every byte 0.9-1.2 s (README, Scale).
- */
+/** Scans bytes for UTF-8 patterns; a match may span two calls. */
 export class ByteScanner {
-  readonly #bitmap = new Uint8Array((MASK + 1) >> 3);
-  readonly #byHash = new Map<number, Array<{ bytes: Uint8Array; field: string; offset: number }>>();
-  #maxLength = 0;
+  readonly #index = new GramIndex<Uint8Array>();
   #tail = new Uint8Array(0);
 
   constructor(patterns: ReadonlyArray<{ bytes: Uint8Array; field: string }>) {
-    for (const { bytes, field } of patterns) {
-      if (bytes.length < W) continue;
-      this.#maxLength = Math.max(this.#maxLength, bytes.length);
-      for (let offset = 0; offset < STRIDE; offset++) {
-        const h = gramHash(bytes, offset);
-        this.#bitmap[h >> 3] |= 1 << (h & 7);
-        const list = this.#byHash.get(h) ?? [];
-        list.push({ bytes, field, offset });
-        this.#byHash.set(h, list);
-      }
-    }
+    for (const { bytes, field } of patterns) this.#index.add(bytes, field, (at) => bytes[at]);
   }
 
   /** The field of a secret found in `chunk` (or across the previous chunk's end), or undefined. */
   find(chunk: Uint8Array): string | undefined {
-    if (this.#byHash.size === 0) return undefined;
+    if (this.#index.all.length === 0) return undefined;
     let data = chunk;
     if (this.#tail.length > 0) {
       data = new Uint8Array(this.#tail.length + chunk.length);
@@ -143,22 +137,23 @@ export class ByteScanner {
       data.set(chunk, this.#tail.length);
     }
     const found = this.#scan(data);
-    this.#tail = data.slice(Math.max(0, data.length - (this.#maxLength - 1)));
+    this.#tail = data.slice(Math.max(0, data.length - (this.#index.maxLength - 1)));
     return found;
   }
 
   #scan(data: Uint8Array): string | undefined {
-    const bitmap = this.#bitmap;
+    const index = this.#index;
+    const bitmap = index.bitmap;
     const n = data.length;
     for (let i = 0; i + GRAM <= n; i += STRIDE) {
-      const h = gramHash(data, i);
+      const h = gramHash(data[i], data[i + 1], data[i + 2], data[i + 3]);
       if ((bitmap[h >> 3] & (1 << (h & 7))) === 0) continue;
-      for (const { bytes, field, offset } of this.#byHash.get(h)!) {
+      for (const { pattern, field, offset } of index.byHash.get(h)!) {
         const start = i - offset;
-        if (start < 0 || start + bytes.length > n) continue;
+        if (start < 0 || start + pattern.length > n) continue;
         let k = 0;
-        while (k < bytes.length && data[start + k] === bytes[k]) k++;
-        if (k === bytes.length) return field;
+        while (k < pattern.length && data[start + k] === pattern[k]) k++;
+        if (k === pattern.length) return field;
       }
     }
     return undefined;
