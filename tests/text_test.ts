@@ -1,7 +1,7 @@
 /** The free-text scrubber against every shape the adversarial review planted. */
 import assert from "node:assert/strict";
 import { importHmacKey } from "../src/sanitize/pseudonym.ts";
-import { isSecretKey, remember, removeSecrets, TextScrubber } from "../src/sanitize/text.ts";
+import { isSecretKey, Memo, removeSecrets, TextScrubber } from "../src/sanitize/text.ts";
 import { SHAPES } from "./fixtures/secret_shapes.ts";
 
 const KEY = await importHmacKey(new Uint8Array(32).fill(3));
@@ -102,10 +102,22 @@ Deno.test("the maintained ruleset (secretlint's recommended preset) removes prov
 });
 
 Deno.test("a memo holds at most its limit, then starts over", () => {
-  const memo = new Map<string, number>();
-  assert.equal(remember(memo, "a", 1, 2), 1);
-  remember(memo, "b", 2, 2);
-  assert.deepEqual([...memo.keys()], ["a", "b"]);
-  assert.equal(remember(memo, "c", 3, 2), 3);
-  assert.deepEqual([...memo.entries()], [["c", 3]]);
+  const memo = new Memo<string, number>(2);
+  assert.equal(memo.set("a", 1), 1);
+  memo.set("b", 2);
+  assert.deepEqual([memo.get("a"), memo.get("b"), memo.size], [1, 2, 2]);
+  assert.equal(memo.set("c", 3), 3);
+  assert.deepEqual([memo.get("a"), memo.get("c"), memo.size], [undefined, 3, 1]);
+});
+
+Deno.test("a memo whose texts do not repeat keeps one in sixteen, and all again once they do", () => {
+  const memo = new Memo<string, number>(100_000);
+  // Unique texts: after the first window of lookups, most are no longer kept.
+  for (let i = 0; i < 20_000; i++) memo.get(`u${i}`) ?? memo.set(`u${i}`, i);
+  assert.ok(memo.size < 3_000, `kept ${memo.size} of 20,000 unique texts`);
+  // Repeating texts: the sampled ones come back, the hit rate rises, all are kept again.
+  for (let round = 0; round < 200; round++) {
+    for (let i = 0; i < 50; i++) memo.get(`r${i}`) ?? memo.set(`r${i}`, i);
+  }
+  for (let i = 0; i < 50; i++) assert.equal(memo.get(`r${i}`), i);
 });

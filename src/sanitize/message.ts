@@ -8,7 +8,10 @@
  */
 import { EVENT_TEMPLATES, type ParamKind } from "../../contract/event_templates.ts";
 import { UUID } from "../../contract/archive.ts";
-import type { TextScrubber } from "./text.ts";
+import { Memo, type TextScrubber } from "./text.ts";
+
+/** Event names memoised at most (assisted-service has ~80; a full memo starts over). */
+const NAMES_LIMIT = 256;
 import { DISK_ID, diskName } from "./disk.ts";
 
 interface Compiled {
@@ -67,14 +70,11 @@ const COMPILED = new Map<string, Compiled>(
   EVENT_TEMPLATES.map((t) => [t.name, compileTemplate(t.template, t.params)]),
 );
 
-const MEMO_LIMIT = 20_000;
-
 /** Reads messages through their templates; one per archive (it memoises per scrubber). */
 export class MessageReader {
   readonly #scrubber: TextScrubber;
   /** What each message gave, by event name (no key is built per event: this runs for every one). */
-  readonly #memo = new Map<string, Map<string, string>>();
-  #memoSize = 0;
+  readonly #memo = new Map<string, Memo<string, string>>();
 
   constructor(scrubber: TextScrubber) {
     this.#scrubber = scrubber;
@@ -84,18 +84,11 @@ export class MessageReader {
   read(name: unknown, message: string): string {
     const eventName = typeof name === "string" ? name : "";
     let byMessage = this.#memo.get(eventName);
-    let out = byMessage?.get(message);
-    if (out !== undefined) return out;
-    out = this.#read(eventName, message);
-    if (this.#memoSize >= MEMO_LIMIT) {
-      this.#memo.clear();
-      this.#memoSize = 0;
-      byMessage = undefined;
+    if (!byMessage) {
+      if (this.#memo.size >= NAMES_LIMIT) this.#memo.clear();
+      this.#memo.set(eventName, byMessage = new Memo());
     }
-    if (!byMessage) this.#memo.set(eventName, byMessage = new Map());
-    byMessage.set(message, out);
-    this.#memoSize++;
-    return out;
+    return byMessage.get(message) ?? byMessage.set(message, this.#read(eventName, message));
   }
 
   #read(name: string, message: string): string {

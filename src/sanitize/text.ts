@@ -14,17 +14,60 @@ import { maySecretlint, secretlintRanges } from "./secretlint.ts";
 export const REDACTED = "[REDACTED]";
 
 /** Memoised scrubbing results kept at most (then the memo starts over). */
-const MEMO_LIMIT = 50_000;
+const MEMO_LIMIT = 8_000;
+/** Lookups over which a memo judges whether its texts repeat. */
+const MEMO_WINDOW = 1_024;
+/** While they do not, it keeps one new entry in this many. */
+const MEMO_SAMPLE = 16;
 
 /**
- * Stores `value` under `key` in a memo of at most `limit` entries (a full memo
- * starts over: texts repeat in runs, so the recent ones come back at once), and
- * returns it.
+ * A memo of at most `limit` entries (a full memo starts over: texts repeat in
+ * runs, so the recent ones come back at once). While fewer than one lookup in
+ * ten hits, over windows of {@linkcode MEMO_WINDOW}, it keeps only one new
+ * entry in {@linkcode MEMO_SAMPLE}: a million messages that never repeat were
+ * otherwise all kept for nothing, each outliving the young generation
+ * (README, Scale). The sample lets texts that start repeating back in.
  */
-export function remember<K, V>(memo: Map<K, V>, key: K, value: V, limit: number): V {
-  if (memo.size >= limit) memo.clear();
-  memo.set(key, value);
-  return value;
+export class Memo<K, V> {
+  readonly #map = new Map<K, V>();
+  readonly #limit: number;
+  #lookups = 0;
+  #hits = 0;
+  #sparse = false;
+  #offered = 0;
+
+  constructor(limit = MEMO_LIMIT) {
+    this.#limit = limit;
+  }
+
+  /** The value kept for `key`, if any. */
+  get(key: K): V | undefined {
+    const value = this.#map.get(key);
+    if (value !== undefined) this.#hits++;
+    if (++this.#lookups === MEMO_WINDOW) {
+      this.#sparse = this.#hits * 10 < MEMO_WINDOW;
+      this.#lookups = this.#hits = 0;
+    }
+    return value;
+  }
+
+  /** Keeps `value` under `key` (or, while texts do not repeat, maybe not), and returns it. */
+  set(key: K, value: V): V {
+    if (this.#sparse && ++this.#offered % MEMO_SAMPLE !== 0) return value;
+    if (this.#map.size >= this.#limit) this.#map.clear();
+    this.#map.set(key, value);
+    return value;
+  }
+
+  /** How many entries are kept. */
+  get size(): number {
+    return this.#map.size;
+  }
+
+  /** Forgets every entry. */
+  clear(): void {
+    this.#map.clear();
+  }
 }
 
 /** Shorter values are too common to treat as secrets without false alarms. */
@@ -218,10 +261,10 @@ export class TextScrubber {
   readonly #emails = new Map<string, string>();
   readonly #users = new Map<string, string>();
   /** Texts `prepare` has looked at already. */
-  readonly #screened = new Set<string>();
+  readonly #screened = new Memo<string, true>();
   /** What secretlint found in texts `prepare` gave it, by text. */
   readonly #linted = new Map<string, Array<[number, number]>>();
-  readonly #memo = new Map<string, string>();
+  readonly #memo = new Memo<string, string>();
   readonly #knownSet = new Set<string>();
   #knownUuids = 0;
   /** Known secret values (pull-secret auths, tokens): removed wherever they appear. */
@@ -257,14 +300,18 @@ export class TextScrubber {
    * microtask queue.
    */
   async prepare(values: Iterable<unknown>): Promise<void> {
+    // What the ruleset found is forgotten only between batches, and with the texts
+    // screened: a text counted as screened always has its findings kept, and every
+    // text of this batch keeps them until the next one.
+    if (this.#screened.size >= MEMO_LIMIT || this.#linted.size >= MEMO_LIMIT) {
+      this.#screened.clear();
+      this.#linted.clear();
+    }
     for (const raw of values) {
-      // Each distinct text is looked at once: event texts repeat a lot.
-      if (typeof raw !== "string" || raw === "" || this.#screened.has(raw)) continue;
-      if (this.#screened.size >= MEMO_LIMIT) this.#screened.clear();
-      this.#screened.add(raw);
-      if (maySecretlint(raw)) {
-        remember(this.#linted, raw, await secretlintRanges(raw), MEMO_LIMIT);
-      }
+      // Each distinct text is looked at once (while texts repeat, as event texts do).
+      if (typeof raw !== "string" || raw === "" || this.#screened.get(raw)) continue;
+      this.#screened.set(raw, true);
+      if (maySecretlint(raw)) this.#linted.set(raw, await secretlintRanges(raw));
       if (!raw.includes("@") && !MAYBE_SPELLED.test(raw)) continue;
       const value = unifyEmailSpellings(raw);
       for (const address of value.match(EMAIL) ?? []) {
@@ -310,7 +357,7 @@ export class TextScrubber {
   textSync(value: string): string {
     const out = this.#memo.get(value);
     if (out !== undefined) return out;
-    return remember(this.#memo, value, this.#scrub(value), MEMO_LIMIT);
+    return this.#memo.set(value, this.#scrub(value));
   }
 
   #scrub(value: string): string {
@@ -340,7 +387,7 @@ export class TextScrubber {
     const memo = this.#memo.get(value);
     if (memo !== undefined) return memo;
     if (!this.network && PLAIN_ID.test(value) && !this.#knownSet.has(value)) {
-      return remember(this.#memo, value, value, MEMO_LIMIT);
+      return this.#memo.set(value, value);
     }
     return this.textSync(value);
   }
