@@ -9,10 +9,10 @@
 import { EVENT_TEMPLATES, type ParamKind } from "../../contract/event_templates.ts";
 import { UUID } from "../../contract/archive.ts";
 import { Memo, type TextScrubber } from "./text.ts";
+import { DISK_ID, diskName } from "./disk.ts";
 
 /** Event names memoised at most (assisted-service has ~80; a full memo starts over). */
 const NAMES_LIMIT = 256;
-import { DISK_ID, diskName } from "./disk.ts";
 
 interface Compiled {
   pattern: RegExp;
