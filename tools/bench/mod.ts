@@ -267,13 +267,14 @@ async function main(): Promise<void> {
       HOME: Deno.env.get("HOME") ?? "/root",
       ...(Deno.env.get("DENO_DIR") ? { DENO_DIR: Deno.env.get("DENO_DIR")! } : {}),
     };
-    const command = (what: string, extraEnv: Record<string, string> = {}) =>
+    // `watchLog`: its info log is piped here (to see when the upload is accepted).
+    const command = (what: string, options: { watchLog?: boolean } = {}) =>
       new Deno.Command(Deno.execPath(), {
         args: RUN === "start" ? ["run", ...START_FLAGS, MAIN, what] : ["run", "-A", MAIN, what],
-        env: { ...childEnv, ...extraEnv },
+        env: options.watchLog ? { ...childEnv, LOG_LEVEL: "info" } : childEnv,
         clearEnv: true,
         stdout: "null",
-        stderr: Object.keys(extraEnv).length ? "piped" : "inherit",
+        stderr: options.watchLog ? "piped" : "inherit",
       });
     // Each round ends a new attempt of the cluster (as a retry does) and times the
     // floor and one pass over it, one after the other: this machine's timings vary
@@ -298,7 +299,7 @@ async function main(): Promise<void> {
         floorBytes = Number(floor.out);
         await endAttempt();
         const started = performance.now();
-        const child = command("once", { LOG_LEVEL: "info" }).spawn();
+        const child = command("once", { watchLog: true }).spawn();
         const watch = watchTreeRss(child.pid);
         const accepted = whenLogged(child.stderr, "upload accepted");
         const status = await child.status;
