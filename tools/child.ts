@@ -17,10 +17,43 @@ export function childEnv(env: Record<string, string>): Record<string, string> {
   return { ...keep, ...env };
 }
 
-/** A free loopback port (closed again, so a child process can take it). */
+/**
+ * A free TCP port (closed again, so a child process or a container can take it).
+ *
+ * It is picked below the kernel's ephemeral range: a port the kernel hands out
+ * for `port: 0` can be taken again at any moment as the local end of some
+ * outgoing connection, before the child binds it (CI saw Podman fail so).
+ */
 export function freePort(): number {
-  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const [low] = ephemeralRange();
+  const floor = 20000;
+  for (let tries = 0; low - floor > 1000 && tries < 100; tries++) {
+    const port = floor + Math.floor(Math.random() * (low - floor));
+    if (isFree(port)) return port;
+  }
+  const probe = Deno.listen({ hostname: "0.0.0.0", port: 0 });
   const port = (probe.addr as Deno.NetAddr).port;
   probe.close();
   return port;
+}
+
+function isFree(port: number): boolean {
+  try {
+    // 0.0.0.0: a published container port binds every address, not only loopback.
+    Deno.listen({ hostname: "0.0.0.0", port }).close();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function ephemeralRange(): [number, number] {
+  try {
+    const text = Deno.readTextFileSync("/proc/sys/net/ipv4/ip_local_port_range");
+    const [low, high] = text.trim().split(/\s+/).map(Number);
+    if (Number.isInteger(low) && Number.isInteger(high)) return [low, high];
+  } catch {
+    // Not Linux, or /proc unreadable: the kernel's own pick below.
+  }
+  return [0, 0];
 }

@@ -3,6 +3,8 @@
  * demo, the tests and the benchmark. Never used in production.
  */
 
+import { freePort } from "./child.ts";
+
 /** A running throwaway cluster. */
 export interface ThrowawayPostgres {
   /** A superuser URL for the `postgres` database. */
@@ -61,13 +63,6 @@ async function run(argv: string[], options: { asPostgres: boolean }): Promise<st
   const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
   if (!out.success) throw new Error(`${argv[0]} failed (${out.code}): ${text.trim()}`);
   return text;
-}
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
 }
 
 /**

@@ -207,6 +207,7 @@ export async function checkPod(image: string, options: PodCheckOptions): Promise
   await buildDatabaseImage(dir, env);
   await run("podman", ["tag", image, COLLECTOR], env);
   const ports = { db: freePort(), receiver: freePort() };
+  while (ports.receiver === ports.db) ports.receiver = freePort();
   const token = crypto.randomUUID();
   const endpoint = "http://127.0.0.1:8766/api/ingress/v1/upload";
   await Deno.writeTextFile(
