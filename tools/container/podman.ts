@@ -171,7 +171,12 @@ export async function checkCollectorContainer(c: CollectorUnderTest): Promise<vo
   }
   await waitFor(
     "collection to begin",
-    async () => (await (await fetch(`${base}/v1/status`, { headers })).json()).collection !== null,
+    async () => {
+      // A 503 (the database not up yet) has no `collection` at all: not begun either.
+      const response = await fetch(`${base}/v1/status`, { headers });
+      const body = await response.json();
+      return response.ok && body.collection != null;
+    },
   );
   await waitFor("the database", async () => (await sql`SELECT 1 AS one`)[0].one === 1);
   // In a pod, the receiver's container may start after the collector answers.
