@@ -102,7 +102,7 @@ Deno.test("the maintained ruleset (secretlint's recommended preset) removes prov
 });
 
 Deno.test("a memo holds at most its limit, then starts over", () => {
-  const memo = new Memo<string, number>(2);
+  const memo = new Memo<string, number>({ limit: 2 });
   assert.equal(memo.set("a", 1), 1);
   memo.set("b", 2);
   assert.deepEqual([memo.get("a"), memo.get("b"), memo.size], [1, 2, 2]);
@@ -111,7 +111,7 @@ Deno.test("a memo holds at most its limit, then starts over", () => {
 });
 
 Deno.test("a memo whose texts do not repeat keeps one in sixteen, and all again once they do", () => {
-  const memo = new Memo<string, number>(100_000);
+  const memo = new Memo<string, number>({ limit: 100_000 });
   // Unique texts: after the first window of lookups, most are no longer kept.
   for (let i = 0; i < 20_000; i++) memo.get(`u${i}`) ?? memo.set(`u${i}`, i);
   assert.ok(memo.size < 3_000, `kept ${memo.size} of 20,000 unique texts`);

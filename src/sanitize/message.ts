@@ -156,10 +156,11 @@ export function metricProps(
   const out: Record<string, unknown> = {};
   for (const key of allowed) {
     const value = (parsed as Record<string, unknown>)[key];
+    // A metric's props are facts (roles, vendors, stages) that repeat: scrubbed as values.
     if (typeof value === "number" || typeof value === "boolean") out[key] = value;
-    else if (typeof value === "string") out[key] = scrubber.textSync(value);
+    else if (typeof value === "string") out[key] = scrubber.valueSync(value);
     else if (Array.isArray(value)) {
-      out[key] = value.filter((v) => typeof v === "string").map((v) => scrubber.textSync(v));
+      out[key] = value.filter((v) => typeof v === "string").map((v) => scrubber.valueSync(v));
     }
   }
   return JSON.stringify(out);

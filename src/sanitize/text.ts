@@ -22,40 +22,51 @@ const MEMO_SAMPLE = 16;
 
 /**
  * A memo of at most `limit` entries (a full memo starts over: texts repeat in
- * runs, so the recent ones come back at once). While fewer than one lookup in
- * ten hits, over windows of {@linkcode MEMO_WINDOW}, it keeps only one new
- * entry in {@linkcode MEMO_SAMPLE}: a million messages that never repeat were
- * otherwise all kept for nothing, each outliving the young generation
- * (README, Scale). The sample lets texts that start repeating back in.
+ * runs, so the recent ones come back at once). While fewer than `worthAt` of
+ * its lookups hit, over windows of {@linkcode MEMO_WINDOW} calls, it looks
+ * up and keeps only one text in {@linkcode MEMO_SAMPLE}: for a million
+ * messages that never repeat, the lookups (each hashing a new text) and the
+ * entries (each outliving the young generation) cost more than the work they
+ * could spare (README, Scale). The sample lets texts that start repeating back in.
  */
 export class Memo<K, V> {
   readonly #map = new Map<K, V>();
   readonly #limit: number;
+  readonly #worthAt: number;
   #lookups = 0;
   #hits = 0;
   #sparse = false;
-  #offered = 0;
+  #calls = 0;
+  /** Whether the last `get` looked (only then may `set` keep). */
+  #looked = true;
 
-  constructor(limit = MEMO_LIMIT) {
-    this.#limit = limit;
+  constructor(options: { limit?: number; worthAt?: number } = {}) {
+    this.#limit = options.limit ?? MEMO_LIMIT;
+    this.#worthAt = options.worthAt ?? 0.1;
   }
 
-  /** The value kept for `key`, if any. */
+  /** The value kept for `key`, if any (while texts do not repeat, mostly not looked for). */
   get(key: K): V | undefined {
-    const value = this.#map.get(key);
-    if (value !== undefined) this.#hits++;
-    if (++this.#lookups === MEMO_WINDOW) {
-      this.#sparse = this.#hits * 10 < MEMO_WINDOW;
-      this.#lookups = this.#hits = 0;
+    let value: V | undefined;
+    this.#looked = !this.#sparse || this.#calls % MEMO_SAMPLE === 0;
+    if (this.#looked) {
+      value = this.#map.get(key);
+      this.#lookups++;
+      if (value !== undefined) this.#hits++;
+    }
+    // Judged over a window of calls: while sparse, on the one in sixteen looked up.
+    if (++this.#calls === MEMO_WINDOW) {
+      this.#sparse = this.#hits < this.#lookups * this.#worthAt;
+      this.#calls = this.#lookups = this.#hits = 0;
     }
     return value;
   }
 
-  /** Keeps `value` under `key` (or, while texts do not repeat, maybe not), and returns it. */
+  /** Keeps `value` under `key` if the last `get` looked for it, and returns it. */
   set(key: K, value: V): V {
-    if (this.#sparse && ++this.#offered % MEMO_SAMPLE !== 0) return value;
+    if (!this.#looked) return value;
     if (this.#map.size >= this.#limit) this.#map.clear();
-    this.#map.set(key, value);
+    this.#map.set(detach(key), detach(value));
     return value;
   }
 
@@ -68,6 +79,17 @@ export class Memo<K, V> {
   clear(): void {
     this.#map.clear();
   }
+}
+
+/**
+ * `value` itself, or for a string, a copy that keeps no larger string alive.
+ * The texts read from the database are slices of the ~32 KB pieces the COPY
+ * reader splits (V8 shares the characters): a memo keeping one slice of each
+ * piece kept every piece, tens of MB of event text that a pass had done with.
+ */
+export function detach<T>(value: T): T {
+  // Prepending makes a new string; slicing it flattens it into characters of its own.
+  return typeof value === "string" && value.length >= 13 ? (" " + value).slice(1) as T : value;
 }
 
 /** Shorter values are too common to treat as secrets without false alarms. */
@@ -260,11 +282,17 @@ export class TextScrubber {
   readonly #key: CryptoKey;
   readonly #emails = new Map<string, string>();
   readonly #users = new Map<string, string>();
-  /** Texts `prepare` has looked at already. */
-  readonly #screened = new Memo<string, true>();
+  /**
+   * Texts `prepare` has looked at already. Looking again costs little more
+   * than a lookup, so it pays only while most texts repeat.
+   */
+  readonly #screened = new Memo<string, true>({ worthAt: 0.5 });
   /** What secretlint found in texts `prepare` gave it, by text. */
   readonly #linted = new Map<string, Array<[number, number]>>();
+  /** Free texts scrubbed. */
   readonly #memo = new Memo<string, string>();
+  /** Values kept as stored (names, statuses): apart, as they repeat where texts may not. */
+  readonly #values = new Memo<string, string>();
   readonly #knownSet = new Set<string>();
   #knownUuids = 0;
   /** Known secret values (pull-secret auths, tokens): removed wherever they appear. */
@@ -291,6 +319,7 @@ export class TextScrubber {
       }
     }
     this.#memo.clear();
+    this.#values.clear();
   }
 
   /**
@@ -317,7 +346,7 @@ export class TextScrubber {
       for (const address of value.match(EMAIL) ?? []) {
         if (this.#emails.has(address)) continue;
         this.#emails.set(
-          address,
+          detach(address),
           `email-hmac:${(await emailHmac(this.#key, address)).slice(0, 32)}`,
         );
       }
@@ -326,12 +355,13 @@ export class TextScrubber {
 
   /** Whether the maintained ruleset found a secret in `text` (given to `prepare`). */
   flagged(text: string): boolean {
-    return (this.#linted.get(text)?.length ?? 0) > 0;
+    // Most batches flag nothing: then no lookup (hashing a new text costs as much as a scan).
+    return this.#linted.size > 0 && (this.#linted.get(text)?.length ?? 0) > 0;
   }
 
   /** `text` without what the ruleset found in it. */
   withoutLinted(text: string): string {
-    const ranges = this.#linted.get(text);
+    const ranges = this.#linted.size > 0 ? this.#linted.get(text) : undefined;
     return ranges?.length ? redactRanges(text, ranges, REDACTED) : text;
   }
 
@@ -384,12 +414,12 @@ export class TextScrubber {
     if (!this.network && isUuid(value) && (this.#knownUuids === 0 || !this.#knownSet.has(value))) {
       return value;
     }
-    const memo = this.#memo.get(value);
+    const memo = this.#values.get(value);
     if (memo !== undefined) return memo;
     if (!this.network && PLAIN_ID.test(value) && !this.#knownSet.has(value)) {
-      return this.#memo.set(value, value);
+      return this.#values.set(value, value);
     }
-    return this.textSync(value);
+    return this.#values.set(value, this.#scrub(value));
   }
 
   /**
@@ -401,7 +431,7 @@ export class TextScrubber {
     let parsed: unknown;
     try {
       // What the ruleset found is removed first: its tokens sit inside JSON strings.
-      parsed = JSON.parse(this.#linted.get(value)?.length ? this.withoutLinted(value) : value);
+      parsed = JSON.parse(this.flagged(value) ? this.withoutLinted(value) : value);
     } catch {
       return this.textSync(value);
     }
