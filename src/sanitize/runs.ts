@@ -16,19 +16,29 @@ export function charClass(chars: string): Uint8Array {
   return table;
 }
 
-/** Whether `text` holds `n` consecutive characters of `table`'s class. */
+/**
+ * Whether `text` holds `n` consecutive characters of `table`'s class. It
+ * looks at every n-th character and measures a run only around one of the
+ * class: a message with no run reads a few characters, not all of them.
+ */
 export function hasRun(text: string, table: Uint8Array, n: number): boolean {
-  if (text.length < n) return false;
-  let run = 0;
-  for (let i = 0; i < text.length; i++) {
+  const inClass = (i: number) => {
     const c = text.charCodeAt(i);
-    if (c < 128 && table[c] === 1) {
-      if (++run >= n) return true;
-    } else {
-      run = 0;
-      // Not enough characters left for a run: stop early.
-      if (text.length - i - 1 < n) return false;
+    return c < 128 && table[c] === 1;
+  };
+  // No run of n lies within text[0, at): so one that ends before at + n cannot exist.
+  for (let at = n - 1; at < text.length;) {
+    if (!inClass(at)) {
+      at += n;
+      continue;
     }
+    let start = at;
+    while (start > 0 && at - start + 1 < n && inClass(start - 1)) start--;
+    let end = at;
+    while (end - start + 1 < n && end + 1 < text.length && inClass(end + 1)) end++;
+    if (end - start + 1 >= n) return true;
+    // text[end + 1] is not of the class (or the text ends there).
+    at = end + 1 + n;
   }
   return false;
 }

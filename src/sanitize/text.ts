@@ -340,7 +340,11 @@ export class TextScrubber {
       // Each distinct text is looked at once (while texts repeat, as event texts do).
       if (typeof raw !== "string" || raw === "" || this.#screened.get(raw)) continue;
       this.#screened.set(raw, true);
-      if (maySecretlint(raw)) this.#linted.set(raw, await secretlintRanges(raw));
+      // The ruleset is slow: a text it has read is not read again, even while texts
+      // are no longer memoised as screened.
+      if (maySecretlint(raw) && !this.#linted.has(raw)) {
+        this.#linted.set(detach(raw), await secretlintRanges(raw));
+      }
       if (!raw.includes("@") && !MAYBE_SPELLED.test(raw)) continue;
       const value = unifyEmailSpellings(raw);
       for (const address of value.match(EMAIL) ?? []) {
@@ -355,13 +359,21 @@ export class TextScrubber {
 
   /** Whether the maintained ruleset found a secret in `text` (given to `prepare`). */
   flagged(text: string): boolean {
-    // Most batches flag nothing: then no lookup (hashing a new text costs as much as a scan).
-    return this.#linted.size > 0 && (this.#linted.get(text)?.length ?? 0) > 0;
+    return (this.#findings(text)?.length ?? 0) > 0;
+  }
+
+  /**
+   * What the ruleset found in `text`, if it read it. Only texts that may hold
+   * a token are read, so no other text is looked up (hashing a new text for
+   * the lookup costs more than that test).
+   */
+  #findings(text: string): Array<[number, number]> | undefined {
+    return this.#linted.size > 0 && maySecretlint(text) ? this.#linted.get(text) : undefined;
   }
 
   /** `text` without what the ruleset found in it. */
   withoutLinted(text: string): string {
-    const ranges = this.#linted.size > 0 ? this.#linted.get(text) : undefined;
+    const ranges = this.#findings(text);
     return ranges?.length ? redactRanges(text, ranges, REDACTED) : text;
   }
 
