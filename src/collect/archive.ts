@@ -33,6 +33,7 @@ import { ARCHIVE_LAYOUT, isSafeClusterId } from "../../contract/mod.ts";
 import { formatTime } from "../sanitize/encode.ts";
 import { parsePullSecret } from "./pull_secret.ts";
 import { type KnownSecret, SecretRegistry, TripwireError } from "./secrets.ts";
+import { TurnTaker } from "../event_loop.ts";
 
 /** What every archive of this installation shares. */
 export interface ArchiveContext {
@@ -206,7 +207,13 @@ async function gather(
   ];
   if (hosts.length > 0) {
     const shaped = [];
-    for (const h of hosts) shaped.push(await sanitizer.host(h));
+    const turns = new TurnTaker();
+    for (const h of hosts) {
+      shaped.push(await sanitizer.host(h));
+      // A host's inventory takes ~0.5 ms: 150 of them held /healthz for ~100 ms.
+      const turn = turns.due();
+      if (turn) await turn;
+    }
     files.push({ name: `${id}/${ARCHIVE_LAYOUT.hosts}`, data: json(shaped) });
   }
   if (infraEnv) {

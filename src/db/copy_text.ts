@@ -5,6 +5,7 @@
  * as fast as a cursor (README, Scale).
  */
 import type { Readable } from "node:stream";
+import { TurnTaker } from "../event_loop.ts";
 
 /** A field of a text-format row: its text, or null for `\N`. */
 export type CopyField = string | null;
@@ -38,23 +39,6 @@ export function parseCopyLine(line: string): CopyField[] {
  */
 const PIECE_CHARS = 32 * 1024;
 
-/** The longest the reader keeps the event loop before giving it a turn. */
-const TURN_MS = 10;
-
-const ONE_BYTE = new Uint8Array(1);
-
-/**
- * Lets the event loop poll its I/O (the server's requests) once. Any
- * asynchronous operation does, since the loop polls on its way back from it:
- * one that completes at once takes ~0.4 ms here, where `setTimeout(0)` took
- * ~2.3 ms a turn (the timer's resolution), a tenth of a pass at one turn in
- * 10 ms. `setImmediate` and a `MessageChannel` come back without polling:
- * requests waited seconds (README, Scale).
- */
-function eventLoopTurn(): Promise<unknown> {
-  return crypto.subtle.digest("SHA-1", ONE_BYTE);
-}
-
 /**
  * Reads a COPY stream to its end and hands its rows on in pieces of about
  * {@linkcode PIECE_CHARS} characters. If `onRows` throws, the rest of the
@@ -78,15 +62,13 @@ export async function forEachCopyPiece(
       failure = { error };
     }
   };
-  let turn = performance.now();
+  const turns = new TurnTaker();
   try {
     for await (const chunk of buffered(stream)) {
       // While PostgreSQL keeps the socket full, reading never waits for I/O:
       // give the event loop a turn now and then, so the server stays responsive.
-      if (performance.now() - turn > TURN_MS) {
-        await eventLoopTurn();
-        turn = performance.now();
-      }
+      const turn = turns.due();
+      if (turn) await turn;
       text += decoder.decode(chunk, { stream: true });
       if (text.length < PIECE_CHARS) continue;
       const end = text.lastIndexOf("\n");

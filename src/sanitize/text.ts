@@ -289,6 +289,8 @@ export class TextScrubber {
   readonly #screened = new Memo<string, true>({ worthAt: 0.5 });
   /** What secretlint found in texts `prepare` gave it, by text. */
   readonly #linted = new Map<string, Array<[number, number]>>();
+  /** How many of those it found something in. */
+  #flaggedTexts = 0;
   /** Free texts scrubbed. */
   readonly #memo = new Memo<string, string>();
   /** Values kept as stored (names, statuses): apart, as they repeat where texts may not. */
@@ -335,6 +337,7 @@ export class TextScrubber {
     if (this.#screened.size >= MEMO_LIMIT || this.#linted.size >= MEMO_LIMIT) {
       this.#screened.clear();
       this.#linted.clear();
+      this.#flaggedTexts = 0;
     }
     for (const raw of values) {
       // Each distinct text is looked at once (while texts repeat, as event texts do).
@@ -343,7 +346,9 @@ export class TextScrubber {
       // The ruleset is slow: a text it has read is not read again, even while texts
       // are no longer memoised as screened.
       if (maySecretlint(raw) && !this.#linted.has(raw)) {
-        this.#linted.set(detach(raw), await secretlintRanges(raw));
+        const ranges = await secretlintRanges(raw);
+        this.#linted.set(detach(raw), ranges);
+        if (ranges.length > 0) this.#flaggedTexts++;
       }
       if (!raw.includes("@") && !MAYBE_SPELLED.test(raw)) continue;
       const value = unifyEmailSpellings(raw);
@@ -363,12 +368,13 @@ export class TextScrubber {
   }
 
   /**
-   * What the ruleset found in `text`, if it read it. Only texts that may hold
-   * a token are read, so no other text is looked up (hashing a new text for
-   * the lookup costs more than that test).
+   * What the ruleset found in `text`, if it read it and found anything. Only
+   * texts that may hold a token are read, so no other text is looked up, and
+   * none while it found nothing (hashing a new text for a lookup costs more
+   * than that test).
    */
   #findings(text: string): Array<[number, number]> | undefined {
-    return this.#linted.size > 0 && maySecretlint(text) ? this.#linted.get(text) : undefined;
+    return this.#flaggedTexts > 0 && maySecretlint(text) ? this.#linted.get(text) : undefined;
   }
 
   /** `text` without what the ruleset found in it. */
