@@ -20,6 +20,7 @@ import { checkExportRequest, exportStream } from "../export/mod.ts";
 import type { PassScheduler } from "../collect/scheduler.ts";
 import type { CollectorMetrics } from "./metrics.ts";
 import { requestId } from "hono/request-id";
+import { expectRequests } from "../event_loop.ts";
 
 export { PassScheduler } from "../collect/scheduler.ts";
 export { CollectorMetrics } from "./metrics.ts";
@@ -246,6 +247,7 @@ export function serve(
     onListen?: (port: number) => void;
   },
 ): Deno.HttpServer<Deno.NetAddr> {
+  expectRequests();
   return Deno.serve({
     port: options.port,
     hostname: options.hostname ?? "0.0.0.0",
