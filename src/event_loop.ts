@@ -6,6 +6,8 @@
 
 /** The longest a stretch of work keeps the event loop before giving it a turn. */
 const TURN_MS = 10;
+/** The same with no server to answer (`once`, `preview`): only signals wait. */
+const TURN_MS_UNSERVED = 50;
 
 const ONE_BYTE = new Uint8Array(1);
 
@@ -26,7 +28,10 @@ const TIMER_TURN_EVERY = 4;
 
 let serving = false;
 
-/** Called once this isolate serves HTTP: from then on, one turn in four is a timer's. */
+/**
+ * Called once this isolate serves HTTP: from then on, turns come every
+ * {@linkcode TURN_MS}, and one in four is a timer's.
+ */
 export function expectRequests(): void {
   serving = true;
 }
@@ -45,7 +50,7 @@ export class TurnTaker {
 
   /** A turn to await when one is due; undefined (nothing to await) otherwise. */
   due(): Promise<void> | undefined {
-    if (performance.now() - this.#last <= TURN_MS) return undefined;
+    if (performance.now() - this.#last <= (serving ? TURN_MS : TURN_MS_UNSERVED)) return undefined;
     const turn = serving && ++this.#turns % TIMER_TURN_EVERY === 0
       ? new Promise((resolve) => setTimeout(resolve, 0))
       : eventLoopTurn();

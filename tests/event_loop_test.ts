@@ -42,6 +42,7 @@ Deno.test("work that does not take turns holds the server until it ends (the con
 });
 
 Deno.test("a turn is due only once some work has passed", () => {
+  expectRequests();
   const turns = new TurnTaker();
   assert.equal(turns.due(), undefined);
   busy(15);
