@@ -19,7 +19,7 @@ const ONE_BYTE = new Uint8Array(1);
  * 10 ms. `setImmediate` and a `MessageChannel` come back without polling:
  * requests waited seconds (README, Scale).
  */
-export function eventLoopTurn(): Promise<unknown> {
+function eventLoopTurn(): Promise<unknown> {
   return crypto.subtle.digest("SHA-1", ONE_BYTE);
 }
 
@@ -30,7 +30,7 @@ let serving = false;
 
 /**
  * Called once this isolate serves HTTP: from then on, turns come every
- * {@linkcode TURN_MS}, and one in four is a timer's.
+ * {@linkcode TURN_MS}, and one in {@linkcode TIMER_TURN_EVERY} is a timer's.
  */
 export function expectRequests(): void {
   serving = true;

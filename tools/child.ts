@@ -25,7 +25,7 @@ export function childEnv(env: Record<string, string>): Record<string, string> {
  * outgoing connection, before the child binds it (CI saw Podman fail so).
  */
 export function freePort(): number {
-  const [low] = ephemeralRange();
+  const low = ephemeralLow();
   const floor = 20000;
   for (let tries = 0; low - floor > 1000 && tries < 100; tries++) {
     const port = floor + Math.floor(Math.random() * (low - floor));
@@ -37,6 +37,7 @@ export function freePort(): number {
   return port;
 }
 
+/** Whether `port` can be bound on every address now. */
 function isFree(port: number): boolean {
   try {
     // 0.0.0.0: a published container port binds every address, not only loopback.
@@ -47,13 +48,14 @@ function isFree(port: number): boolean {
   }
 }
 
-function ephemeralRange(): [number, number] {
+/** The lowest port of the kernel's ephemeral range; 0 where it cannot be read. */
+function ephemeralLow(): number {
   try {
     const text = Deno.readTextFileSync("/proc/sys/net/ipv4/ip_local_port_range");
-    const [low, high] = text.trim().split(/\s+/).map(Number);
-    if (Number.isInteger(low) && Number.isInteger(high)) return [low, high];
+    const low = Number(text.trim().split(/\s+/)[0]);
+    if (Number.isInteger(low)) return low;
   } catch {
     // Not Linux, or /proc unreadable: the kernel's own pick below.
   }
-  return [0, 0];
+  return 0;
 }

@@ -15,9 +15,9 @@ export const REDACTED = "[REDACTED]";
 
 /** Memoised scrubbing results kept at most (then the memo starts over). */
 const MEMO_LIMIT = 8_000;
-/** Lookups over which a memo judges whether its texts repeat. */
+/** Calls over which a memo judges whether its texts repeat. */
 const MEMO_WINDOW = 1_024;
-/** While they do not, it keeps one new entry in this many. */
+/** While they do not, it looks up (and keeps) one text in this many. */
 const MEMO_SAMPLE = 16;
 
 /**
@@ -84,8 +84,8 @@ export class Memo<K, V> {
 /**
  * `value` itself, or for a string, a copy that keeps no larger string alive.
  * The texts read from the database are slices of the ~32 KB pieces the COPY
- * reader splits (V8 shares the characters): a memo keeping one slice of each
- * piece kept every piece, tens of MB of event text that a pass had done with.
+ * reader splits (V8 shares the characters): a memo keeping one slice of a
+ * piece kept the whole piece alive, event text that the pass had done with.
  */
 export function detach<T>(value: T): T {
   // Prepending makes a new string; slicing it flattens it into characters of its own.
@@ -449,7 +449,7 @@ export class TextScrubber {
     let parsed: unknown;
     try {
       // What the ruleset found is removed first: its tokens sit inside JSON strings.
-      parsed = JSON.parse(this.flagged(value) ? this.withoutLinted(value) : value);
+      parsed = JSON.parse(this.withoutLinted(value));
     } catch {
       return this.textSync(value);
     }
