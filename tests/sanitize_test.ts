@@ -410,3 +410,16 @@ Deno.test("an event written as JSON text is exactly the JSON of its object, row 
     { numRuns: 300 },
   );
 });
+
+Deno.test("a metrics event named like an object's own property (valueOf, constructor) keeps no props", async () => {
+  const sanitizer = new Sanitizer(new TextScrubber(await importHmacKey(new Uint8Array(32))));
+  const props = '{"duration":12.5,"host_role":"master","result":"Done"}';
+  for (const message of ["valueOf", "constructor", "toString", "__proto__", "hasOwnProperty"]) {
+    const event = sanitizer.eventSync({ category: "metrics", severity: "info", message, props });
+    assert.equal(event.props, "{}", message);
+    assert.equal(
+      JSON.parse(sanitizer.eventJson({ category: "metrics", message, props })).props,
+      "{}",
+    );
+  }
+});

@@ -192,7 +192,9 @@ export class Sanitizer {
       : rule.treatment === "metricProps" && typeof raw === "string" && raw !== ""
       ? metricProps(
         this.scrubber,
-        row.category === "metrics" && typeof row.message === "string"
+        // Own keys only: a metric named `valueOf` must not find Object's method.
+        row.category === "metrics" && typeof row.message === "string" &&
+          Object.hasOwn(METRIC_PROPS, row.message)
           ? METRIC_PROPS[row.message]
           : undefined,
         raw,
