@@ -16,7 +16,7 @@ import {
   loadTokens,
   settingsHelp,
 } from "./src/config.ts";
-import { findImportFiles } from "./src/ingest/files.ts";
+import { findImportFiles, readWhole } from "./src/ingest/files.ts";
 import type { SaasStream } from "./src/normalise/saas.ts";
 import { readExportFile } from "../contract/mod.ts";
 import { ask, findQuestion, parseAsk, QuestionError, QUESTIONS } from "./src/questions/mod.ts";
@@ -153,7 +153,7 @@ async function importFiles(
       }
     }
     for (const unit of units) {
-      const bytes = await Deno.readFile(unit.path);
+      const bytes = await readWhole(unit.path);
       let status: string;
       let reason: string | undefined;
       if (ingest) {
