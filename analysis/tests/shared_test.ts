@@ -16,7 +16,7 @@ import { ask, parseAsk, QUESTIONS } from "../src/questions/mod.ts";
 import { openIngest } from "../src/service.ts";
 import { Store } from "../src/store/duckdb.ts";
 import { deleteSubject, prune } from "../src/store/retention.ts";
-import { SharedStore } from "../src/store/shared.ts";
+import { readGrowing, SharedStore, writeSegment } from "../src/store/shared.ts";
 import * as population from "./population.ts";
 import { importSaasExport, startService, type TestService } from "./support.ts";
 import { bigArchive, TOO_LITTLE } from "./big_archive.ts";
@@ -707,5 +707,140 @@ Deno.test("a replica whose change PostgreSQL refuses after its own copy took it 
   } finally {
     await replica.close();
     await store.close();
+  }
+});
+
+Deno.test("a segment still being written is read as it grows, in whole parts, to its last byte", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "analysis-growing-" });
+  try {
+    const path = `${dir}/segment.parquet`;
+    const content = crypto.getRandomValues(new Uint8Array(30_001));
+    await Deno.writeFile(path, content.subarray(0, 5_000));
+    let finish!: () => void;
+    const written = new Promise<void>((r) => finish = r);
+    const parts: Uint8Array<ArrayBuffer>[] = [];
+    const reading = (async () => {
+      for await (const part of readGrowing(path, written, 4096)) parts.push(part);
+    })();
+    for (let at = 5_000; at < content.byteLength; at += 6_250) {
+      await new Promise((r) => setTimeout(r, 15));
+      await Deno.writeFile(path, content.subarray(at, at + 6_250), { append: true });
+    }
+    finish();
+    await reading;
+    assert.deepEqual(parts.map((p) => p.byteLength), [...Array(7).fill(4096), 30_001 - 7 * 4096]);
+    assert.deepEqual(new Uint8Array(await new Blob(parts).arrayBuffer()), content);
+    // Written already, an exact multiple of the part size: no empty part after the last.
+    await Deno.writeFile(path, content.subarray(0, 8192));
+    const whole: number[] = [];
+    for await (const part of readGrowing(path, undefined, 4096)) whole.push(part.byteLength);
+    assert.deepEqual(whole, [4096, 4096]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a segment rewritten in place while it was sent is sent again from the finished file; a failed write fails the send", async () => {
+  const db = await emptyDatabase();
+  const local = await Store.open(":memory:");
+  const shared = await SharedStore.open(db.url, { local, secret: "d".repeat(64) });
+  const pg = postgres(db.url, {
+    max: 1,
+    onnotice: () => {},
+    connection: { search_path: "assisted_analysis" },
+  });
+  const dir = await Deno.makeTempDir({ prefix: "analysis-resend-" });
+  try {
+    const path = `${dir}/segment.parquet`;
+    await Deno.writeFile(path, new TextEncoder().encode("a".repeat(100)));
+    let finish!: () => void;
+    const written = new Promise<void>((r) => finish = r);
+    const sending = pg.begin((sql) =>
+      writeSegment(sql, { seq: 7, clusterKeys: ["k"], path, written })
+    );
+    // Once the first bytes have been read, the first byte changes and more follow.
+    await new Promise((r) => setTimeout(r, 200));
+    const file = await Deno.open(path, { write: true });
+    await file.write(new TextEncoder().encode("b"));
+    file.close();
+    await Deno.writeFile(path, new TextEncoder().encode("c".repeat(50)), { append: true });
+    finish();
+    assert.deepEqual(await sending, { resent: true });
+    const [{ bytes }] = await pg<{ bytes: Uint8Array }[]>`
+      SELECT string_agg(bytes, ''::bytea ORDER BY part) AS bytes FROM event_segments WHERE seq = 7`;
+    assert.equal(new TextDecoder().decode(bytes), "b" + "a".repeat(99) + "c".repeat(50));
+
+    const failing = Promise.reject(new Error("No space left on device"));
+    failing.catch(() => {}); // as `commit` does: its failure is awaited, not unhandled
+    await assert.rejects(
+      pg.begin((sql) => writeSegment(sql, { seq: 8, clusterKeys: ["k"], path, written: failing })),
+      /No space left/,
+    );
+    const [{ n }] = await pg<{ n: number }[]>`
+      SELECT count(*)::integer AS n FROM event_segments WHERE seq = 8`;
+    assert.equal(n, 0);
+  } finally {
+    await pg.end();
+    await shared.close();
+    await local.close();
+    await db.drop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("on PostgreSQL, what a replica unpacks while an archive's bytes are stored is read, and nothing is left behind: new, sent twice, or not an archive", async () => {
+  const db = await emptyDatabase();
+  const dir = await Deno.makeTempDir({ prefix: "analysis-ahead-" });
+  const tmp = await Deno.makeTempDir({ prefix: "analysis-ahead-tmp-" });
+  const before = Deno.env.get("TMPDIR");
+  Deno.env.set("TMPDIR", tmp);
+  const replica = (await openIngest(loadAnalysisConfig({
+    ANALYSIS_DB: `${dir}/replica.duckdb`,
+    ANALYSIS_KEY_FILE: await sharedKey(dir),
+    ANALYSIS_DATABASE_URL: db.url,
+  })))!;
+  try {
+    const [cluster] = population.generateClusters("onprem", 1);
+    const good = await population.onpremArchive(cluster);
+    const arrive = (bytes: Uint8Array) =>
+      replica.accept(bytes, { kind: "archive", channel: "import", orgLabel: null });
+    const first = await arrive(good);
+    const again = await arrive(good);
+    const broken = await arrive(new TextEncoder().encode("not a gzip stream"));
+    assert.equal(again.duplicate, true);
+    await replica.settled();
+    const status = async (sha256: string) =>
+      (await replica.store.query<{ status: string; reason: string | null }>(
+        "SELECT status, reason FROM archives WHERE sha256 = $1",
+        [sha256],
+      ))[0];
+    assert.equal((await status(first.sha256)).status, "success");
+    const quarantined = await status(broken.sha256);
+    assert.equal(quarantined.status, "error");
+    assert.match(quarantined.reason ?? "", /^not-tar-gz: /);
+    // The same events as an embedded store reads from the same bytes (it unpacks nothing ahead).
+    const embedded = (await openIngest(loadAnalysisConfig({
+      ANALYSIS_DB: `${dir}/embedded.duckdb`,
+      ANALYSIS_KEY_FILE: `${dir}/replicas.key`,
+    })))!;
+    await embedded.accept(good, { kind: "archive", channel: "import", orgLabel: null });
+    await embedded.settled();
+    const events = "SELECT event_id, message FROM events ORDER BY event_id";
+    const want = await embedded.store.query(events);
+    await embedded.close();
+    assert.ok(want.length > 0);
+    assert.deepEqual(await replica.store.query(events), want);
+    const left = [];
+    for await (const entry of Deno.readDir(tmp)) {
+      if (entry.name.startsWith("analysis-spool-")) left.push(entry.name);
+    }
+    assert.deepEqual(left, []);
+  } finally {
+    await replica.close();
+    if (before === undefined) Deno.env.delete("TMPDIR");
+    else Deno.env.set("TMPDIR", before);
+    await db.drop();
+    await Deno.remove(dir, { recursive: true });
+    await Deno.remove(tmp, { recursive: true });
   }
 });

@@ -6,7 +6,13 @@
  */
 import { createHash } from "node:crypto";
 import { ArchiveError } from "../../../contract/mod.ts";
-import { HalvesUnreadable, normaliseArchive } from "../normalise/archive.ts";
+import {
+  discardUnpacked,
+  HalvesUnreadable,
+  normaliseArchive,
+  unpackArchive,
+  type Unpacked,
+} from "../normalise/archive.ts";
 import { deriveSaasAttempts, normaliseSaasFile, type SaasStream } from "../normalise/saas.ts";
 import { keyOf } from "../normalise/keys.ts";
 import { isResourceError, type Store, type Tx } from "../store/duckdb.ts";
@@ -44,6 +50,13 @@ interface Normalised {
   eventsNew: number | null;
 }
 
+/** An archive unpacked ahead of its processing; `recorded` once its arrival is in PostgreSQL. */
+interface Ahead {
+  sha256: string;
+  unpacking: Promise<Unpacked>;
+  recorded: boolean;
+}
+
 /**
  * The ingest pipeline over one store: the embedded DuckDB file, or a
  * replica's local copy of the shared PostgreSQL store (`shared`).
@@ -63,6 +76,11 @@ export class Ingest {
   /** Why the last pass over waiting archives stopped (shared store), for `settled`. */
   #drainError: unknown;
   #kicked = false;
+  /**
+   * Shared store: an archive unpacked while its raw bytes went to PostgreSQL
+   * (the two take about as long), for its processing to take. At most one.
+   */
+  #ahead?: Ahead;
 
   constructor(store: Store, options: { secret: string; rawDir: string; shared?: SharedStore }) {
     this.store = store;
@@ -74,6 +92,7 @@ export class Ingest {
   /** Lets processing finish and closes the store (and the shared store's connections). */
   async close(): Promise<void> {
     await this.settled().catch(() => {});
+    await this.#discardAhead();
     await this.shared?.close();
     await this.store.close();
   }
@@ -94,17 +113,34 @@ export class Ingest {
     const path = this.rawPath(sha256, arrival.kind);
     const source = arrival.kind === "archive" ? "onprem" : "saas";
     await Deno.mkdir(path.slice(0, path.lastIndexOf("/")), { recursive: true });
-    try {
-      await Deno.stat(path);
-    } catch {
-      const tmp = `${path}.${crypto.randomUUID()}.tmp`;
-      await Deno.writeFile(tmp, bytes);
-      await Deno.rename(tmp, path);
+    let seenHere = true;
+    await Deno.stat(path).catch(() => seenHere = false);
+    // Shared store: bytes this replica has not seen are most likely new, and unpacking them
+    // takes about as long as storing them in PostgreSQL. The two run together.
+    let ahead: Ahead | undefined;
+    if (this.shared && !seenHere && arrival.kind === "archive" && !this.#ahead) {
+      ahead = this.#ahead = { sha256, unpacking: unpackArchive(bytes), recorded: false };
+      ahead.unpacking.catch(() => {}); // its processing awaits it and learns why
     }
     const now = new Date().toISOString();
     const orgKey = keyOf(this.secret, arrival.orgLabel);
-    if (this.shared) {
-      const before = await this.shared.accept(bytes, {
+    let before;
+    try {
+      if (!seenHere) {
+        const tmp = `${path}.${crypto.randomUUID()}.tmp`;
+        await Deno.writeFile(tmp, bytes);
+        await Deno.rename(tmp, path);
+      }
+      if (!this.shared) {
+        return await this.#record(sha256, {
+          arrival,
+          source,
+          orgKey,
+          now,
+          bytes: bytes.byteLength,
+        });
+      }
+      before = await this.shared.accept(bytes, {
         sha256,
         kind: arrival.kind,
         source,
@@ -112,14 +148,27 @@ export class Ingest {
         orgKey,
         requestId: arrival.requestId,
       });
-      if (!before) this.kick();
-      return {
-        sha256,
-        status: (before?.status ?? "received") as IngestResult["status"],
-        reason: before?.reason ?? undefined,
-        duplicate: before !== undefined,
-      };
+      if (ahead) ahead.recorded = true;
+    } catch (err) {
+      if (ahead) await this.#discardAhead(sha256);
+      throw err;
     }
+    if (before && ahead) await this.#discardAhead(sha256);
+    if (!before) this.kick();
+    return {
+      sha256,
+      status: (before?.status ?? "received") as IngestResult["status"],
+      reason: before?.reason ?? undefined,
+      duplicate: before !== undefined,
+    };
+  }
+
+  /** Embedded store: records the arrival of stored bytes and queues them unless read already. */
+  async #record(
+    sha256: string,
+    what: { arrival: Arrival; source: string; orgKey: string | null; now: string; bytes: number },
+  ): Promise<IngestResult> {
+    const { arrival, source, orgKey, now } = what;
     const [existing] = await this.store.query<{ status: string; reason: string | null }>(
       "SELECT status, reason FROM archives WHERE sha256 = $1",
       [sha256],
@@ -133,7 +182,7 @@ export class Ingest {
       await this.store.query(
         `INSERT INTO archives (sha256, bytes, kind, source, channel, org_key, first_received_at, status)
          VALUES ($1, $2, $3, $4, $5, $6, $7, 'received')`,
-        [sha256, bytes.byteLength, arrival.kind, source, arrival.channel, orgKey, now],
+        [sha256, what.bytes, arrival.kind, source, arrival.channel, orgKey, now],
       );
     }
     if (arrival.requestId) {
@@ -208,6 +257,24 @@ export class Ingest {
       const next = () => shared.nextPending({ skip: this.#deferredNow() });
       for (let row = await next(); row; row = await next()) await this.#processShared(row);
     });
+    // Unpacked ahead but processed elsewhere (another replica, or a failed accept).
+    if (this.#ahead?.recorded) await this.#discardAhead();
+  }
+
+  /** The archive unpacked ahead, if it is `sha256`'s; the caller consumes it. */
+  #takeAhead(sha256: string): Promise<Unpacked> | undefined {
+    if (this.#ahead?.sha256 !== sha256) return undefined;
+    const { unpacking } = this.#ahead;
+    this.#ahead = undefined;
+    return unpacking;
+  }
+
+  /** Removes what was unpacked ahead (only if it is `sha256`'s, when given). */
+  async #discardAhead(sha256?: string): Promise<void> {
+    const ahead = this.#ahead;
+    if (!ahead || (sha256 && ahead.sha256 !== sha256)) return;
+    this.#ahead = undefined;
+    await discardUnpacked(ahead.unpacking);
   }
 
   /** Resolves once every archive accepted so far has been processed (by any replica). */
@@ -302,6 +369,7 @@ export class Ingest {
     const shared = this.shared!;
     await shared.setStatus(row.sha256, { status: "processing" });
     const path = await this.rawFile(row.sha256, row.kind);
+    let unpacking = this.#takeAhead(row.sha256);
     // An archive holds its cluster's whole history: its segment is that cluster's events,
     // which spares keeping the added rows apart (a second write of a million rows). A SaaS
     // file touches many clusters and sends only the events it added.
@@ -311,10 +379,15 @@ export class Ingest {
       await shared.sending(async () => {
         const read = await this.#transaction(async (local, whole) => {
           const tx: Tx = { ...local, keepAdded: !wholeHistory };
-          const read = await this.#normalise(tx, row, path, whole).catch((err) => {
-            if (err instanceof HalvesUnreadable || isResourceError(err)) throw err;
-            throw new Quarantine(quarantineReason(err));
-          });
+          // What was unpacked ahead serves the first try only (a second reads events.json whole).
+          const ahead = unpacking;
+          unpacking = undefined;
+          const read = await this.#normalise(tx, row, path, { whole, unpacking: ahead }).catch(
+            (err) => {
+              if (err instanceof HalvesUnreadable || isResourceError(err)) throw err;
+              throw new Quarantine(quarantineReason(err));
+            },
+          );
           await shared.markUnsent(tx);
           return read;
         });
@@ -332,6 +405,7 @@ export class Ingest {
         );
       });
     } catch (err) {
+      if (unpacking) await discardUnpacked(unpacking);
       if (isResourceError(err)) {
         // This replica cannot read it now; the others (or this one, later) may. The rest go on.
         this.#deferred.set(row.sha256, Date.now() + WAIT_RETRY_MS);
@@ -361,10 +435,15 @@ export class Ingest {
   }
 
   /** Normalises one archive or export file into the model inside `tx`. */
-  async #normalise(tx: Tx, row: Pending, path: string, whole = false): Promise<Normalised> {
+  async #normalise(
+    tx: Tx,
+    row: Pending,
+    path: string,
+    options: { whole?: boolean; unpacking?: Promise<Unpacked> } = {},
+  ): Promise<Normalised> {
     if (row.kind === "archive") {
       const read = await normaliseArchive(tx, path, {
-        whole,
+        ...options,
         secret: this.secret,
         provenance: {
           source: "onprem",
@@ -412,7 +491,9 @@ export class Ingest {
     await this.store.query("UPDATE archives SET status = 'processing' WHERE sha256 = $1", [sha256]);
     try {
       const path = this.rawPath(sha256, row.kind);
-      const rows = await this.#transaction((tx, whole) => this.#normalise(tx, row, path, whole));
+      const rows = await this.#transaction((tx, whole) =>
+        this.#normalise(tx, row, path, { whole })
+      );
       await this.store.query(
         `UPDATE archives SET status = 'success', reason = NULL, cluster_key = $2, collector = $3,
            processed_at = now(), events_in_archive = $4, events_new = $5 WHERE sha256 = $1`,

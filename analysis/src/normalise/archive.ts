@@ -93,27 +93,31 @@ function archiveEventsSql(parts: number): string {
     AND d.event_id NOT IN (SELECT event_id FROM events WHERE cluster_key = $1)`;
 }
 
+/** An archive unpacked into a spool directory of its own (see {@linkcode unpackArchive}). */
+export interface Unpacked {
+  read: Awaited<ReturnType<typeof readArchive>>;
+  /** events.json in two halves, unless it was spooled whole. */
+  halves?: Halves;
+  spool: string;
+}
+
 /**
- * Reads the archive at `path` and writes its rows inside `tx`. Throws
- * ArchiveError (the archive is quarantined with that reason) for anything
- * that is not an archive of the contract.
+ * Unpacks an archive (its file's path, or its bytes): its small members
+ * parsed, events.json spooled to disk, in halves (DuckDB reads the two in
+ * parallel) unless `whole`. Throws ArchiveError for what is not an archive
+ * of the contract. The caller removes the spool with {@linkcode discardUnpacked}.
  */
-export async function normaliseArchive(
-  tx: Tx,
-  path: string,
-  options: {
-    secret: string;
-    provenance: Provenance;
-    /** Spool events.json whole, not in halves (after HalvesUnreadable). */
-    whole?: boolean;
-  },
-): Promise<ArchiveRows> {
-  const { secret, provenance } = options;
+export async function unpackArchive(
+  archive: string | Uint8Array,
+  options: { whole?: boolean } = {},
+): Promise<Unpacked> {
   const spool = await Deno.makeTempDir({ prefix: "analysis-spool-" });
   try {
-    const file = await Deno.open(path);
+    const source = typeof archive === "string"
+      ? (await Deno.open(archive)).readable
+      : new Blob([archive as Uint8Array<ArrayBuffer>]).stream();
     let halves: Halves | undefined;
-    const read = await readArchive(file.readable, {
+    const read = await readArchive(source, {
       spool: {
         dir: spool,
         members: ["events"],
@@ -123,6 +127,40 @@ export async function normaliseArchive(
         },
       },
     });
+    return { read, halves, spool };
+  } catch (err) {
+    await Deno.remove(spool, { recursive: true }).catch(() => {});
+    throw err;
+  }
+}
+
+/** Removes what {@linkcode unpackArchive} spooled (once it settles, whether it failed or not). */
+export async function discardUnpacked(unpacking: Promise<Unpacked>): Promise<void> {
+  const unpacked = await unpacking.catch(() => undefined);
+  if (unpacked) await Deno.remove(unpacked.spool, { recursive: true }).catch(() => {});
+}
+
+/**
+ * Reads the archive at `path` and writes its rows inside `tx`. Throws
+ * ArchiveError (the archive is quarantined with that reason) for anything
+ * that is not an archive of the contract. `unpacking`, when given, is this
+ * archive's unpacking begun earlier (with `whole` unset); it is consumed.
+ */
+export async function normaliseArchive(
+  tx: Tx,
+  path: string,
+  options: {
+    secret: string;
+    provenance: Provenance;
+    /** Spool events.json whole, not in halves (after HalvesUnreadable). */
+    whole?: boolean;
+    unpacking?: Promise<Unpacked>;
+  },
+): Promise<ArchiveRows> {
+  const { secret, provenance } = options;
+  const unpacking = options.unpacking ?? unpackArchive(path, { whole: options.whole });
+  try {
+    const { read, halves, spool } = await unpacking;
     const cluster = memberJson(read, "cluster");
     if (!cluster || typeof cluster !== "object" || Array.isArray(cluster)) {
       throw new ArchiveError("no-cluster", "events/cluster.json is missing or not an object");
@@ -209,7 +247,7 @@ export async function normaliseArchive(
       attempts,
     };
   } finally {
-    await Deno.remove(spool, { recursive: true }).catch(() => {});
+    await discardUnpacked(unpacking);
   }
 }
 

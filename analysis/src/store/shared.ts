@@ -24,6 +24,7 @@
  * lock; a version number tells replicas when to reload it.
  */
 import postgres from "postgres";
+import { createHash } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -454,13 +455,12 @@ export class SharedStore {
       "SELECT count(*)::INTEGER AS added FROM duckdb_tables() WHERE table_name = 'events_added'",
     );
     // The events this change leaves: those the archive added, or all of these clusters'.
-    // DuckDB writes them while PostgreSQL takes the other tables' rows (nothing else uses
-    // `tx` until the segment is awaited).
-    const writing = change.events === "replace" || added > 0
-      ? this.#segmentFile(tx, change.events === "append" ? "events_added" : "events", mine)
-      : Promise.resolve(undefined);
-    writing.catch(() => {}); // awaited below; until then its failure is not unhandled
-    let segment: string | undefined;
+    // DuckDB writes them while PostgreSQL takes the other tables' rows, and PostgreSQL then
+    // takes the segment as it is written (nothing else uses `tx` until it is written).
+    const segment = change.events === "replace" || added > 0
+      ? await this.#startSegment(tx, change.events === "append" ? "events_added" : "events", mine)
+      : undefined;
+    segment?.written.catch(() => {}); // awaited below; until then its failure is not unhandled
     let seq: number;
     try {
       seq = await this.#sql.begin(async (sql) => {
@@ -469,9 +469,10 @@ export class SharedStore {
           await sql`DELETE FROM ${sql(table)} WHERE cluster_key = ANY(${keys})`;
         }
         for (const batch of batches) await this.#send(sql, batch);
-        segment = await writing;
-        if (change.events === "replace") await this.#removeFromSegments(sql, tx, keys);
-        if (segment) await writeSegment(sql, { seq, clusterKeys: keys, path: segment });
+        if (change.events === "replace") {
+          await this.#removeFromSegments(sql, tx, { keys, duckdbFree: segment?.written });
+        }
+        if (segment) await writeSegment(sql, { seq, clusterKeys: keys, ...segment });
         await sql`INSERT INTO changes (seq, kind, cluster_keys)
                   VALUES (${seq}, ${change.events}, ${keys})`;
         await change.ledger?.(sql);
@@ -480,8 +481,10 @@ export class SharedStore {
       });
     } finally {
       // Whatever failed, DuckDB is done with the segment before `tx` is used or rolled back.
-      segment = await writing.catch(() => undefined);
-      if (segment) await Deno.remove(segment).catch(() => {});
+      if (segment) {
+        await segment.written.catch(() => {});
+        await Deno.remove(segment.path).catch(() => {});
+      }
     }
     await tx.run("DROP TABLE IF EXISTS events_added");
     await tx.run("INSERT OR REPLACE INTO replica_state VALUES ('change_seq', $1)", [String(seq)]);
@@ -706,18 +709,28 @@ export class SharedStore {
 
   // --- Events as Parquet segments ---------------------------------------------------------
 
-  /** The events of `from` matching `where` as a Parquet file, or undefined when there are none. */
-  async #segmentFile(tx: Tx, from: string, where: string): Promise<string | undefined> {
+  /**
+   * Starts writing the events of `from` matching `where` as a Parquet file:
+   * its path, and when it is `written` (until then `tx` is DuckDB's); undefined
+   * when there are none.
+   */
+  async #startSegment(
+    tx: Tx,
+    from: string,
+    where: string,
+  ): Promise<{ path: string; written: Promise<void> } | undefined> {
     const [{ n }] = await tx.query<{ n: number }>(
       `SELECT count(*)::INTEGER AS n FROM ${from} WHERE ${where}`,
     );
     if (n === 0) return undefined;
     const names = (await this.#columnsOf(tx, "events")).map((c) => c.name).join(", ");
     const path = this.#scratch("segment.parquet");
-    await tx.run(
-      `COPY (SELECT ${names} FROM ${from} WHERE ${where}) TO '${path}' (${PARQUET})`,
+    // Written in place (no temporary file to rename), so it can be read as it grows.
+    const written = tx.run(
+      `COPY (SELECT ${names} FROM ${from} WHERE ${where}) TO '${path}'
+       (${PARQUET}, USE_TMP_FILE false)`,
     );
-    return path;
+    return { path, written };
   }
 
   /**
@@ -729,8 +742,9 @@ export class SharedStore {
   async #removeFromSegments(
     sql: postgres.TransactionSql,
     tx: Tx,
-    keys: string[],
+    what: { keys: string[]; duckdbFree?: Promise<unknown> },
   ): Promise<void> {
+    const { keys } = what;
     const segments = await sql<{ seq: string; cluster_keys: string[] }[]>`
       SELECT DISTINCT seq::text AS seq, cluster_keys FROM event_segments
       WHERE cluster_keys && ${keys}::text[] ORDER BY seq`;
@@ -741,6 +755,7 @@ export class SharedStore {
       const kept = this.#scratch("kept.parquet");
       let left = 0;
       if (rest.length > 0 && await fetchSegment(sql, seq, path)) {
+        await what.duckdbFree;
         await tx.run(
           `COPY (SELECT * FROM read_parquet('${path}')
                  WHERE cluster_key NOT IN (SELECT unnest(from_json($1, '["VARCHAR"]'))))
@@ -917,40 +932,82 @@ const PARQUET = "FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1";
 /** Segment bytes per row of `event_segments`. */
 const SEGMENT_PART = 8 << 20;
 
-/** Stores the Parquet file at `path` as segment `seq`, in parts. */
-async function writeSegment(
+/** How often a segment still being written is looked at again for more bytes. */
+const GROWING_POLL_MS = 10;
+
+/**
+ * Stores the Parquet file at `path` as segment `seq`, in parts. With
+ * `written` (pending while DuckDB still writes the file), parts are sent as
+ * the file grows: DuckDB appends and does not go back, and what was sent is
+ * checked against the finished file (and sent again from it, were it not so).
+ * Returns whether it was sent again.
+ */
+export async function writeSegment(
   sql: postgres.TransactionSql,
-  segment: { seq: number; clusterKeys: string[]; path: string },
-): Promise<void> {
-  const file = await Deno.open(segment.path, { read: true });
-  try {
-    await copyIn(
-      sql,
-      "event_segments (seq, part, cluster_keys, bytes)",
-      async function* () {
-        for (let part = 0;; part++) {
-          // A new buffer per part: the writer may still hold the last one.
-          const buffer = new Uint8Array(SEGMENT_PART);
-          let filled = 0;
-          while (filled < buffer.byteLength) {
-            const n = await file.read(buffer.subarray(filled));
-            if (n === null) break;
-            filled += n;
-          }
-          if (filled === 0 && part > 0) return;
-          yield [
-            { type: "int8", value: BigInt(segment.seq) },
-            { type: "int4", value: part },
-            { type: "_text", value: segment.clusterKeys },
-            { type: "bytea", value: asBuffer(buffer.subarray(0, filled)) },
-          ] satisfies Field[];
-          if (filled < buffer.byteLength) return;
-        }
-      }(),
-    );
-  } finally {
-    file.close();
+  segment: { seq: number; clusterKeys: string[]; path: string; written?: Promise<unknown> },
+): Promise<{ resent: boolean }> {
+  const sent = createHash("sha256");
+  await copyIn(
+    sql,
+    "event_segments (seq, part, cluster_keys, bytes)",
+    async function* () {
+      let part = 0;
+      for await (const bytes of readGrowing(segment.path, segment.written, SEGMENT_PART)) {
+        sent.update(bytes);
+        yield [
+          { type: "int8", value: BigInt(segment.seq) },
+          { type: "int4", value: part++ },
+          { type: "_text", value: segment.clusterKeys },
+          { type: "bytea", value: asBuffer(bytes) },
+        ] satisfies Field[];
+      }
+    }(),
+  );
+  if (!segment.written) return { resent: false };
+  await segment.written;
+  const whole = createHash("sha256").update(await Deno.readFile(segment.path)).digest("hex");
+  if (sent.digest("hex") === whole) return { resent: false };
+  await sql`DELETE FROM event_segments WHERE seq = ${segment.seq}`;
+  await writeSegment(sql, { ...segment, written: undefined });
+  return { resent: true };
+}
+
+/**
+ * The file at `path` in parts of `size` bytes (the last one shorter, and at
+ * least one part), read as it grows until `written` settles (none: already
+ * written). A new buffer per part: the consumer may still hold the last one.
+ */
+export async function* readGrowing(
+  path: string,
+  written: Promise<unknown> | undefined,
+  size: number,
+): AsyncGenerator<Uint8Array<ArrayBuffer>> {
+  let done = written === undefined;
+  written?.then(() => done = true, () => done = true);
+  using file = await Deno.open(path, { read: true });
+  for (let part = 0;; part++) {
+    const buffer = new Uint8Array(size);
+    let filled = 0;
+    while (filled < size) {
+      // Done before this read came up empty: the end of the finished file.
+      const finished = done;
+      const n = await file.read(buffer.subarray(filled));
+      if (n !== null) {
+        filled += n;
+      } else if (finished) {
+        break;
+      } else {
+        await Promise.race([written, delay(GROWING_POLL_MS)]).catch(() => {});
+      }
+    }
+    if (filled === 0 && part > 0) return;
+    yield buffer.subarray(0, filled);
+    if (filled < size) return;
   }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /**
