@@ -115,7 +115,13 @@ export async function unpackArchive(
   try {
     const source = typeof archive === "string"
       ? (await Deno.open(archive)).readable
-      : new Blob([archive as Uint8Array<ArrayBuffer>]).stream();
+      : new ReadableStream<Uint8Array<ArrayBuffer>>({
+        start(controller) {
+          // The bytes themselves, not a copy: they are only read.
+          controller.enqueue(archive as Uint8Array<ArrayBuffer>);
+          controller.close();
+        },
+      });
     let halves: Halves | undefined;
     const read = await readArchive(source, {
       spool: {

@@ -965,8 +965,9 @@ export async function writeSegment(
   );
   if (!segment.written) return { resent: false };
   await segment.written;
-  const whole = createHash("sha256").update(await Deno.readFile(segment.path)).digest("hex");
-  if (sent.digest("hex") === whole) return { resent: false };
+  const whole = createHash("sha256");
+  for await (const bytes of readGrowing(segment.path, undefined, 1 << 20)) whole.update(bytes);
+  if (sent.digest("hex") === whole.digest("hex")) return { resent: false };
   await sql`DELETE FROM event_segments WHERE seq = ${segment.seq}`;
   await writeSegment(sql, { ...segment, written: undefined });
   return { resent: true };
