@@ -74,3 +74,31 @@ Deno.test("a file written again at the same path, at the same size, is read as i
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("a setting a transaction sets is reset at its end, also when it failed", async () => {
+  const store = await Store.open(":memory:");
+  try {
+    const setting = async () =>
+      (await store.query<{ v: boolean }>(
+        "SELECT current_setting('preserve_insertion_order') AS v",
+      ))[0].v;
+    assert.equal(await setting(), true);
+    await store.transaction(async (tx) => {
+      await tx.set("preserve_insertion_order", "false");
+      assert.equal(
+        (await tx.query<{ v: boolean }>(
+          "SELECT current_setting('preserve_insertion_order') AS v",
+        ))[0].v,
+        false,
+      );
+    });
+    assert.equal(await setting(), true);
+    await assert.rejects(store.transaction(async (tx) => {
+      await tx.set("preserve_insertion_order", "false");
+      await tx.run("SELECT * FROM no_such_table");
+    }));
+    assert.equal(await setting(), true);
+  } finally {
+    await store.close();
+  }
+});

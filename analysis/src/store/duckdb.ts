@@ -119,6 +119,7 @@ export class Store {
     return this.#serial(async () => {
       await this.#conn.run("BEGIN TRANSACTION");
       let profiling = false;
+      const settings = new Set<string>();
       const profile = async (path: string | null) => {
         if (path === null) {
           for (const setting of PROFILE_SETTINGS) await this.#conn.run(`RESET ${setting}`);
@@ -138,6 +139,15 @@ export class Store {
             await this.#conn.runAndReadAll(sql, params as Record<string, DuckDBValue>),
           ) as R[],
         profile,
+        set: async (name, value) => {
+          if (value === null) {
+            await this.#conn.run(`RESET ${name}`);
+            settings.delete(name);
+          } else {
+            settings.add(name);
+            await this.#conn.run(`SET ${name} = ${value}`);
+          }
+        },
       };
       try {
         this.#generation++;
@@ -152,6 +162,7 @@ export class Store {
         // A statement that failed while profiled leaves the settings on (the aborted
         // transaction refused to reset them); later statements would write a profile.
         if (profiling) await profile(null).catch(() => {});
+        for (const name of settings) await this.#conn.run(`RESET ${name}`).catch(() => {});
       }
     });
   }
@@ -196,4 +207,9 @@ export interface Tx {
    * statement to `path`; null stops. The transaction's end stops it too.
    */
   profile(path: string | null): Promise<void>;
+  /**
+   * Sets a DuckDB setting (a name of ours, a literal value) for the following
+   * statements; null resets it. The transaction's end resets it too.
+   */
+  set(name: string, value: string | null): Promise<void>;
 }
