@@ -257,7 +257,7 @@ export class Ingest {
       const next = () => shared.nextPending({ skip: this.#deferredNow() });
       for (let row = await next(); row; row = await next()) await this.#processShared(row);
     });
-    // Unpacked ahead but processed elsewhere (another replica, or a failed accept).
+    // Unpacked ahead and not taken: another replica read it, or this one put it off.
     if (this.#ahead?.recorded) await this.#discardAhead();
   }
 
