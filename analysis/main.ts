@@ -17,6 +17,7 @@ import {
   settingsHelp,
 } from "./src/config.ts";
 import { findImportFiles, readWhole } from "./src/ingest/files.ts";
+import { makeScratchDir } from "./src/scratch.ts";
 import type { SaasStream } from "./src/normalise/saas.ts";
 import { readExportFile } from "../contract/mod.ts";
 import { ask, findQuestion, parseAsk, QuestionError, QUESTIONS } from "./src/questions/mod.ts";
@@ -125,7 +126,7 @@ async function importFiles(
   const units: Array<
     { label: string; path: string; kind: "archive" | SaasStream; channel: string }
   > = [];
-  const spool = await Deno.makeTempDir({ prefix: "analysis-import-" });
+  const spool = await makeScratchDir("import");
   try {
     for (const file of files) {
       if (file.kind !== "export") {

@@ -9,6 +9,7 @@ import { loadSecret } from "./normalise/keys.ts";
 import { Store } from "./store/duckdb.ts";
 import { prune } from "./store/retention.ts";
 import { SharedStore, SharedStoreError } from "./store/shared.ts";
+import { removeStaleScratch } from "./scratch.ts";
 
 /**
  * The store and the ingest over it, or undefined when another process holds
@@ -16,6 +17,8 @@ import { SharedStore, SharedStoreError } from "./store/shared.ts";
  * Throws ConfigError when the shared store cannot be used.
  */
 export async function openIngest(config: AnalysisConfig): Promise<Ingest | undefined> {
+  // What a killed process left in the temporary folder (an archive's spool can be hundreds of MB).
+  await removeStaleScratch();
   let store: Store;
   try {
     store = await Store.open(config.dbPath, { memoryLimit: config.memoryLimit });

@@ -14,6 +14,7 @@ import {
   readArchive,
 } from "../../../contract/mod.ts";
 import { isResourceError, type Tx } from "../store/duckdb.ts";
+import { makeScratchDir } from "../scratch.ts";
 import { insertEvents } from "../store/events.ts";
 import { type Halves, jsonArrayHalves } from "./halves.ts";
 import { type ClusterFacts, clusterFacts, hostFacts, isInternal } from "./cluster.ts";
@@ -111,7 +112,7 @@ export async function unpackArchive(
   archive: string | Uint8Array,
   options: { whole?: boolean } = {},
 ): Promise<Unpacked> {
-  const spool = await Deno.makeTempDir({ prefix: "analysis-spool-" });
+  const spool = await makeScratchDir("spool");
   try {
     const source = typeof archive === "string"
       ? (await Deno.open(archive)).readable

@@ -31,6 +31,7 @@ import { pipeline } from "node:stream/promises";
 import { Buffer } from "node:buffer";
 import { rowWriter } from "pg-copy-streams-binary";
 import { keyOf } from "../normalise/keys.ts";
+import { makeScratchDir } from "../scratch.ts";
 import type { Store, Tx } from "./duckdb.ts";
 import { DERIVED_TABLES } from "./signals.ts";
 
@@ -238,7 +239,7 @@ export class SharedStore {
           "archives can be brought over with `import`)",
       );
     }
-    const tmp = await Deno.makeTempDir({ prefix: "analysis-sync-" });
+    const tmp = await makeScratchDir("sync");
     const shared = new SharedStore(sql, options.local, tmp);
     try {
       await shared.catchUp();
