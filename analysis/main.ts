@@ -94,14 +94,17 @@ async function serve(config: AnalysisConfig): Promise<void> {
     address: `http://${server.addr.hostname}:${server.addr.port}`,
   });
   // Stoppable from the moment it listens (retention at start may wait for another replica).
-  const stop = async () => {
-    await service.close();
-    Deno.exit(0);
+  let closing: Promise<void> | undefined;
+  const stop = () => {
+    closing ??= service.close();
   };
   Deno.addSignalListener("SIGTERM", stop);
   Deno.addSignalListener("SIGINT", stop);
   await service.start(log);
   await server.finished;
+  // The listener stops first; the process ends once the store is closed (ingest settled, the
+  // shared store's connections ended, scratch removed), not when the listener has stopped.
+  await (closing ?? service.close());
 }
 
 async function importFiles(

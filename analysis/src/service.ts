@@ -48,7 +48,7 @@ export interface AnalysisService {
   listen(options: { port: number; hostname?: string }): Deno.HttpServer<Deno.NetAddr>;
   /** Applies retention now, then daily; logs what it removed. */
   start(log: (line: Record<string, unknown>) => void): Promise<void>;
-  /** Stops listening and the timer, lets ingest finish, closes the store. */
+  /** Stops listening and the timer, lets the archive being read finish (the rest wait), closes the store. */
   close(): Promise<void>;
 }
 
@@ -133,7 +133,7 @@ export async function assembleAnalysisService(
       clearInterval(daily);
       clearInterval(follow);
       await Promise.all(servers.map((s) => s.shutdown()));
-      await ingest.close();
+      await ingest.stop();
     },
   };
 }

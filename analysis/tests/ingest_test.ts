@@ -20,7 +20,7 @@ import {
 import { bigArchive, TOO_LITTLE } from "./big_archive.ts";
 import { importSaasExport, runProgram, startService, type TestService } from "./support.ts";
 import { loadAnalysisConfig } from "../src/config.ts";
-import { assembleAnalysisService } from "../src/service.ts";
+import { assembleAnalysisService, openIngest } from "../src/service.ts";
 
 const TOKEN = "uploader-token-0123456789";
 const UA = "assisted-installer-operator/test cluster/x";
@@ -589,5 +589,41 @@ Deno.test("an archive DuckDB runs out of memory on waits, never quarantined, and
     }
   } finally {
     await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+});
+
+Deno.test("a store told to stop finishes the archive it is reading, leaves the others waiting, and the next start reads them", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "analysis-stop-" });
+  const env = { ANALYSIS_DB: `${dir}/store.duckdb`, ANALYSIS_KEY_FILE: `${dir}/key` };
+  await Deno.writeTextFile(`${dir}/key`, "e".repeat(64));
+  try {
+    const clusters = generateClusters("onprem", 4, "stop");
+    const archives = await Promise.all(clusters.map((c) => onpremArchive(c)));
+    const first = (await openIngest(loadAnalysisConfig(env)))!;
+    const shas: string[] = [];
+    for (const bytes of archives) {
+      shas.push(
+        (await first.accept(bytes, { kind: "archive", channel: "upload", orgLabel: null })).sha256,
+      );
+    }
+    await first.stop();
+    const again = (await openIngest(loadAnalysisConfig(env)))!;
+    try {
+      const statuses = async () =>
+        (await again.store.query<{ status: string }>(
+          "SELECT status FROM archives ORDER BY first_received_at",
+        )).map((r) => r.status);
+      const stopped = await statuses();
+      assert.equal(stopped.length, 4);
+      assert.ok(stopped.every((s) => s === "success" || s === "received"), String(stopped));
+      assert.ok(stopped.includes("received"), `nothing was left waiting: ${stopped}`);
+      assert.equal(await again.resume(), stopped.filter((s) => s === "received").length);
+      await again.settled();
+      assert.deepEqual(await statuses(), ["success", "success", "success", "success"]);
+    } finally {
+      await again.close();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });

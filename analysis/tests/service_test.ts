@@ -67,6 +67,8 @@ Deno.test("serve replicas on one PostgreSQL: what one is sent, the other tracks 
   const db = await emptyDatabase();
   const dir = await Deno.makeTempDir({ prefix: "analysis-replicas-" });
   await Deno.writeTextFile(`${dir}/shared.key`, "d".repeat(64));
+  const scratch = `${dir}/tmp`;
+  await Deno.mkdir(scratch);
   const ports = [freePort(), freePort()];
   const replicas = ports.map((port, i) => {
     const child = programCommand("analysis", ["serve"], {
@@ -77,6 +79,7 @@ Deno.test("serve replicas on one PostgreSQL: what one is sent, the other tracks 
         ANALYSIS_PORT: String(port),
         ANALYSIS_DEV_MODE: "true",
         ANALYSIS_MIN_GROUP: "1",
+        TMPDIR: scratch,
       },
       stdout: "null",
     }).spawn();
@@ -143,6 +146,8 @@ Deno.test("serve replicas on one PostgreSQL: what one is sent, the other tracks 
     for (const r of replicas) r.child.kill("SIGTERM");
   }
   for (const r of replicas) assert.equal((await r.child.status).code, 0);
+  // Each stopped only once its store was closed: its scratch directories are gone.
+  assert.deepEqual(await Array.fromAsync(Deno.readDir(scratch)), []);
   await db.drop();
   await Deno.remove(dir, { recursive: true });
 });

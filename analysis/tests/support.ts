@@ -41,6 +41,8 @@ export async function startService(
     url: `http://127.0.0.1:${server.addr.port}`,
     audit,
     async close() {
+      // A test ends with what it sent read (a service told to stop leaves the rest waiting).
+      await service.ingest.settled().catch(() => {});
       await service.close();
       await Deno.remove(dir, { recursive: true }).catch(() => {});
     },

@@ -81,6 +81,8 @@ export class Ingest {
    * (the two take about as long), for its processing to take. At most one.
    */
   #ahead?: Ahead;
+  /** Told to stop: what is being read finishes, the rest waits for the next start. */
+  #stopping = false;
 
   constructor(store: Store, options: { secret: string; rawDir: string; shared?: SharedStore }) {
     this.store = store;
@@ -92,6 +94,17 @@ export class Ingest {
   /** Lets processing finish and closes the store (and the shared store's connections). */
   async close(): Promise<void> {
     await this.settled().catch(() => {});
+    await this.stop();
+  }
+
+  /**
+   * For a service told to stop: lets the archive being read finish, leaves
+   * the others waiting (read again at the next start, here or by another
+   * replica), and closes the store.
+   */
+  async stop(): Promise<void> {
+    this.#stopping = true;
+    await this.#queue;
     await this.#discardAhead();
     await this.shared?.close();
     await this.store.close();
@@ -204,7 +217,7 @@ export class Ingest {
   #enqueue(sha256: string): void {
     if (this.#queued.has(sha256)) return;
     this.#queued.add(sha256);
-    this.#queue = this.#queue.then(() => this.process(sha256)).then(
+    this.#queue = this.#queue.then(() => this.#stopping ? undefined : this.process(sha256)).then(
       () => {},
       (err) => console.error(`analysis: processing ${sha256} failed: ${err?.message ?? err}`),
     ).finally(() => this.#queued.delete(sha256));
@@ -255,7 +268,9 @@ export class Ingest {
     const shared = this.shared!;
     await shared.exclusive(async () => {
       const next = () => shared.nextPending({ skip: this.#deferredNow() });
-      for (let row = await next(); row; row = await next()) await this.#processShared(row);
+      for (let row = await next(); row && !this.#stopping; row = await next()) {
+        await this.#processShared(row);
+      }
     });
     // Unpacked ahead and not taken: another replica read it, or this one put it off.
     if (this.#ahead?.recorded) await this.#discardAhead();
