@@ -102,8 +102,8 @@ async function serve(config: AnalysisConfig): Promise<void> {
   Deno.addSignalListener("SIGINT", stop);
   await service.start(log);
   await server.finished;
-  // The listener stops first; the process ends once the store is closed (ingest settled, the
-  // shared store's connections ended, scratch removed), not when the listener has stopped.
+  // The listener stops first; the process ends once the store is closed (the archive being
+  // read finished, the shared store's connections ended, scratch removed), not before.
   await (closing ?? service.close());
 }
 

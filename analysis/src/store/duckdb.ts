@@ -118,17 +118,25 @@ export class Store {
   transaction<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
     return this.#serial(async () => {
       await this.#conn.run("BEGIN TRANSACTION");
-      let profiling = false;
+      // What the transaction sets, reset at its end (see below).
       const settings = new Set<string>();
+      const set = async (name: string, value: string | null) => {
+        if (value === null) {
+          await this.#conn.run(`RESET ${name}`);
+          settings.delete(name);
+        } else {
+          settings.add(name);
+          await this.#conn.run(`SET ${name} = ${value}`);
+        }
+      };
       const profile = async (path: string | null) => {
         if (path === null) {
-          for (const setting of PROFILE_SETTINGS) await this.#conn.run(`RESET ${setting}`);
-        } else {
-          await this.#conn.run("SET enable_profiling = 'json'");
-          await this.#conn.run(`SET custom_profiling_settings = '${PROFILE_METRICS}'`);
-          await this.#conn.run(`SET profiling_output = '${path.replaceAll("'", "''")}'`);
+          for (const setting of PROFILE_SETTINGS) await set(setting, null);
+          return;
         }
-        profiling = path !== null;
+        await set("enable_profiling", "'json'");
+        await set("custom_profiling_settings", `'${PROFILE_METRICS}'`);
+        await set("profiling_output", `'${path.replaceAll("'", "''")}'`);
       };
       const tx: Tx = {
         run: async (sql, params = []) => {
@@ -139,15 +147,7 @@ export class Store {
             await this.#conn.runAndReadAll(sql, params as Record<string, DuckDBValue>),
           ) as R[],
         profile,
-        set: async (name, value) => {
-          if (value === null) {
-            await this.#conn.run(`RESET ${name}`);
-            settings.delete(name);
-          } else {
-            settings.add(name);
-            await this.#conn.run(`SET ${name} = ${value}`);
-          }
-        },
+        set,
       };
       try {
         this.#generation++;
@@ -159,9 +159,8 @@ export class Store {
         this.#generation++;
         throw err;
       } finally {
-        // A statement that failed while profiled leaves the settings on (the aborted
-        // transaction refused to reset them); later statements would write a profile.
-        if (profiling) await profile(null).catch(() => {});
+        // A statement that failed leaves what was set on (the aborted transaction refused to
+        // reset it): later statements would write a profile, or lose insertion order.
         for (const name of settings) await this.#conn.run(`RESET ${name}`).catch(() => {});
       }
     });
