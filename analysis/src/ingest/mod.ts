@@ -276,20 +276,18 @@ export class Ingest {
     if (this.#ahead?.recorded) await this.#discardAhead();
   }
 
-  /** The archive unpacked ahead, if it is `sha256`'s; the caller consumes it. */
-  #takeAhead(sha256: string): Promise<Unpacked> | undefined {
-    if (this.#ahead?.sha256 !== sha256) return undefined;
-    const { unpacking } = this.#ahead;
+  /** The archive unpacked ahead (only if it is `sha256`'s, when given); the caller consumes it. */
+  #takeAhead(sha256?: string): Promise<Unpacked> | undefined {
+    const ahead = this.#ahead;
+    if (!ahead || (sha256 && ahead.sha256 !== sha256)) return undefined;
     this.#ahead = undefined;
-    return unpacking;
+    return ahead.unpacking;
   }
 
   /** Removes what was unpacked ahead (only if it is `sha256`'s, when given). */
   async #discardAhead(sha256?: string): Promise<void> {
-    const ahead = this.#ahead;
-    if (!ahead || (sha256 && ahead.sha256 !== sha256)) return;
-    this.#ahead = undefined;
-    await discardUnpacked(ahead.unpacking);
+    const unpacking = this.#takeAhead(sha256);
+    if (unpacking) await discardUnpacked(unpacking);
   }
 
   /** Resolves once every archive accepted so far has been processed (by any replica). */

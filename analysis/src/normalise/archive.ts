@@ -116,13 +116,7 @@ export async function unpackArchive(
   try {
     const source = typeof archive === "string"
       ? (await Deno.open(archive)).readable
-      : new ReadableStream<Uint8Array<ArrayBuffer>>({
-        start(controller) {
-          // The bytes themselves, not a copy: they are only read.
-          controller.enqueue(archive as Uint8Array<ArrayBuffer>);
-          controller.close();
-        },
-      });
+      : ReadableStream.from([archive as Uint8Array<ArrayBuffer>]); // the bytes, not a copy
     let halves: Halves | undefined;
     const read = await readArchive(source, {
       spool: {
