@@ -17,8 +17,30 @@ const CONTENT_TYPE = /^application\/vnd\.redhat\.([a-z0-9-]+)\.([a-z0-9-]+)(\+[a
 
 /** What an upload request held: the archive, or ingress's answer refusing it. */
 export type IngressUpload =
-  | { ok: true; archive: Uint8Array }
+  | { ok: true; archive: ArchiveChunks }
   | { ok: false; status: 400 | 413 | 415; error: string };
+
+/**
+ * An archive as the pieces it arrived in. Kept apart: joining 60 MB costs
+ * ~0.2 s, and a file is written faster in pieces than in one call (60 MB:
+ * ~0.1 s against 0.3–0.4 s for `Deno.writeFile`).
+ */
+export interface ArchiveChunks {
+  chunks: Uint8Array[];
+  size: number;
+}
+
+/** The archive's bytes in one buffer, for a reader that needs them whole. */
+export function joinChunks(archive: ArchiveChunks): Uint8Array {
+  if (archive.chunks.length === 1) return archive.chunks[0];
+  const out = new Uint8Array(archive.size);
+  let at = 0;
+  for (const chunk of archive.chunks) {
+    out.set(chunk, at);
+    at += chunk.byteLength;
+  }
+  return out;
+}
 
 /** Parts an upload may have: ingress's form has one or two (`file`, `metadata`). */
 const MAX_PARTS = 16;
@@ -39,13 +61,16 @@ export async function readIngressUpload(
     error: "body is not multipart/form-data",
   } as const;
   if (!isMultipartRequest(request)) return notMultipart;
-  let file: { type: string; bytes: Uint8Array } | undefined;
+  let file: { type: string; archive: ArchiveChunks } | undefined;
   try {
     for await (
       const part of parseMultipartRequest(request, { maxFileSize: maxBytes, maxParts: MAX_PARTS })
     ) {
       if (!file && part.name === "file" && part.isFile) {
-        file = { type: part.headers["content-type"] ?? "", bytes: part.bytes };
+        file = {
+          type: part.headers["content-type"] ?? "",
+          archive: { chunks: part.content, size: part.size },
+        };
       }
     }
   } catch (err) {
@@ -64,10 +89,21 @@ export async function readIngressUpload(
       error: `unsupported content type '${file.type.slice(0, 100)}'`,
     };
   }
-  const archive = file.bytes;
+  const { archive } = file;
   // gzip's magic and method; the tar inside is read after the answer, as ingress does.
-  if (archive[0] !== 0x1f || archive[1] !== 0x8b || archive[2] !== 8) {
+  const head = firstBytes(archive.chunks, 3);
+  if (head[0] !== 0x1f || head[1] !== 0x8b || head[2] !== 8) {
     return { ok: false, status: 400, error: "file is not gzip-compressed" };
   }
   return { ok: true, archive };
+}
+
+/** Up to `n` bytes from the start of `chunks`, however they are split. */
+function firstBytes(chunks: Uint8Array[], n: number): number[] {
+  const out: number[] = [];
+  for (const chunk of chunks) {
+    for (let i = 0; i < chunk.byteLength && out.length < n; i++) out.push(chunk[i]);
+    if (out.length === n) break;
+  }
+  return out;
 }

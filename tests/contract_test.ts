@@ -5,9 +5,11 @@ import {
   ArchiveError,
   archiveMetadata,
   DEFAULT_LIMITS,
+  joinChunks,
   memberJson,
   OUTPUT_KEYS,
   readArchive,
+  readIngressUpload,
 } from "../contract/mod.ts";
 import { CLUSTER } from "../contract/policy.ts";
 import { packArchive } from "../src/bundle/mod.ts";
@@ -129,4 +131,48 @@ Deno.test("contract: links, non-gzip, non-tar, empty and bad metadata are refuse
     stream(await packArchive([{ name: `${ID}/metadata.json`, data: text(`{`) }])),
   );
   assert.throws(() => archiveMetadata(notJson), /metadata.json is not JSON/);
+});
+
+/** An upload request whose body arrives in pieces of the given sizes (the rest in one). */
+function uploadInPieces(file: Uint8Array, sizes: number[]): Request {
+  const boundary = "b-0123456789";
+  const body = new Uint8Array([
+    ...text(
+      `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.tgz"\r\n` +
+        `Content-Type: application/vnd.redhat.assisted-installer.events+tar\r\n\r\n`,
+    ),
+    ...file,
+    ...text(`\r\n--${boundary}--\r\n`),
+  ]);
+  const pieces: Uint8Array[] = [];
+  let at = 0;
+  for (const size of sizes) pieces.push(body.slice(at, at += size));
+  pieces.push(body.slice(at));
+  return new Request("http://x/", {
+    method: "POST",
+    headers: { "content-type": `multipart/form-data; boundary=${boundary}` },
+    body: ReadableStream.from(pieces),
+  });
+}
+
+Deno.test("contract: an upload's archive is read whole however its body is split", async () => {
+  const archive = await gzip(
+    Uint8Array.from({ length: 200_000 }, (_, i) => (i * 2654435761) >>> 24),
+  );
+  // The file's first bytes (gzip's magic) split one by one, then pieces of every size.
+  const header = 149;
+  for (const sizes of [[header + 1, 1, 1, 7], [header, 1], [header + 2, 65_536, 3], []]) {
+    const upload = await readIngressUpload(uploadInPieces(archive, sizes));
+    assert.ok(upload.ok, `refused with pieces ${sizes}`);
+    assert.equal(upload.archive.size, archive.byteLength);
+    assert.deepEqual(joinChunks(upload.archive), archive);
+  }
+  // Not gzip, with its first bytes split alike: refused.
+  const notGzip = archive.slice();
+  notGzip[1] = 0x8c;
+  const refused = await readIngressUpload(uploadInPieces(notGzip, [header + 1, 1]));
+  assert.deepEqual(refused, { ok: false, status: 400, error: "file is not gzip-compressed" });
+  // A file shorter than the magic: refused, not read past its end.
+  const short = await readIngressUpload(uploadInPieces(archive.slice(0, 2), [header + 1]));
+  assert.deepEqual(short, { ok: false, status: 400, error: "file is not gzip-compressed" });
 });

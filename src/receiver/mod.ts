@@ -9,6 +9,7 @@ import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { requireBearer } from "../server/auth.ts";
 import {
+  type ArchiveChunks,
   ArchiveError,
   archiveMetadata,
   clusterFromUserAgent,
@@ -165,13 +166,22 @@ export class ReceiverStore {
   }
 
   /** Stores an archive and queues it for indexing; returns its request id. */
-  async accept(archive: Uint8Array, arrival: Arrival): Promise<string> {
+  async accept(archive: Uint8Array | ArchiveChunks, arrival: Arrival): Promise<string> {
+    const { chunks, size } = archive instanceof Uint8Array
+      ? { chunks: [archive], size: archive.byteLength }
+      : archive;
     const record = newRecord(crypto.randomUUID(), {
-      bytes: archive.byteLength,
+      bytes: size,
       userAgent: arrival.userAgent,
       receivedAt: new Date(),
     });
-    await Deno.writeFile(`${this.dir}/${storedFiles(record.request_id).archive}`, archive);
+    using file = await Deno.open(`${this.dir}/${storedFiles(record.request_id).archive}`, {
+      write: true,
+      createNew: true,
+    });
+    for (const chunk of chunks) {
+      for (let at = 0; at < chunk.byteLength;) at += await file.write(chunk.subarray(at));
+    }
     this.#enqueue(record);
     return record.request_id;
   }
@@ -263,8 +273,7 @@ export function createReceiver(
     async (c) => {
       const upload = await readIngressUpload(c.req.raw, { maxBytes });
       if (!upload.ok) return c.json({ error: upload.error }, upload.status);
-      const archive = upload.archive;
-      const requestId = await store.accept(archive, {
+      const requestId = await store.accept(upload.archive, {
         userAgent: c.req.header("user-agent") ?? "",
       });
       c.header("x-rh-insights-request-id", requestId);
