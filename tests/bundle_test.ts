@@ -241,3 +241,33 @@ Deno.test("where no file can be written, archives stay in memory and are still w
   assert.match(spool.reason, /^cannot write \/nonexistent-tmpdir\/assisted-telemetry-archives-/);
   assert.ok(files >= 1);
 });
+
+Deno.test("a module that made the spool directory takes it away when it ends", async () => {
+  const tmp = await Deno.makeTempDir();
+  try {
+    const script = new URL("./support/noise_archive.ts", import.meta.url).pathname;
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "eval",
+        // An archive spooled and still held at the end: nothing removes the directory but the end.
+        `import { packNoise } from "${script}";
+         import { archiveSpool } from "${
+          new URL("../src/bundle/spool.ts", import.meta.url).pathname
+        }";
+         globalThis.held = await packNoise(4);
+         const { dir } = archiveSpool();
+         console.log(JSON.stringify({ dir, files: [...Deno.readDirSync(dir)].length }));`,
+      ],
+      env: { TMPDIR: tmp },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.ok(out.success, new TextDecoder().decode(out.stderr));
+    const { dir, files } = JSON.parse(new TextDecoder().decode(out.stdout));
+    assert.ok(dir.startsWith(`${tmp}/assisted-telemetry-archives-`));
+    assert.equal(files, 1, "the archive was spooled while the module ran");
+    assert.deepEqual([...Deno.readDirSync(tmp)], [], "nothing left in TMPDIR");
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});

@@ -28,6 +28,8 @@ export function archiveSpool(): SpoolState {
     return state = { reason: `cannot write ${dir}: ${(err as Error).message}` };
   }
   removeStale(tmp);
+  // The commands remove it themselves (main.ts); a test module that made one ends with this.
+  globalThis.addEventListener("unload", removeArchiveSpool);
   return state = { dir };
 }
 
