@@ -740,6 +740,43 @@ Deno.test("a segment still being written is read as it grows, in whole parts, to
   }
 });
 
+Deno.test("a segment not made yet when its reading starts is read once it is; a write that never made it fails with its own error", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "analysis-growing-" });
+  try {
+    const path = `${dir}/segment.parquet`;
+    const content = crypto.getRandomValues(new Uint8Array(10_000));
+    let finish!: () => void;
+    const written = new Promise<void>((r) => finish = r);
+    const parts: Uint8Array<ArrayBuffer>[] = [];
+    const reading = (async () => {
+      for await (const part of readGrowing(path, written, 4096)) parts.push(part);
+    })();
+    await new Promise((r) => setTimeout(r, 50));
+    await Deno.writeFile(path, content.subarray(0, 3_000));
+    await new Promise((r) => setTimeout(r, 30));
+    await Deno.writeFile(path, content.subarray(3_000), { append: true });
+    finish();
+    await reading;
+    assert.deepEqual(new Uint8Array(await new Blob(parts).arrayBuffer()), content);
+    // The write failed before it made the file: its error, not the missing file's.
+    const failed = Promise.reject(new Error("IO Error: disk full"));
+    failed.catch(() => {});
+    await assert.rejects(async () => {
+      for await (const _ of readGrowing(`${dir}/never.parquet`, failed, 4096)) {
+        // nothing to read
+      }
+    }, /IO Error: disk full/);
+    // Written already and missing: the missing file's error.
+    await assert.rejects(async () => {
+      for await (const _ of readGrowing(`${dir}/never.parquet`, undefined, 4096)) {
+        // nothing to read
+      }
+    }, Deno.errors.NotFound);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("a segment rewritten in place while it was sent is sent again from the finished file; a failed write fails the send", async () => {
   const db = await emptyDatabase();
   const local = await Store.open(":memory:");

@@ -982,6 +982,8 @@ export async function writeSegment(
  * The file at `path` in parts of `size` bytes (the last one shorter, and at
  * least one part), read as it grows until `written` settles (none: already
  * written). A new buffer per part: the consumer may still hold the last one.
+ * The file may not exist yet when reading starts: DuckDB makes it once its
+ * `COPY` begins (a test caught the send opening it first).
  */
 export async function* readGrowing(
   path: string,
@@ -990,7 +992,7 @@ export async function* readGrowing(
 ): AsyncGenerator<Uint8Array<ArrayBuffer>> {
   let done = written === undefined;
   written?.then(() => done = true, () => done = true);
-  using file = await Deno.open(path, { read: true });
+  using file = await openWhenMade(path, written, () => done);
   for (let part = 0;; part++) {
     const buffer = new Uint8Array(size);
     let filled = 0;
@@ -1009,6 +1011,30 @@ export async function* readGrowing(
     if (filled === 0 && part > 0) return;
     yield buffer.subarray(0, filled);
     if (filled < size) return;
+  }
+}
+
+/**
+ * Opens `path`, waiting while `written` is pending and the file is not there
+ * yet. A write that ended without making it rejects with its own error.
+ */
+async function openWhenMade(
+  path: string,
+  written: Promise<unknown> | undefined,
+  isDone: () => boolean,
+): Promise<Deno.FsFile> {
+  for (;;) {
+    const finished = isDone();
+    try {
+      return await Deno.open(path, { read: true });
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotFound)) throw err;
+      if (finished) {
+        await written;
+        throw err;
+      }
+      await Promise.race([written, delay(GROWING_POLL_MS)]).catch(() => {});
+    }
   }
 }
 
