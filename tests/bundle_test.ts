@@ -218,26 +218,35 @@ Deno.test("a file-kept archive is sent with a Content-Length and arrives whole",
   }
 });
 
-Deno.test("where no file can be written, archives stay in memory and are still whole", async () => {
-  const script = new URL("./support/noise_archive.ts", import.meta.url).pathname;
+/**
+ * Runs `code` in a process of its own with `packNoise` and `archiveSpool` imported and
+ * `TMPDIR` set, and returns what it printed as JSON.
+ */
+async function inProcess(code: string, tmpdir: string): Promise<Record<string, unknown>> {
+  const module = (path: string) => new URL(path, import.meta.url).pathname;
   const out = await new Deno.Command(Deno.execPath(), {
     args: [
       "eval",
-      `import { packNoise } from "${script}";
-       import { archiveSpool } from "${
-        new URL("../src/bundle/spool.ts", import.meta.url).pathname
-      }";
-       import { unpackArchive } from "${new URL("../src/bundle/mod.ts", import.meta.url).pathname}";
-       const built = await packNoise(4);
-       const files = await unpackArchive(built.archive);
-       console.log(JSON.stringify({ spool: archiveSpool(), files: files.length }));`,
+      `import { packNoise } from "${module("./support/noise_archive.ts")}";
+       import { archiveSpool } from "${module("../src/bundle/spool.ts")}";
+       import { unpackArchive } from "${module("../src/bundle/mod.ts")}";
+       ${code}`,
     ],
-    env: { TMPDIR: "/nonexistent-tmpdir" },
+    env: { TMPDIR: tmpdir },
     stdout: "piped",
     stderr: "piped",
   }).output();
   assert.ok(out.success, new TextDecoder().decode(out.stderr));
-  const { spool, files } = JSON.parse(new TextDecoder().decode(out.stdout));
+  return JSON.parse(new TextDecoder().decode(out.stdout));
+}
+
+Deno.test("where no file can be written, archives stay in memory and are still whole", async () => {
+  const { spool, files } = await inProcess(
+    `const built = await packNoise(4);
+     const files = await unpackArchive(built.archive);
+     console.log(JSON.stringify({ spool: archiveSpool(), files: files.length }));`,
+    "/nonexistent-tmpdir",
+  ) as { spool: { reason: string }; files: number };
   assert.match(spool.reason, /^cannot write \/nonexistent-tmpdir\/assisted-telemetry-archives-/);
   assert.ok(files >= 1);
 });
@@ -245,25 +254,13 @@ Deno.test("where no file can be written, archives stay in memory and are still w
 Deno.test("a module that made the spool directory takes it away when it ends", async () => {
   const tmp = await Deno.makeTempDir();
   try {
-    const script = new URL("./support/noise_archive.ts", import.meta.url).pathname;
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "eval",
-        // An archive spooled and still held at the end: nothing removes the directory but the end.
-        `import { packNoise } from "${script}";
-         import { archiveSpool } from "${
-          new URL("../src/bundle/spool.ts", import.meta.url).pathname
-        }";
-         globalThis.held = await packNoise(4);
-         const { dir } = archiveSpool();
-         console.log(JSON.stringify({ dir, files: [...Deno.readDirSync(dir)].length }));`,
-      ],
-      env: { TMPDIR: tmp },
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    assert.ok(out.success, new TextDecoder().decode(out.stderr));
-    const { dir, files } = JSON.parse(new TextDecoder().decode(out.stdout));
+    // An archive spooled and still held at the end: nothing removes the directory but the end.
+    const { dir, files } = await inProcess(
+      `globalThis.held = await packNoise(4);
+       const { dir } = archiveSpool();
+       console.log(JSON.stringify({ dir, files: [...Deno.readDirSync(dir)].length }));`,
+      tmp,
+    ) as { dir: string; files: number };
     assert.ok(dir.startsWith(`${tmp}/assisted-telemetry-archives-`));
     assert.equal(files, 1, "the archive was spooled while the module ran");
     assert.deepEqual([...Deno.readDirSync(tmp)], [], "nothing left in TMPDIR");
