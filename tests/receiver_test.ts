@@ -140,6 +140,32 @@ Deno.test("an archive stored but not yet read when the receiver stopped is read 
   }
 });
 
+Deno.test("an archive whose writing fails leaves no part of it behind and is not listed", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "collector-received-" });
+  try {
+    const store = new ReceiverStore(dir);
+    await store.open();
+    const bytes = await archive("cut-short");
+    // The second piece cannot be read: the write fails after the first piece is on disk.
+    class Unreadable extends Uint8Array {
+      override subarray(): Uint8Array<ArrayBuffer> {
+        throw new Error("the piece cannot be read");
+      }
+    }
+    const pieces = [bytes.subarray(0, 100), new Unreadable(bytes.slice(100))];
+    await assert.rejects(
+      store.accept({ chunks: pieces, size: bytes.byteLength }, {
+        userAgent: "assisted-installer-operator/test",
+      }),
+      /the piece cannot be read/,
+    );
+    assert.deepEqual([...Deno.readDirSync(dir)], []);
+    assert.deepEqual(await store.list(), []);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("a member that inflates past its cap is refused when read, holding no more than the cap", async () => {
   const r = await startReceiver();
   try {

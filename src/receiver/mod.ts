@@ -175,12 +175,16 @@ export class ReceiverStore {
       userAgent: arrival.userAgent,
       receivedAt: new Date(),
     });
-    using file = await Deno.open(`${this.dir}/${storedFiles(record.request_id).archive}`, {
-      write: true,
-      createNew: true,
-    });
-    for (const chunk of chunks) {
-      for (let at = 0; at < chunk.byteLength;) at += await file.write(chunk.subarray(at));
+    const path = `${this.dir}/${storedFiles(record.request_id).archive}`;
+    try {
+      using file = await Deno.open(path, { write: true, createNew: true });
+      for (const chunk of chunks) {
+        for (let at = 0; at < chunk.byteLength;) at += await file.write(chunk.subarray(at));
+      }
+    } catch (err) {
+      // Not accepted (the sender tries again): no part of it stays behind.
+      await Deno.remove(path).catch(() => {});
+      throw err;
     }
     this.#enqueue(record);
     return record.request_id;
