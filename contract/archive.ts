@@ -325,11 +325,19 @@ async function readCapped(
     }
     parts.push(chunk);
   }
+  return joinBytes(parts, size);
+}
+
+/** `chunks` joined into one new buffer; `size`, when known, is their total length. */
+export function joinBytes(
+  chunks: readonly Uint8Array[],
+  size = chunks.reduce((n, c) => n + c.byteLength, 0),
+): Uint8Array {
   const out = new Uint8Array(size);
   let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.byteLength;
+  for (const chunk of chunks) {
+    out.set(chunk, at);
+    at += chunk.byteLength;
   }
   return out;
 }

@@ -5,7 +5,7 @@ import {
   ArchiveError,
   archiveMetadata,
   DEFAULT_LIMITS,
-  joinChunks,
+  joinBytes,
   memberJson,
   OUTPUT_KEYS,
   readArchive,
@@ -165,7 +165,7 @@ Deno.test("contract: an upload's archive is read whole however its body is split
     const upload = await readIngressUpload(uploadInPieces(archive, sizes));
     assert.ok(upload.ok, `refused with pieces ${sizes}`);
     assert.equal(upload.archive.size, archive.byteLength);
-    assert.deepEqual(joinChunks(upload.archive), archive);
+    assert.deepEqual(joinBytes(upload.archive.chunks), archive);
   }
   // Not gzip, with its first bytes split alike: refused.
   const notGzip = archive.slice();

@@ -9,7 +9,7 @@ import { bodyLimit } from "hono/body-limit";
 import type { Context } from "hono";
 import {
   INGRESS_MAX_BYTES,
-  joinChunks,
+  joinBytes,
   readIngressUpload,
   REQUEST_ID,
   USER_AGENT_PREFIX,
@@ -121,7 +121,7 @@ export function createAnalysisApp(deps: AppDeps): Hono {
     async (c) => {
       const upload = await readIngressUpload(c.req.raw);
       if (!upload.ok) return c.json({ error: upload.error }, upload.status);
-      const bytes = joinChunks(upload.archive);
+      const bytes = joinBytes(upload.archive.chunks, upload.archive.size);
       const requestId = crypto.randomUUID();
       await ingest.accept(bytes, {
         kind: "archive",

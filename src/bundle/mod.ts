@@ -16,6 +16,7 @@ import v8 from "node:v8";
 import vm from "node:vm";
 import zlib from "node:zlib";
 import { createTarPacker, packTar, unpackTar } from "modern-tar";
+import { joinBytes } from "../../contract/archive.ts";
 import { crc32Combine } from "./crc32.ts";
 import type { FromWorker, ToWorker } from "./segment_worker.ts";
 import { archiveSpool, type SpoolWriter, spoolWriter } from "./spool.ts";
@@ -110,16 +111,6 @@ async function tarHeader(name: string, size: number): Promise<Uint8Array> {
   reader.releaseLock();
   if (!value || value.byteLength !== 512) throw new Error("unexpected tar header");
   return value;
-}
-
-function concat(chunks: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.byteLength, 0));
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.byteLength;
-  }
-  return out;
 }
 
 /** gzip member header: deflate, no name, mtime 0, Unix. */
@@ -307,9 +298,12 @@ export async function packStreamingArchive(
   }
   const { parts: middleParts, crc: crcMiddle, length: lengthMiddle } = await middle.end();
 
-  const head = concat([await tarOf(before, false), await tarHeader(streamed.name, lengthMiddle)]);
+  const head = joinBytes([
+    await tarOf(before, false),
+    await tarHeader(streamed.name, lengthMiddle),
+  ]);
   const padding = new Uint8Array((512 - (lengthMiddle % 512)) % 512);
-  const tail = concat([padding, await tarOf(await options.after(), true)]);
+  const tail = joinBytes([padding, await tarOf(await options.after(), true)]);
   const crc = crc32Combine(
     crc32Combine(zlib.crc32(head), crcMiddle, lengthMiddle),
     zlib.crc32(tail),
@@ -333,7 +327,7 @@ export async function packArchive(
   options: { compressor?: Compressor } = {},
 ): Promise<Uint8Array> {
   const tar = await tarOf(files, true);
-  return concat([
+  return joinBytes([
     GZIP_HEADER,
     ...await compressWhole(tar, options.compressor ?? DEFAULT_COMPRESSOR, true),
     trailer(zlib.crc32(tar), tar.byteLength),

@@ -166,10 +166,7 @@ export class ReceiverStore {
   }
 
   /** Stores an archive and queues it for indexing; returns its request id. */
-  async accept(archive: Uint8Array | ArchiveChunks, arrival: Arrival): Promise<string> {
-    const { chunks, size } = archive instanceof Uint8Array
-      ? { chunks: [archive], size: archive.byteLength }
-      : archive;
+  async accept({ chunks, size }: ArchiveChunks, arrival: Arrival): Promise<string> {
     const record = newRecord(crypto.randomUUID(), {
       bytes: size,
       userAgent: arrival.userAgent,
