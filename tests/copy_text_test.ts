@@ -73,3 +73,33 @@ Deno.test("an error during the stream rejects the read with that error", async (
   setTimeout(() => stream.destroy(new Error("connection lost")), 5);
   await assert.rejects(forEachCopyPiece(stream, async () => {}), /connection lost/);
 });
+
+Deno.test("a slow handler holds the stream back: what is read ahead of it stays bounded", async () => {
+  // postgres.js pushes a row at a time and pauses its socket when the stream
+  // says its buffer is full: the reader must stop taking rows while its handler waits.
+  const row = new TextEncoder().encode("x".repeat(200) + "\n");
+  const rows = 20_000; // ~4 MB
+  let produced = 0;
+  const stream = new Readable({
+    read() {
+      while (produced < rows) {
+        produced++;
+        if (!this.push(row)) return;
+      }
+      this.push(null);
+    },
+  });
+  let handed = 0;
+  let mostAhead = 0;
+  let largest = 0;
+  await forEachCopyPiece(stream, async (piece) => {
+    handed += piece.length;
+    largest = Math.max(largest, piece.length * row.byteLength);
+    await new Promise((resolve) => setTimeout(resolve, 2));
+    // Measured once the handler has waited: what the stream gave meanwhile.
+    mostAhead = Math.max(mostAhead, (produced - handed) * row.byteLength);
+  });
+  assert.equal(handed, rows);
+  assert.ok(mostAhead < 256 * 1024, `${mostAhead} bytes read ahead of the handler`);
+  assert.ok(largest < 256 * 1024, `a piece of ${largest} bytes`);
+});
