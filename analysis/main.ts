@@ -122,7 +122,10 @@ async function importFiles(
   } catch (err) {
     throw new ConfigError(`cannot read ${(err as Error).message}`);
   }
-  const ingest = await openIngest(config);
+  // The store opens (connecting, catching up) while the first file is read: both wait on I/O.
+  const opening = openIngest(config);
+  opening.catch(() => {}); // awaited before the first file is accepted
+  let ingest: Awaited<typeof opening>;
   let failed = 0;
   let waiting = 0;
   // An export file is verified whole, then each of its archives is imported as hand-exported.
@@ -156,8 +159,11 @@ async function importFiles(
         });
       }
     }
-    for (const unit of units) {
-      const bytes = await readWhole(unit.path);
+    const first = units.length ? readWhole(units[0].path) : undefined;
+    first?.catch(() => {}); // awaited in the loop
+    ingest = await opening;
+    for (const [i, unit] of units.entries()) {
+      const bytes = await (i === 0 ? first! : readWhole(unit.path));
       let status: string;
       let reason: string | undefined;
       if (ingest) {

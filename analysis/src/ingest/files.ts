@@ -41,10 +41,16 @@ export async function readWhole(path: string): Promise<Uint8Array<ArrayBuffer>> 
   using file = await Deno.open(path);
   let buffer = new Uint8Array((await file.stat()).size);
   let filled = 0;
+  const probe = new Uint8Array(1);
   for (;;) {
     if (filled === buffer.byteLength) {
+      // Full at the size stat gave: one byte more tells the end from a file that grew
+      // (growing the buffer first cost a copy of the whole file, and twice its memory).
+      const n = await file.read(probe);
+      if (n === null) return buffer;
       const grown = new Uint8Array(Math.max(64 << 10, buffer.byteLength * 2));
       grown.set(buffer);
+      grown[filled++] = probe[0];
       buffer = grown;
     }
     const n = await file.read(buffer.subarray(filled));

@@ -138,13 +138,12 @@ export class Ingest {
     const now = new Date().toISOString();
     const orgKey = keyOf(this.secret, arrival.orgLabel);
     let before;
+    // With the shared store, this file is a cache of PostgreSQL's copy: written meanwhile.
+    const storing = seenHere ? undefined : storeRaw(path, bytes);
+    storing?.catch(() => {}); // awaited below
     try {
-      if (!seenHere) {
-        const tmp = `${path}.${crypto.randomUUID()}.tmp`;
-        await Deno.writeFile(tmp, bytes);
-        await Deno.rename(tmp, path);
-      }
       if (!this.shared) {
+        await storing;
         return await this.#record(sha256, {
           arrival,
           source,
@@ -162,6 +161,8 @@ export class Ingest {
         requestId: arrival.requestId,
       });
       if (ahead) ahead.recorded = true;
+      // PostgreSQL holds the bytes: without the cache, processing fetches them from there.
+      await storing?.catch(() => {});
     } catch (err) {
       if (ahead) await this.#discardAhead(sha256);
       throw err;
@@ -602,6 +603,18 @@ export class Ingest {
  * waits before it is tried again (unless it arrives again, or serve restarts).
  */
 export const WAIT_RETRY_MS = 15 * 60_000;
+
+/** Writes `bytes` to `path` whole or not at all (a temporary file, renamed). */
+async function storeRaw(path: string, bytes: Uint8Array): Promise<void> {
+  const tmp = `${path}.${crypto.randomUUID()}.tmp`;
+  try {
+    await Deno.writeFile(tmp, bytes);
+    await Deno.rename(tmp, path);
+  } catch (err) {
+    await Deno.remove(tmp).catch(() => {});
+    throw err;
+  }
+}
 
 /** Archive statuses that mean "not read yet". */
 const WAITING = ["received", "processing"];
