@@ -318,7 +318,7 @@ export async function archive(files: Record<string, string | Uint8Array>): Promi
  */
 export async function onpremArchive(
   c: GenCluster,
-  options: { deploymentType?: string; failureMessage?: string } = {},
+  options: { deploymentType?: string; failureMessage?: string; hostCpus?: number } = {},
 ): Promise<Uint8Array> {
   const events = [
     ...lifecycleEvents(c).map((e) =>
@@ -347,7 +347,7 @@ export async function onpremArchive(
       cluster_id: c.id,
       role: "master",
       inventory: JSON.stringify({
-        cpu: { architecture: "x86_64", count: 8 },
+        cpu: { architecture: "x86_64", count: options.hostCpus ?? 8 },
         memory: { physical_bytes: 17179869184 },
         system_vendor: { manufacturer: "HPE", product_name: "ProLiant DL360", virtual: false },
       }),

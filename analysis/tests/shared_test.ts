@@ -710,6 +710,41 @@ Deno.test("a replica whose change PostgreSQL refuses after its own copy took it 
   }
 });
 
+Deno.test("an archive quarantined after its events were committed locally leaves the copy as PostgreSQL holds it, and no staged segment", async () => {
+  const store = await sharedDatabase();
+  const replica = await startService({ env: store.env });
+  try {
+    const [before, bad, after] = population.generateClusters("onprem", 3, "staged");
+    const upload = async (archive: Uint8Array) =>
+      await replica.ingest.accept(archive, { kind: "archive", channel: "upload", orgLabel: null });
+    const eventsOf = async (cluster: population.GenCluster) =>
+      (await replica.ingest.store.query<{ n: number }>(
+        "SELECT count(*)::INTEGER AS n FROM events WHERE cluster_key = $1",
+        [keyOf(replica.ingest.secret, cluster.id)],
+      ))[0].n;
+    await upload(await population.onpremArchive(before));
+    await replica.ingest.settled();
+    // A CPU count no column holds fails the host rows, which are written after the events.
+    const refused = await upload(await population.onpremArchive(bad, { hostCpus: 1e12 }));
+    await upload(await population.onpremArchive(after));
+    await replica.ingest.settled();
+
+    const [row] = await store.pg<{ status: string; reason: string }[]>`
+      SELECT status, reason FROM archives WHERE sha256 = ${refused.sha256}`;
+    assert.equal(row.status, "error");
+    assert.match(row.reason, /out of range|Conversion/i);
+    assert.equal(await eventsOf(bad), 0);
+    assert.ok(await eventsOf(before) > 0);
+    assert.ok(await eventsOf(after) > 0);
+    assert.deepEqual(await counts(replica.ingest), await pgCounts(store.pg));
+    const staged = await store.pg`SELECT 1 FROM event_segments WHERE seq < 0`;
+    assert.equal(staged.length, 0);
+  } finally {
+    await replica.close();
+    await store.close();
+  }
+});
+
 Deno.test("a segment still being written is read as it grows, in whole parts, to its last byte", async () => {
   const dir = await Deno.makeTempDir({ prefix: "analysis-growing-" });
   try {

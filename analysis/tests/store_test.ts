@@ -75,6 +75,39 @@ Deno.test("a file written again at the same path, at the same size, is read as i
   }
 });
 
+Deno.test("what a transaction commits so far is read beside it while it goes on, and a later failure rolls back only what followed", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "analysis-beside-" });
+  const store = await Store.open(`${dir}/store.duckdb`);
+  try {
+    await store.exec("CREATE TABLE t (n INTEGER)");
+    const file = `${dir}/beside.csv`;
+    await assert.rejects(
+      store.transaction(async (tx) => {
+        await tx.run("INSERT INTO t VALUES (1), (2)");
+        await tx.commitSoFar();
+        await tx.run("INSERT INTO t VALUES (3)");
+        // The second connection sees the committed rows only, while this transaction is open.
+        await store.beside(`COPY (SELECT n FROM t ORDER BY n) TO '${file}' (HEADER false)`, {
+          settings: { preserve_insertion_order: "false" },
+        });
+        throw new Error("later failure");
+      }),
+      /later failure/,
+    );
+    assert.equal(await Deno.readTextFile(file), "1\n2\n");
+    const rows = await store.query<{ n: number }>("SELECT n FROM t ORDER BY n");
+    assert.deepEqual(rows.map((r) => r.n), [1, 2]);
+    // The setting held for that statement alone.
+    await store.beside(
+      `COPY (SELECT current_setting('preserve_insertion_order') AS v) TO '${file}' (HEADER false)`,
+    );
+    assert.equal((await Deno.readTextFile(file)).trim(), "true");
+  } finally {
+    await store.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("a setting a transaction sets is reset at its end, also when it failed", async () => {
   const store = await Store.open(":memory:");
   try {

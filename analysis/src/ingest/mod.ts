@@ -16,7 +16,12 @@ import {
 import { deriveSaasAttempts, normaliseSaasFile, type SaasStream } from "../normalise/saas.ts";
 import { keyOf } from "../normalise/keys.ts";
 import { isResourceError, type Store, type Tx } from "../store/duckdb.ts";
-import { CLUSTER_TABLES, type Pending, type SharedStore } from "../store/shared.ts";
+import {
+  CLUSTER_TABLES,
+  type Pending,
+  type SharedStore,
+  type StagedSegment,
+} from "../store/shared.ts";
 import { deriveSignals } from "../store/signals.ts";
 
 /** Where an archive or export file came from. */
@@ -81,6 +86,8 @@ export class Ingest {
    * (the two take about as long), for its processing to take. At most one.
    */
   #ahead?: Ahead;
+  /** Shared store: the local copy holds rows PostgreSQL lacks (see #processShared). */
+  #reloadCopy = false;
   /** Told to stop: what is being read finishes, the rest waits for the next start. */
   #stopping = false;
 
@@ -271,6 +278,11 @@ export class Ingest {
       const next = () => shared.nextPending({ skip: this.#deferredNow() });
       for (let row = await next(); row && !this.#stopping; row = await next()) {
         await this.#processShared(row);
+        if (this.#reloadCopy) {
+          await shared.forgetLocalCopy();
+          this.#reloadCopy = false;
+          await shared.catchUp();
+        }
       }
     });
     // Unpacked ahead and not taken: another replica read it, or this one put it off.
@@ -388,6 +400,10 @@ export class Ingest {
     // which spares keeping the added rows apart (a second write of a million rows). A SaaS
     // file touches many clusters and sends only the events it added.
     const wholeHistory = row.kind === "archive";
+    // Its events are committed locally (marked unsent) as soon as they are in, so that its
+    // segment is written and sent beside the rest of its rows rather than after them.
+    let staged: StagedSegment | undefined;
+    let eventsCommitted = false;
     try {
       // Committed here first, marked unsent; then sent (see SharedStore.sending).
       await shared.sending(async () => {
@@ -396,7 +412,19 @@ export class Ingest {
           // What was unpacked ahead serves the first try only (a second reads events.json whole).
           const ahead = unpacking;
           unpacking = undefined;
-          const read = await this.#normalise(tx, row, path, { whole, unpacking: ahead }).catch(
+          const afterEvents = wholeHistory
+            ? async (clusterKey: string) => {
+              await shared.markUnsent(tx);
+              await tx.commitSoFar();
+              eventsCommitted = true;
+              staged = await shared.stageSegment(tx, [clusterKey]);
+            }
+            : undefined;
+          const read = await this.#normalise(tx, row, path, {
+            whole,
+            unpacking: ahead,
+            afterEvents,
+          }).catch(
             (err) => {
               if (err instanceof HalvesUnreadable || isResourceError(err)) throw err;
               throw new Quarantine(quarantineReason(err));
@@ -409,6 +437,7 @@ export class Ingest {
           shared.commit(tx, {
             clusterKeys: read.clusterKeys,
             events: wholeHistory ? "replace" : "append",
+            staged,
             ledger: (sql) =>
               sql`UPDATE archives SET status = 'success', reason = NULL,
                   cluster_key = ${read.clusterKey}, collector = ${read.collector},
@@ -420,6 +449,13 @@ export class Ingest {
       });
     } catch (err) {
       if (unpacking) await discardUnpacked(unpacking);
+      if (staged) await shared.dropStaged(staged);
+      // Its events are in the local copy, its other rows are not, and PostgreSQL took none of
+      // it: the copy is reloaded whole before the next archive (see #drain). (Any other error
+      // ends the pass, and the next one's catch-up finds the copy marked unsent.)
+      if (eventsCommitted && (isResourceError(err) || err instanceof Quarantine)) {
+        this.#reloadCopy = true;
+      }
       if (isResourceError(err)) {
         // This replica cannot read it now; the others (or this one, later) may. The rest go on.
         this.#deferred.set(row.sha256, Date.now() + WAIT_RETRY_MS);
@@ -432,6 +468,9 @@ export class Ingest {
       // Anything else (PostgreSQL unreachable) leaves the archive waiting for the next pass.
       if (!(err instanceof Quarantine)) throw err;
       await shared.setStatus(row.sha256, { status: "error", reason: err.message });
+    } finally {
+      // Its file is removed once written and sent (or failed).
+      await staged?.done.catch(() => {});
     }
   }
 
@@ -453,7 +492,11 @@ export class Ingest {
     tx: Tx,
     row: Pending,
     path: string,
-    options: { whole?: boolean; unpacking?: Promise<Unpacked> } = {},
+    options: {
+      whole?: boolean;
+      unpacking?: Promise<Unpacked>;
+      afterEvents?: (clusterKey: string) => Promise<void>;
+    } = {},
   ): Promise<Normalised> {
     if (row.kind === "archive") {
       const read = await normaliseArchive(tx, path, {

@@ -156,6 +156,8 @@ export async function normaliseArchive(
     /** Spool events.json whole, not in halves (after HalvesUnreadable). */
     whole?: boolean;
     unpacking?: Promise<Unpacked>;
+    /** Called once the cluster's events are in, before the rest of its rows. */
+    afterEvents?: (clusterKey: string) => Promise<void>;
   },
 ): Promise<ArchiveRows> {
   const { secret, provenance } = options;
@@ -209,6 +211,7 @@ export async function normaliseArchive(
       eventsInArchive = added.read;
       eventsNew = added.added;
     }
+    await options.afterEvents?.(clusterKey);
 
     await upsertHosts(tx, {
       clusterKey,

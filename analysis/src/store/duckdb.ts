@@ -54,6 +54,9 @@ export class Store {
   readonly #conn: DuckDBConnection;
   #queue: Promise<unknown> = Promise.resolve();
   #generation = 0;
+  /** The second connection of {@linkcode beside}, made on first use. */
+  #beside?: DuckDBConnection;
+  #besideQueue: Promise<unknown> = Promise.resolve();
 
   private constructor(path: string, instance: DuckDBInstance, conn: DuckDBConnection) {
     this.path = path;
@@ -148,6 +151,10 @@ export class Store {
           ) as R[],
         profile,
         set,
+        commitSoFar: async () => {
+          await this.#conn.run("COMMIT");
+          await this.#conn.run("BEGIN TRANSACTION");
+        },
       };
       try {
         this.#generation++;
@@ -169,8 +176,35 @@ export class Store {
   /** Closes the file. */
   async close(): Promise<void> {
     await this.#queue.catch(() => {});
+    await this.#besideQueue.catch(() => {});
+    this.#beside?.closeSync();
     this.#conn.closeSync();
     this.#instance.closeSync();
+  }
+
+  /**
+   * Runs one statement on a second connection, beside whatever the first
+   * one does (a transaction's later statements included); it sees committed
+   * rows only. `settings` hold for that statement alone.
+   */
+  beside(
+    sql: string,
+    options: { params?: Params; settings?: Record<string, string> } = {},
+  ): Promise<void> {
+    const work = async () => {
+      this.#beside ??= await this.#instance.connect();
+      const conn = this.#beside;
+      const names = Object.keys(options.settings ?? {});
+      try {
+        for (const name of names) await conn.run(`SET ${name} = ${options.settings![name]}`);
+        await conn.run(sql, (options.params ?? []) as Record<string, DuckDBValue>);
+      } finally {
+        for (const name of names) await conn.run(`RESET ${name}`).catch(() => {});
+      }
+    };
+    const next = this.#besideQueue.then(work, work);
+    this.#besideQueue = next.catch(() => {});
+    return next;
   }
 }
 
@@ -211,4 +245,10 @@ export interface Tx {
    * statements; null resets it. The transaction's end resets it too.
    */
   set(name: string, value: string | null): Promise<void>;
+  /**
+   * Commits what the transaction wrote so far and goes on in a new one: a
+   * later failure rolls back only what follows. A second connection (see
+   * {@linkcode Store.beside}) reads what was committed meanwhile.
+   */
+  commitSoFar(): Promise<void>;
 }

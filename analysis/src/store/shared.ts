@@ -20,7 +20,10 @@
  * change entry. The local transaction commits first, marked as not yet sent,
  * because DuckDB writes a segment from committed rows in half the time
  * (measured); a copy still marked when it next catches up (PostgreSQL failed,
- * or the process stopped) is reloaded whole. Arrivals (the ledger) need no
+ * or the process stopped) is reloaded whole. An archive's events commit
+ * locally before its other rows are made, so that its segment is written (on
+ * a second DuckDB connection) and stored in PostgreSQL meanwhile, under a
+ * placeholder number its change then takes (see `stageSegment`). Arrivals (the ledger) need no
  * lock; a version number tells replicas when to reload it.
  */
 import postgres from "postgres";
@@ -372,6 +375,8 @@ export class SharedStore {
         SELECT pg_try_advisory_lock(${WRITE_LOCK}) AS locked`;
       if (!locked) return undefined;
       try {
+        // Segments staged by a holder of the lock that did not commit them (see stageSegment).
+        await this.#sql`DELETE FROM event_segments WHERE seq < 0`;
         await this.catchUp();
         return { value: await work() };
       } finally {
@@ -439,6 +444,8 @@ export class SharedStore {
       clusterKeys: string[];
       events: "append" | "replace";
       ledger?: (sql: postgres.TransactionSql) => Promise<unknown>;
+      /** The events' segment, staged already (see stageSegment). */
+      staged?: StagedSegment;
     },
   ): Promise<void> {
     const keys = [...new Set(change.clusterKeys)];
@@ -458,7 +465,15 @@ export class SharedStore {
     // The events this change leaves: those the archive added, or all of these clusters'.
     // DuckDB writes them while PostgreSQL takes the other tables' rows, and PostgreSQL then
     // takes the segment as it is written (nothing else uses `tx` until it is written).
-    const segment = change.events === "replace" || added > 0
+    // A staged segment serves when it holds exactly these clusters' events; one that does not
+    // is left unused (and removed when the lock is next taken).
+    const staged = change.staged && change.events === "replace" &&
+        sameKeys(change.staged.clusterKeys, keys)
+      ? change.staged
+      : undefined;
+    const segment = staged
+      ? undefined
+      : change.events === "replace" || added > 0
       ? await this.#startSegment(tx, change.events === "append" ? "events_added" : "events", mine)
       : undefined;
     segment?.written.catch(() => {}); // awaited below; until then its failure is not unhandled
@@ -474,6 +489,7 @@ export class SharedStore {
           await this.#removeFromSegments(sql, tx, { keys, duckdbFree: segment?.written });
         }
         if (segment) await writeSegment(sql, { seq, clusterKeys: keys, ...segment });
+        if (staged) await adoptStaged(sql, staged, seq);
         await sql`INSERT INTO changes (seq, kind, cluster_keys)
                   VALUES (${seq}, ${change.events}, ${keys})`;
         await change.ledger?.(sql);
@@ -490,6 +506,53 @@ export class SharedStore {
     await tx.run("DROP TABLE IF EXISTS events_added");
     await tx.run("INSERT OR REPLACE INTO replica_state VALUES ('change_seq', $1)", [String(seq)]);
     await tx.run("DELETE FROM replica_state WHERE k = 'unsent'");
+  }
+
+  /**
+   * Starts writing every committed event of `clusterKeys` as a segment, on
+   * the local store's second connection, and storing it in PostgreSQL as it
+   * grows, in a transaction of its own under a placeholder number (negative:
+   * no catch-up reads it) that {@linkcode commit} replaces with its change's.
+   * So the segment is written and sent while the local transaction goes on
+   * (`tx`, which committed the events with `commitSoFar`), not after it.
+   * Call under {@linkcode exclusive}; one never committed is removed when the
+   * lock is next taken. Undefined when the clusters have no events.
+   */
+  async stageSegment(tx: Tx, clusterKeys: string[]): Promise<StagedSegment | undefined> {
+    const keys = JSON.stringify(clusterKeys);
+    const mine = `cluster_key IN (SELECT unnest(from_json($1, '["VARCHAR"]')))`;
+    const [{ n }] = await tx.query<{ n: number }>(
+      `SELECT count(*)::INTEGER AS n FROM events WHERE ${mine}`,
+      [keys],
+    );
+    if (n === 0) return undefined;
+    const names = (await this.#columnsOf(tx, "events")).map((c) => c.name).join(", ");
+    const path = this.#scratch("segment.parquet");
+    // As in #startSegment: rows in any order, written in place to be read as the file grows.
+    const written = this.#local.beside(
+      `COPY (SELECT ${names} FROM events WHERE ${mine}) TO '${path}' (${PARQUET}, USE_TMP_FILE false)`,
+      { params: [keys], settings: { preserve_insertion_order: "false" } },
+    );
+    written.catch(() => {}); // the send awaits it
+    const id = -1 - Math.floor(Math.random() * Number.MAX_SAFE_INTEGER);
+    const stored = this.#sql.begin((sql) =>
+      writeSegment(sql, { seq: id, clusterKeys, path, written })
+    );
+    const done = Promise.allSettled([written, stored]).then(async (results) => {
+      await Deno.remove(path).catch(() => {});
+      for (const r of results) if (r.status === "rejected") throw r.reason;
+    });
+    done.catch(() => {}); // commit awaits it
+    return { id, clusterKeys, done };
+  }
+
+  /**
+   * Removes a staged segment that no change took (best effort: one left is
+   * removed when the lock is next taken).
+   */
+  async dropStaged(staged: StagedSegment): Promise<void> {
+    await staged.done.catch(() => {});
+    await this.#sql`DELETE FROM event_segments WHERE seq = ${staged.id}`.catch(() => {});
   }
 
   /**
@@ -752,7 +815,7 @@ export class SharedStore {
     const { keys } = what;
     const segments = await sql<{ seq: string; cluster_keys: string[] }[]>`
       SELECT DISTINCT seq::text AS seq, cluster_keys FROM event_segments
-      WHERE cluster_keys && ${keys}::text[] ORDER BY seq`;
+      WHERE cluster_keys && ${keys}::text[] AND seq > 0 ORDER BY seq`;
     const gone = new Set(keys);
     for (const { seq, cluster_keys } of segments) {
       const rest = cluster_keys.filter((k) => !gone.has(k));
@@ -849,6 +912,32 @@ const UNAVAILABLE = new Set([
 export function isUnavailable(err: unknown): boolean {
   const code = (err as { code?: unknown })?.code;
   return typeof code === "string" && UNAVAILABLE.has(code);
+}
+
+/** A segment stored ahead of its change (see {@linkcode SharedStore.stageSegment}). */
+export interface StagedSegment {
+  /** Its placeholder number. */
+  id: number;
+  /** The clusters whose every event it holds. */
+  clusterKeys: string[];
+  /** Settles once it is written and stored (its file removed), or failed to be. */
+  done: Promise<void>;
+}
+
+/** Gives a staged segment its change's number, in the change's transaction. */
+async function adoptStaged(
+  sql: postgres.TransactionSql,
+  staged: StagedSegment,
+  seq: number,
+): Promise<void> {
+  await staged.done;
+  const moved = await sql`UPDATE event_segments SET seq = ${seq} WHERE seq = ${staged.id}`;
+  if (moved.count === 0) throw new Error("the staged segment is gone from PostgreSQL");
+}
+
+function sameKeys(a: string[], b: string[]): boolean {
+  const set = new Set(a);
+  return set.size === new Set(b).size && b.every((k) => set.has(k));
 }
 
 /** A problem with the shared store the operator must fix (exit 2). */
