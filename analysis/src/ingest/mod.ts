@@ -279,7 +279,7 @@ export class Ingest {
       for (let row = await next(); row && !this.#stopping; row = await next()) {
         await this.#processShared(row);
         if (this.#reloadCopy) {
-          await shared.forgetLocalCopy();
+          // The copy is still marked unsent, and nothing is on its way: catching up reloads it.
           this.#reloadCopy = false;
           await shared.catchUp();
         }

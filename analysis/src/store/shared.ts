@@ -35,7 +35,7 @@ import { Buffer } from "node:buffer";
 import { rowWriter } from "pg-copy-streams-binary";
 import { keyOf } from "../normalise/keys.ts";
 import { makeScratchDir } from "../scratch.ts";
-import type { Store, Tx } from "./duckdb.ts";
+import type { Params, Store, Tx } from "./duckdb.ts";
 import { DERIVED_TABLES } from "./signals.ts";
 
 /**
@@ -521,18 +521,13 @@ export class SharedStore {
   async stageSegment(tx: Tx, clusterKeys: string[]): Promise<StagedSegment | undefined> {
     const keys = JSON.stringify(clusterKeys);
     const mine = `cluster_key IN (SELECT unnest(from_json($1, '["VARCHAR"]')))`;
-    const [{ n }] = await tx.query<{ n: number }>(
-      `SELECT count(*)::INTEGER AS n FROM events WHERE ${mine}`,
-      [keys],
-    );
-    if (n === 0) return undefined;
-    const names = (await this.#columnsOf(tx, "events")).map((c) => c.name).join(", ");
-    const path = this.#scratch("segment.parquet");
-    // As in #startSegment: rows in any order, written in place to be read as the file grows.
-    const written = this.#local.beside(
-      `COPY (SELECT ${names} FROM events WHERE ${mine}) TO '${path}' (${PARQUET}, USE_TMP_FILE false)`,
-      { params: [keys], settings: { preserve_insertion_order: "false" } },
-    );
+    const segment = await this.#segmentCopy(tx, { from: "events", where: mine, params: [keys] });
+    if (!segment) return undefined;
+    const { path } = segment;
+    const written = this.#local.beside(segment.copy, {
+      params: [keys],
+      settings: { preserve_insertion_order: "false" },
+    });
     written.catch(() => {}); // the send awaits it
     const id = -1 - Math.floor(Math.random() * Number.MAX_SAFE_INTEGER);
     const stored = this.#sql.begin((sql) =>
@@ -783,22 +778,39 @@ export class SharedStore {
     from: string,
     where: string,
   ): Promise<{ path: string; written: Promise<void> } | undefined> {
+    const segment = await this.#segmentCopy(tx, { from, where });
+    if (!segment) return undefined;
+    await tx.set("preserve_insertion_order", "false");
+    const written = tx.run(segment.copy).finally(() => tx.set("preserve_insertion_order", null));
+    return { path: segment.path, written };
+  }
+
+  /**
+   * The `COPY` that writes the events of `from` matching `where` as a
+   * segment, and the file it writes; undefined when there are none. Run it
+   * with `preserve_insertion_order` off: nothing reads a segment's order, and
+   * each thread then writes its row groups as it fills them, where keeping
+   * the order held most of the file back to the end (a million events:
+   * 1.4-1.5 s instead of 2.1 s beside other work, measured). Written in place
+   * (no temporary file to rename), so it can be read as it grows.
+   */
+  async #segmentCopy(
+    tx: Tx,
+    what: { from: string; where: string; params?: Params },
+  ): Promise<{ path: string; copy: string } | undefined> {
+    const { from, where, params = [] } = what;
     const [{ n }] = await tx.query<{ n: number }>(
       `SELECT count(*)::INTEGER AS n FROM ${from} WHERE ${where}`,
+      params,
     );
     if (n === 0) return undefined;
     const names = (await this.#columnsOf(tx, "events")).map((c) => c.name).join(", ");
     const path = this.#scratch("segment.parquet");
-    // Rows in any order (nothing reads a segment's order): each thread writes its row groups as
-    // it fills them, where keeping the order held most of the file back to the end (a million
-    // events: 1.4-1.5 s instead of 2.1 s beside other work, measured). Written in place (no
-    // temporary file to rename), so it can be read as it grows.
-    await tx.set("preserve_insertion_order", "false");
-    const written = tx.run(
-      `COPY (SELECT ${names} FROM ${from} WHERE ${where}) TO '${path}'
-       (${PARQUET}, USE_TMP_FILE false)`,
-    ).finally(() => tx.set("preserve_insertion_order", null));
-    return { path, written };
+    return {
+      path,
+      copy: `COPY (SELECT ${names} FROM ${from} WHERE ${where}) TO '${path}'
+             (${PARQUET}, USE_TMP_FILE false)`,
+    };
   }
 
   /**
