@@ -8,7 +8,9 @@
  * queries it directly), except that events, by far the largest, are kept as
  * Parquet segments, one per change that added them: a million event rows cost
  * PostgreSQL 7.4 s to take with their indexes, the same rows as a segment
- * ~1 s to write and send (README). Each replica keeps a local DuckDB copy of the
+ * ~1 s to write and send (README). The host stage durations, a row per stage
+ * event, are not kept at all: each replica derives them from the events it
+ * loads, as the replica that imported them did. Each replica keeps a local DuckDB copy of the
  * normalised tables, in step with PostgreSQL through a change log, and
  * normalises and answers there: the same code and the same SQL as the
  * embedded store, so every question gives the same answer on both.
@@ -36,7 +38,7 @@ import { rowWriter } from "pg-copy-streams-binary";
 import { keyOf } from "../normalise/keys.ts";
 import { makeScratchDir } from "../scratch.ts";
 import type { Params, Store, Tx } from "./duckdb.ts";
-import { DERIVED_TABLES } from "./signals.ts";
+import { DERIVED_TABLES, deriveStageDurations, PER_EVENT_TABLES } from "./signals.ts";
 
 /**
  * Tables of the model whose rows belong to one cluster, the per-cluster
@@ -49,6 +51,12 @@ export const CLUSTER_TABLES = [
   "component_versions",
   ...DERIVED_TABLES,
 ];
+
+/**
+ * Those PostgreSQL holds as rows; the per-event ones each replica derives
+ * from the events it loads (see PER_EVENT_TABLES).
+ */
+const REPLICATED_TABLES = CLUSTER_TABLES.filter((t) => !PER_EVENT_TABLES.includes(t));
 
 const LEDGER_TABLES = ["archives", "requests"];
 
@@ -113,11 +121,8 @@ CREATE TABLE IF NOT EXISTS failure_reasons (
   cluster_key text NOT NULL, kind text NOT NULL, reason text NOT NULL, events bigint NOT NULL
 );
 CREATE TABLE IF NOT EXISTS cluster_numbers (cluster_key text PRIMARY KEY, cluster_no bigint NOT NULL);
-CREATE TABLE IF NOT EXISTS host_stage_durations (
-  cluster_key text NOT NULL, host_key text, source text NOT NULL, event_time timestamptz, stage text,
-  duration_s double precision, result text, vendor text, product text, disk_type text, role text,
-  cluster_no bigint
-);
+-- Derived by each replica from the events (see PER_EVENT_TABLES); stores made before kept it.
+DROP TABLE IF EXISTS host_stage_durations;
 CREATE INDEX IF NOT EXISTS attempts_cluster ON attempts (cluster_key);
 CREATE INDEX IF NOT EXISTS event_segments_keys ON event_segments USING gin (cluster_keys);
 -- gzip and zstd bytes: PostgreSQL's own compression would cost time for nothing (measured:
@@ -131,7 +136,6 @@ DO $$ BEGIN
   END IF;
 END $$;
 CREATE INDEX IF NOT EXISTS failure_reasons_cluster ON failure_reasons (cluster_key);
-CREATE INDEX IF NOT EXISTS host_stage_durations_cluster ON host_stage_durations (cluster_key);
 CREATE INDEX IF NOT EXISTS archives_status ON archives (status);
 `;
 
@@ -455,7 +459,7 @@ export class SharedStore {
     );
     const mine = "cluster_key IN (SELECT k FROM sync_keys)";
     const batches: Batch[] = [];
-    for (const table of CLUSTER_TABLES) {
+    for (const table of REPLICATED_TABLES) {
       batches.push(await this.#batch(tx, { table, from: table, where: mine }));
     }
     // Appended: the rows the archive added, kept in events_added (none when it added no events).
@@ -481,7 +485,7 @@ export class SharedStore {
     try {
       seq = await this.#sql.begin(async (sql) => {
         const seq = await nextChange(sql);
-        for (const table of CLUSTER_TABLES) {
+        for (const table of REPLICATED_TABLES) {
           await sql`DELETE FROM ${sql(table)} WHERE cluster_key = ANY(${keys})`;
         }
         for (const batch of batches) await this.#send(sql, batch);
@@ -611,11 +615,16 @@ export class SharedStore {
         if (fresh) {
           await this.#pullAll(tx, Number(meta.seq));
           seq = Number(meta.seq);
+          await deriveStageDurations(tx);
         }
+        const touched = new Set<string>();
         for (const change of changes) {
           await this.#apply(tx, change);
+          for (const key of change.cluster_keys) touched.add(key);
           seq = change.seq;
         }
+        // Once for all the changes: their clusters' events as they now stand.
+        await deriveStageDurations(tx, touched);
         await tx.run("INSERT OR REPLACE INTO replica_state VALUES ('change_seq', $1)", [
           String(seq),
         ]);
@@ -632,7 +641,7 @@ export class SharedStore {
   /** Replaces the local copy with everything PostgreSQL holds up to change `upTo`. */
   async #pullAll(tx: Tx, upTo: number): Promise<void> {
     for (const table of [...CLUSTER_TABLES, "events"]) await tx.run(`DELETE FROM ${table}`);
-    for (const table of CLUSTER_TABLES) await this.#pull(tx, table, "true");
+    for (const table of REPLICATED_TABLES) await this.#pull(tx, table, "true");
     await this.#loadSegments(tx, { from: 0, to: upTo });
   }
 
@@ -646,7 +655,7 @@ export class SharedStore {
     const tables = change.kind === "replace" ? [...CLUSTER_TABLES, "events"] : CLUSTER_TABLES;
     for (const table of tables) await tx.run(`DELETE FROM ${table} WHERE ${mine}`, [keys]);
     const inKeys = `cluster_key IN (SELECT unnest(${pgTextArray(change.cluster_keys)}))`;
-    for (const table of CLUSTER_TABLES) await this.#pull(tx, table, inKeys);
+    for (const table of REPLICATED_TABLES) await this.#pull(tx, table, inKeys);
     // A replace's segment holds all of its clusters' events; an append's, those it added.
     // A later replace may have taken rows out of this segment since: applied in order,
     // the copy ends as PostgreSQL stands.
@@ -1200,7 +1209,7 @@ async function dropEventRows(sql: postgres.TransactionSql): Promise<void> {
 /** Empties the normalised tables and queues every archive again, as one change. */
 async function resetTables(sql: postgres.TransactionSql): Promise<void> {
   const seq = await nextChange(sql);
-  for (const table of CLUSTER_TABLES) await sql`DELETE FROM ${sql(table)}`;
+  for (const table of REPLICATED_TABLES) await sql`DELETE FROM ${sql(table)}`;
   await sql`DELETE FROM event_segments`;
   await sql`UPDATE archives SET status = 'received', reason = NULL`;
   await sql`INSERT INTO changes (seq, kind, cluster_keys) VALUES (${seq}, 'reset', '{}')`;
