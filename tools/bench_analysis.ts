@@ -62,10 +62,28 @@ function median(values: number[]): number {
   return quantile(values, 0.5);
 }
 
+/**
+ * How long, in ms, some task on this machine has waited for I/O since boot
+ * (the kernel's pressure stall information), or undefined where it is not
+ * kept. Reported per round: the import writes ~0.5 GB (its own stalls count
+ * too), the floor reads a file already in the page cache, so a round whose
+ * I/O stalled tells a slow disk from slow code.
+ */
+function ioStalledMs(): number | undefined {
+  try {
+    const some = Deno.readTextFileSync("/proc/pressure/io").split("\n")[0];
+    const total = /total=(\d+)/.exec(some)?.[1];
+    return total === undefined ? undefined : Number(total) / 1000;
+  } catch {
+    return undefined;
+  }
+}
+
 async function timed(
   cmd: string[],
   env: Record<string, string>,
-): Promise<{ ms: number; peak: number; out: string }> {
+): Promise<{ ms: number; peak: number; out: string; ioStall?: number }> {
+  const io0 = ioStalledMs();
   const t0 = performance.now();
   const child = new Deno.Command(cmd[0], {
     args: cmd.slice(1),
@@ -77,7 +95,20 @@ async function timed(
   const out = await child.output();
   const peak = watch.stop();
   if (!out.success) throw new Error(new TextDecoder().decode(out.stderr).slice(-2000));
-  return { ms: performance.now() - t0, peak, out: new TextDecoder().decode(out.stdout) };
+  const ms = performance.now() - t0;
+  const io1 = ioStalledMs();
+  const ioStall = io0 === undefined || io1 === undefined ? undefined : io1 - io0;
+  return { ms, peak, out: new TextDecoder().decode(out.stdout), ioStall };
+}
+
+/** "I/O stalled 0.12 s", or "" where the machine does not say. */
+function stalled(run: { ioStall?: number }): string {
+  return run.ioStall === undefined ? "" : `I/O stalled ${(run.ioStall / 1000).toFixed(2)} s`;
+}
+
+/** `note` in parentheses after a space, or nothing. */
+function aside(note: string): string {
+  return note ? ` (${note})` : "";
 }
 
 /** A 150-host archive of `n` events in upstream's layout, written to `path`. */
@@ -215,9 +246,11 @@ console.log((await c.runAndReadAll("SELECT count(*) AS n FROM e")).getRowObjects
   console.log(`| events | ${events.toLocaleString("en")} | ${floors[0].out.trim()} | |`);
   for (let i = 0; i < rounds; i++) {
     console.log(
-      `| round ${i + 1}: wall time, peak RSS | ${s(ingests[i].ms)}, ${mb(ingests[i].peak)} | ${
-        s(floors[i].ms)
-      }, ${mb(floors[i].peak)} | ${ratios[i].toFixed(2)}× |`,
+      `| round ${i + 1}: wall time, peak RSS | ${s(ingests[i].ms)}, ${mb(ingests[i].peak)}${
+        aside(stalled(ingests[i]))
+      } | ${s(floors[i].ms)}, ${mb(floors[i].peak)}${aside(stalled(floors[i]))} | ${
+        ratios[i].toFixed(2)
+      }× |`,
     );
   }
   console.log(
@@ -341,7 +374,9 @@ async function sharedIngestBench(
     const main = `${ROOT}analysis/main.ts`;
     const key = `${dir}/replicas.key`;
     await Deno.writeTextFile(key, "b".repeat(64));
-    const rows: Array<{ floor: number; ms: number; peak: number }> = [];
+    const rows: Array<
+      { floor: number; ms: number; peak: number; floorStall: string; stall: string }
+    > = [];
     let url = "";
     for (let round = 0; round < rounds; round++) {
       await admin.unsafe(`CREATE DATABASE shared_${round}`);
@@ -356,7 +391,13 @@ async function sharedIngestBench(
           ANALYSIS_DB: `${dir}/replica-1-${round}.duckdb`,
         },
       );
-      rows.push({ floor: floor.ms, ms: ingest.ms, peak: ingest.peak });
+      rows.push({
+        floor: floor.ms,
+        ms: ingest.ms,
+        peak: ingest.peak,
+        floorStall: stalled(floor),
+        stall: stalled(ingest),
+      });
     }
     const shared = { ...run.env, ANALYSIS_DATABASE_URL: url, ANALYSIS_KEY_FILE: key };
     const follower = await timed(
@@ -380,9 +421,9 @@ async function sharedIngestBench(
       console.log(
         `| round ${i + 1}: \`analysis import\` of the same archive (its floor ${
           (r.floor / 1000).toFixed(2)
-        } s) | ${(r.ms / 1000).toFixed(2)} s | ${(r.peak / 1e6).toFixed(1)} MB | ${
-          (r.ms / r.floor).toFixed(2)
-        }× |`,
+        } s${r.floorStall ? `; ${r.floorStall}` : ""}) | ${(r.ms / 1000).toFixed(2)} s${
+          aside(r.stall)
+        } | ${(r.peak / 1e6).toFixed(1)} MB | ${(r.ms / r.floor).toFixed(2)}× |`,
       );
     }
     console.log(
