@@ -624,7 +624,7 @@ Deno.test("on PostgreSQL, an archive a replica runs out of memory on waits for i
   }
 });
 
-Deno.test("a shared store that kept events as rows is read again from its raw archives, into segments", async () => {
+Deno.test("a shared store that kept events and stage durations as rows is read again from its raw archives, into segments", async () => {
   const { env, pg, ...store } = await sharedDatabase();
   let second: TestService | undefined;
   try {
@@ -646,13 +646,25 @@ Deno.test("a shared store that kept events as rows is read again from its raw ar
     await pg`CREATE TABLE events (cluster_key text NOT NULL, event_id text NOT NULL,
                                   change_seq bigint NOT NULL)`;
     await pg`INSERT INTO events VALUES ('k', 'e', 1)`;
+    // And the host stage durations as rows, which PostgreSQL no longer keeps.
+    await pg`CREATE TABLE host_stage_durations (cluster_key text NOT NULL)`;
 
     second = await startService({ env });
     second.ingest.kick();
     await second.ingest.settled();
-    const [{ legacy }] = await pg<{ legacy: boolean }[]>`
-      SELECT to_regclass('assisted_analysis.events') IS NOT NULL AS legacy`;
+    const [{ legacy, stages }] = await pg<{ legacy: boolean; stages: boolean }[]>`
+      SELECT to_regclass('assisted_analysis.events') IS NOT NULL AS legacy,
+             to_regclass('assisted_analysis.host_stage_durations') IS NOT NULL AS stages`;
     assert.equal(legacy, false);
+    assert.equal(stages, false);
+    // The copy holds them, derived from the events.
+    const stageRows = "SELECT count(*)::INTEGER AS n FROM host_stage_durations";
+    const [{ n: stageEvents }] = await pgEvents<{ n: number }>(
+      pg,
+      "SELECT count(*)::INTEGER AS n FROM events WHERE message = 'host.stage.duration'",
+    );
+    assert.ok(stageEvents > 0);
+    assert.deepEqual(await second.ingest.store.query(stageRows), [{ n: stageEvents }]);
     assert.deepEqual(await pgEvents(pg, count), [{ n: stored }]);
     assert.deepEqual(await second.ingest.store.query(count), [{ n: stored }]);
     const [{ status }] = await pg<{ status: string }[]>`SELECT status FROM archives`;
