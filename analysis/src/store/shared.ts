@@ -615,7 +615,6 @@ export class SharedStore {
         if (fresh) {
           await this.#pullAll(tx, Number(meta.seq));
           seq = Number(meta.seq);
-          await deriveStageDurations(tx);
         }
         const touched = new Set<string>();
         for (const change of changes) {
@@ -638,11 +637,15 @@ export class SharedStore {
     if (fresh || state.ledger_version !== meta.ledger) await this.#pullLedger();
   }
 
-  /** Replaces the local copy with everything PostgreSQL holds up to change `upTo`. */
+  /**
+   * Replaces the local copy with everything PostgreSQL holds up to change
+   * `upTo`, and what each replica derives from it.
+   */
   async #pullAll(tx: Tx, upTo: number): Promise<void> {
     for (const table of [...CLUSTER_TABLES, "events"]) await tx.run(`DELETE FROM ${table}`);
     for (const table of REPLICATED_TABLES) await this.#pull(tx, table, "true");
     await this.#loadSegments(tx, { from: 0, to: upTo });
+    await deriveStageDurations(tx);
   }
 
   async #apply(tx: Tx, change: Change): Promise<void> {
