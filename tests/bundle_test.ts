@@ -141,15 +141,19 @@ Deno.test("a dropped archive is freed before the next is built once releaseArchi
   // archive was still held. Three 40 MB archives built one after another.
   const released = await rssRounds("release_rounds.ts", ["release"]);
   const kept = await rssRounds("release_rounds.ts", ["none"]);
-  // Without it the later rounds hold the previous archive too (~40 MB more);
-  // with it they stay near the first.
+  // Without it the second round holds the first archive too (~40 MB more).
   assert.ok(
-    Math.max(...kept.slice(1)) - kept[0] > 30,
+    kept[1] - kept[0] > 30,
     `without release: ${kept.join(", ")} MB (the premise of this test)`,
   );
+  // With it they hold less than the second round without it, which holds two
+  // archives (measured alone: later rounds 152-176 MB with, second rounds 205-216 MB
+  // without). Compared with the other process, not with its own first round: in
+  // some full-suite runs the first round read 127-130 MB where it reads ~160 MB
+  // alone, and the later ones 155-175 MB, which failed a bound of 20 MB over it.
   assert.ok(
-    Math.max(...released.slice(1)) - released[0] < 20,
-    `with release: ${released.join(", ")} MB`,
+    Math.max(...released.slice(1)) < kept[1] - 15,
+    `with release: ${released.join(", ")} MB; without: ${kept.join(", ")} MB`,
   );
 });
 
