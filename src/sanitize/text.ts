@@ -19,12 +19,22 @@ const MEMO_LIMIT = 8_000;
 const MEMO_WINDOW = 1_024;
 /** While they do not, it looks up (and keeps) one text in this many. */
 const MEMO_SAMPLE = 16;
+/**
+ * While they do not, it keeps at most this many: enough for texts that come
+ * back within a window to be seen (the sampled ones of 64 × 16 calls), few
+ * enough that they die in the young generation instead of piling up in the
+ * old one (a serve process on a million unique messages peaked ~7 MB lower,
+ * README, Scale). The cost: texts that come back only after more than ~1,000
+ * others no longer bring the memo back.
+ */
+const MEMO_PROBATION = 64;
 
 /**
  * A memo of at most `limit` entries (a full memo starts over: texts repeat in
  * runs, so the recent ones come back at once). While fewer than `worthAt` of
  * its lookups hit, over windows of {@linkcode MEMO_WINDOW} calls, it looks
- * up and keeps only one text in {@linkcode MEMO_SAMPLE}: for a million
+ * up and keeps only one text in {@linkcode MEMO_SAMPLE}, and at most
+ * {@linkcode MEMO_PROBATION} of them: for a million
  * messages that never repeat, the lookups (each hashing a new text) and the
  * entries (each outliving the young generation) cost more than the work they
  * could spare (README, Scale). The sample lets texts that start repeating back in.
@@ -65,7 +75,7 @@ export class Memo<K, V> {
   /** Keeps `value` under `key` if the last `get` looked for it, and returns it. */
   set(key: K, value: V): V {
     if (!this.#looked) return value;
-    if (this.#map.size >= this.#limit) this.#map.clear();
+    if (this.#map.size >= (this.#sparse ? MEMO_PROBATION : this.#limit)) this.#map.clear();
     this.#map.set(detach(key), detach(value));
     return value;
   }
