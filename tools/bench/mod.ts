@@ -13,8 +13,9 @@
  * the sanitiser's cost per event, without a database. `BENCH_RUN` picks how
  * the collector is started, as the README documents it: `start` (default:
  * `deno task start`'s command: serve with its permissions), `serve` (`deno run
- * -A main.ts serve`) or `once` (`deno run -A main.ts once`; timed from its
- * start, and to its exit beside). None passes V8 flags: main.ts bounds the heap itself.
+ * -A main.ts serve`), `once` (`deno run -A main.ts once`; timed from its
+ * start, and to its exit beside) or `image` (the Containerfile built and run
+ * with Podman, as `deno task container-test` builds it). None passes V8 flags: main.ts bounds the heap itself.
  * Peak RSS is the sum over the collector's process tree.
  */
 import zlib from "node:zlib";
@@ -30,6 +31,7 @@ import { findPostgresBin, startThrowawayPostgres } from "../postgres.ts";
 import { freePort } from "../child.ts";
 import { ReceiverStore } from "../../src/receiver/mod.ts";
 import { watchTreeRss } from "../rss.ts";
+import { buildCollectorImage, containerConfig, ensureTools, run } from "../container/podman.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 
@@ -148,9 +150,57 @@ async function spawnReceiver(
 
 /** How the collector is started (`BENCH_RUN`). */
 const RUN = Deno.env.get("BENCH_RUN") ?? "start";
-if (!["start", "serve", "once"].includes(RUN)) {
-  console.error("BENCH_RUN must be start, serve or once");
+if (!["start", "serve", "once", "image"].includes(RUN)) {
+  console.error("BENCH_RUN must be start, serve, once or image");
   Deno.exit(2);
+}
+
+const IMAGE = "localhost/assisted-telemetry-collector:bench";
+const IMAGE_BASE = "localhost/collector-deno-base:bench";
+
+/**
+ * The image (`BENCH_RUN=image`), built here and run as the README's Podman
+ * section runs it (read-only, its own user), on the host's network to reach
+ * this throwaway PostgreSQL. Peak RSS is the container's process tree, read
+ * from the host: the container's first process is the collector itself.
+ */
+async function startImage(
+  dir: string,
+  env: Record<string, string>,
+): Promise<{ child: Deno.ChildProcess; pid(): Promise<number>; remove(): Promise<void> }> {
+  await ensureTools();
+  await Deno.mkdir(`${dir}/podman`);
+  const podman = await containerConfig(`${dir}/podman`);
+  console.log("building the image…");
+  await buildCollectorImage(IMAGE, { base: IMAGE_BASE, dir: `${dir}/podman`, env: podman });
+  const name = `collector-bench-${Deno.pid}`;
+  const child = new Deno.Command("podman", {
+    args: [
+      "run",
+      "--rm",
+      "--name",
+      name,
+      "--network",
+      "host",
+      "--read-only",
+      ...Object.entries(env).flatMap(([k, v]) => ["-e", `${k}=${v}`]),
+      IMAGE,
+    ],
+    env: podman,
+    stdout: "null",
+    stderr: "inherit",
+  }).spawn();
+  return {
+    child,
+    async pid() {
+      const out = await run("podman", ["inspect", "--format", "{{.State.Pid}}", name], podman);
+      return Number(out.trim());
+    },
+    async remove() {
+      await run("podman", ["rm", "-f", name], podman).catch(() => {});
+      await run("podman", ["rmi", "-f", IMAGE, IMAGE_BASE], podman).catch(() => {});
+    },
+  };
 }
 
 /**
@@ -311,7 +361,8 @@ async function main(): Promise<void> {
       await receiver.close(rounds);
     } else {
       // As deployed: serve, triggered, while /healthz is probed.
-      const child = command("serve").spawn();
+      const image = RUN === "image" ? await startImage(dir, env) : undefined;
+      const child = image?.child ?? command("serve").spawn();
       const base = `http://127.0.0.1:${port}`;
       const get = (path: string) =>
         fetch(base + path).then(async (r) => ({ status: r.status, body: await r.json() })).catch(
@@ -321,7 +372,8 @@ async function main(): Promise<void> {
       while (!(await get("/v1/status")).body.collection) {
         await new Promise((r) => setTimeout(r, 50));
       }
-      const idle = watchTreeRss(child.pid);
+      const pid = image ? await image.pid() : child.pid;
+      const idle = watchTreeRss(pid);
       rssBefore = idle.stop();
       for (let round = 0; round < rounds; round++) {
         const floor = await runFloor();
@@ -329,7 +381,7 @@ async function main(): Promise<void> {
         floorBytes = Number(floor.out);
         await endAttempt();
         // A process's peak never falls: each round's is the peak of the passes so far.
-        const watch = watchTreeRss(child.pid);
+        const watch = watchTreeRss(pid);
         const started = performance.now();
         await fetch(`${base}/v1/trigger`, { method: "POST" }).then((r) => r.body?.cancel());
         let accepted: number | undefined;
@@ -351,13 +403,18 @@ async function main(): Promise<void> {
       }
       child.kill("SIGTERM");
       await child.status;
+      await image?.remove();
       await receiver.close(rounds);
     }
     latencies.sort((a, b) => a - b);
     const p99 = latencies[Math.floor(latencies.length * 0.99)] ?? 0;
     console.log(
       `\ncollector started as: ${
-        RUN === "start" ? `${START_TASK} (deno task start)` : `deno run -A main.ts ${RUN}`
+        RUN === "start"
+          ? `${START_TASK} (deno task start)`
+          : RUN === "image"
+          ? "the image (podman run --read-only, its entrypoint and command)"
+          : `deno run -A main.ts ${RUN}`
       }`,
     );
 

@@ -14,30 +14,19 @@ import { serveLocalReceiver } from "../local_receiver.ts";
 import { ASSISTED_SCHEMA_SQL } from "../../tests/fixtures/assisted_schema.ts";
 import { startThrowawayPostgres } from "../postgres.ts";
 import {
-  buildFromRootfs,
+  buildCollectorImage,
   checkCollectorContainer,
   containerConfig,
-  copyProgram,
   ensureTools,
-  prepareRootfs,
   run,
 } from "./podman.ts";
 import { checkPod } from "./pod_check.ts";
 
-const ROOT = new URL("../../", import.meta.url).pathname;
 const IMAGE = "localhost/assisted-telemetry-collector:test";
 const BASE = "localhost/collector-deno-base:test";
 
 function log(text: string): void {
   console.log(`container-test: ${text}`);
-}
-
-/** A base image from scratch: this Deno binary and the few libraries it links. */
-async function buildBase(dir: string, env: Record<string, string>): Promise<void> {
-  const rootfs = `${dir}/base/rootfs`;
-  await prepareRootfs(rootfs, { root: 0, deno: 1993 });
-  await copyProgram(rootfs, Deno.execPath(), "/usr/bin/deno");
-  await buildFromRootfs(BASE, `${dir}/base`, { env, lines: ["ENV PATH=/usr/bin"] });
 }
 
 /** What the image's /app may hold: the collector and the contract, no tools, tests or analysis. */
@@ -71,34 +60,8 @@ async function main(): Promise<void> {
   const { endpoint, store } = receiver;
   const port = freePort();
   try {
-    log("building the local base image");
-    await buildBase(dir, env);
-    log("building the Containerfile");
-    // Behind a TLS-intercepting egress proxy (as here), Deno must trust its CA while fetching.
-    const ca = Deno.env.get("SSL_CERT_FILE") ?? Deno.env.get("DENO_CERT");
-    const caArgs = ca
-      ? [
-        "-v",
-        `${await Deno.realPath(ca)}:/run/build-ca.pem:ro`,
-        "--build-arg",
-        "DENO_CERT=/run/build-ca.pem",
-      ]
-      : [];
-    await run("podman", [
-      "build",
-      "--isolation",
-      "chroot",
-      "--network",
-      "host",
-      ...caArgs,
-      "--build-arg",
-      `BASE=${BASE}`,
-      "-t",
-      IMAGE,
-      "-f",
-      `${ROOT}Containerfile`,
-      ROOT,
-    ], env);
+    log("building the local base image and the Containerfile");
+    await buildCollectorImage(IMAGE, { base: BASE, dir, env });
     const size = Number(
       (await run("podman", ["image", "inspect", "--format", "{{.Size}}", IMAGE], env)).trim(),
     );

@@ -132,6 +132,48 @@ export async function buildFromRootfs(
   );
 }
 
+/**
+ * Builds the collector's Containerfile as `image` on `base`, a local base
+ * image made from scratch out of this Deno binary and the few libraries it
+ * links (no registry is reachable here). Behind a TLS-intercepting egress
+ * proxy, Deno trusts its CA (`SSL_CERT_FILE` or `DENO_CERT`) while fetching.
+ */
+export async function buildCollectorImage(
+  image: string,
+  options: { base: string; dir: string; env: Record<string, string> },
+): Promise<void> {
+  const { base, dir, env } = options;
+  const rootfs = `${dir}/base/rootfs`;
+  await prepareRootfs(rootfs, { root: 0, deno: 1993 });
+  await copyProgram(rootfs, Deno.execPath(), "/usr/bin/deno");
+  await buildFromRootfs(base, `${dir}/base`, { env, lines: ["ENV PATH=/usr/bin"] });
+  const ca = Deno.env.get("SSL_CERT_FILE") ?? Deno.env.get("DENO_CERT");
+  const caArgs = ca
+    ? [
+      "-v",
+      `${await Deno.realPath(ca)}:/run/build-ca.pem:ro`,
+      "--build-arg",
+      "DENO_CERT=/run/build-ca.pem",
+    ]
+    : [];
+  const root = new URL("../../", import.meta.url).pathname;
+  await run("podman", [
+    "build",
+    "--isolation",
+    "chroot",
+    "--network",
+    "host",
+    ...caArgs,
+    "--build-arg",
+    `BASE=${base}`,
+    "-t",
+    image,
+    "-f",
+    `${root}Containerfile`,
+    root,
+  ], env);
+}
+
 /** A running collector container, and where its uploads can be seen. */
 export interface CollectorUnderTest {
   /** The environment that points Podman at the test's settings. */
