@@ -363,47 +363,51 @@ async function main(): Promise<void> {
       // As deployed: serve, triggered, while /healthz is probed.
       const image = RUN === "image" ? await startImage(dir, env) : undefined;
       const child = image?.child ?? command("serve").spawn();
-      const base = `http://127.0.0.1:${port}`;
-      const get = (path: string) =>
-        fetch(base + path).then(async (r) => ({ status: r.status, body: await r.json() })).catch(
-          () => ({ status: 0, body: {} as Record<string, unknown> }),
-        );
-      while ((await get("/healthz")).status !== 200) await new Promise((r) => setTimeout(r, 50));
-      while (!(await get("/v1/status")).body.collection) {
-        await new Promise((r) => setTimeout(r, 50));
-      }
-      const pid = image ? await image.pid() : child.pid;
-      const idle = watchTreeRss(pid);
-      rssBefore = idle.stop();
-      for (let round = 0; round < rounds; round++) {
-        const floor = await runFloor();
-        floors.push(floor.ms);
-        floorBytes = Number(floor.out);
-        await endAttempt();
-        // A process's peak never falls: each round's is the peak of the passes so far.
-        const watch = watchTreeRss(pid);
-        const started = performance.now();
-        await fetch(`${base}/v1/trigger`, { method: "POST" }).then((r) => r.body?.cancel());
-        let accepted: number | undefined;
-        for (;;) {
-          const t = performance.now();
-          await get("/healthz");
-          latencies.push(performance.now() - t);
-          const { body } = await get("/v1/status");
-          const attempts = body.attempts as Record<string, number> | undefined;
-          if (attempts && attempts.sent + attempts.abandoned + attempts.blocked >= round + 1) {
-            accepted ??= performance.now();
-            if (!(body.pass as { running: boolean }).running) break;
-          }
-          await new Promise((r) => setTimeout(r, 20));
+      try {
+        const base = `http://127.0.0.1:${port}`;
+        const get = (path: string) =>
+          fetch(base + path).then(async (r) => ({ status: r.status, body: await r.json() })).catch(
+            () => ({ status: 0, body: {} as Record<string, unknown> }),
+          );
+        while ((await get("/healthz")).status !== 200) await new Promise((r) => setTimeout(r, 50));
+        while (!(await get("/v1/status")).body.collection) {
+          await new Promise((r) => setTimeout(r, 50));
         }
-        walls.push(accepted! - started);
-        ends.push(performance.now() - started);
-        peaks.push(watch.stop());
+        const pid = image ? await image.pid() : child.pid;
+        const idle = watchTreeRss(pid);
+        rssBefore = idle.stop();
+        for (let round = 0; round < rounds; round++) {
+          const floor = await runFloor();
+          floors.push(floor.ms);
+          floorBytes = Number(floor.out);
+          await endAttempt();
+          // A process's peak never falls: each round's is the peak of the passes so far.
+          const watch = watchTreeRss(pid);
+          const started = performance.now();
+          await fetch(`${base}/v1/trigger`, { method: "POST" }).then((r) => r.body?.cancel());
+          let accepted: number | undefined;
+          for (;;) {
+            const t = performance.now();
+            await get("/healthz");
+            latencies.push(performance.now() - t);
+            const { body } = await get("/v1/status");
+            const attempts = body.attempts as Record<string, number> | undefined;
+            if (attempts && attempts.sent + attempts.abandoned + attempts.blocked >= round + 1) {
+              accepted ??= performance.now();
+              if (!(body.pass as { running: boolean }).running) break;
+            }
+            await new Promise((r) => setTimeout(r, 20));
+          }
+          walls.push(accepted! - started);
+          ends.push(performance.now() - started);
+          peaks.push(watch.stop());
+        }
+        child.kill("SIGTERM");
+        await child.status;
+      } finally {
+        // Gone even when a round failed: the container would go on running.
+        await image?.remove();
       }
-      child.kill("SIGTERM");
-      await child.status;
-      await image?.remove();
       await receiver.close(rounds);
     }
     latencies.sort((a, b) => a - b);
