@@ -40,3 +40,44 @@ Deno.test("the demo ends with the dashboards up over what its collector sent", a
     await Deno.remove(cwd, { recursive: true }).catch(() => {});
   }
 });
+
+Deno.test("a SIGTERM to the demo stops its dashboards too", async () => {
+  const cwd = await Deno.makeTempDir({ prefix: "demo-stop-" });
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-all", "--config", `${ROOT}deno.json`, `${ROOT}tools/demo/mod.ts`],
+    cwd,
+    env: childEnv({}),
+    clearEnv: true,
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  try {
+    // Read until the dashboards are up and waiting, then stop the demo's own process.
+    let stdout = "";
+    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    while (!stdout.includes("Ctrl-C stops it.")) {
+      const { value, done } = await reader.read();
+      assert.ok(!done, `the demo ended before its dashboards were up: ${stdout.slice(-1500)}`);
+      stdout += value;
+    }
+    const url = /== dashboards: (http:\/\/127\.0\.0\.1:\d+\/)/.exec(stdout)![1];
+    const up = await fetch(url);
+    await up.body?.cancel();
+    assert.equal(up.status, 200);
+    child.kill("SIGTERM");
+    const status = await child.status;
+    // Before the fix, the demo's process ended and its dashboards went on answering.
+    const answer = await fetch(url).then((r) => r.body?.cancel(), (err) => err);
+    await reader.cancel();
+    assert.ok(answer instanceof TypeError, "the dashboards still answer after the demo stopped");
+    assert.ok(status.success, `the demo exited with ${status.code}`);
+  } finally {
+    try {
+      child.kill("SIGINT"); // Ctrl-C's way, should the test have failed before the demo ended
+    } catch {
+      // ended
+    }
+    await child.status;
+    await Deno.remove(cwd, { recursive: true }).catch(() => {});
+  }
+});

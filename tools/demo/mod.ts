@@ -194,12 +194,21 @@ async function dashboards(noWait: boolean): Promise<number> {
     ],
     stdin: "null",
   }).spawn();
-  const ignore = () => {}; // the child handles Ctrl-C; this process only waits for it
-  Deno.addSignalListener("SIGINT", ignore);
+  // Ctrl-C reaches the child too; a signal sent to this process alone is passed on, so the
+  // dashboards never outlive it (a SIGTERM used to end this process and leave them running).
+  const passOn = (signal: Deno.Signal) => () => {
+    try {
+      child.kill(signal);
+    } catch {
+      // it has ended
+    }
+  };
+  const signals = [["SIGINT", passOn("SIGINT")], ["SIGTERM", passOn("SIGTERM")]] as const;
+  for (const [signal, listener] of signals) Deno.addSignalListener(signal, listener);
   try {
     return (await child.status).code;
   } finally {
-    Deno.removeSignalListener("SIGINT", ignore);
+    for (const [signal, listener] of signals) Deno.removeSignalListener(signal, listener);
   }
 }
 
