@@ -30,7 +30,10 @@ function unescapeField(field: string): CopyField {
 
 /** Splits one text-format line (without its newline) into its fields. */
 export function parseCopyLine(line: string): CopyField[] {
-  return line.split("\t").map(unescapeField);
+  // In place: a million rows a pass, and a second array per row cost more than the split.
+  const fields: CopyField[] = line.split("\t");
+  for (let i = 0; i < fields.length; i++) fields[i] = unescapeField(fields[i] as string);
+  return fields;
 }
 
 /**

@@ -435,13 +435,21 @@ export class TextScrubber {
   }
 
   /**
+   * Whether {@linkcode valueSync} gives `value` back as it is without a look:
+   * a canonical UUID that is no known secret, while networking is not
+   * pseudonymised. Such a value holds only hex digits and dashes.
+   */
+  keepsAsIs(value: string): boolean {
+    return !this.network && isUuid(value) &&
+      (this.#knownUuids === 0 || !this.#knownSet.has(value));
+  }
+
+  /**
    * Scrubs a value kept as stored (ids, statuses, names): the same as free
    * text, as a second line of defence, with a fast path for identifiers.
    */
   valueSync(value: string): string {
-    if (!this.network && isUuid(value) && (this.#knownUuids === 0 || !this.#knownSet.has(value))) {
-      return value;
-    }
+    if (this.keepsAsIs(value)) return value;
     const memo = this.#values.get(value);
     if (memo !== undefined) return memo;
     if (!this.network && PLAIN_ID.test(value) && !this.#knownSet.has(value)) {
