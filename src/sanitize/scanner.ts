@@ -1,22 +1,21 @@
 /**
  * Finds any of many known secrets in text or bytes in one pass. Each pattern
  * is indexed by the 4-unit grams at its first STRIDE offsets, and the scan
- * looks up the gram at every STRIDE-th position only: every pattern has at
- * least MIN_UNITS units, so an occurrence starting at s always holds, at the
- * first multiple of STRIDE from s, one of its indexed grams. A bitmap
+ * looks up the gram at every STRIDE-th position only, STRIDE being the
+ * shortest pattern's length less 3: an occurrence starting at s always holds,
+ * at the first multiple of STRIDE from s, one of its indexed grams. A bitmap
  * filters positions; only candidates are compared in full. Hundreds of
  * per-host tokens cost one scan, not hundreds. A call per unit made the
  * tripwire's scan of a million events' JSON take 3 s of the compressing
- * worker's time, a rolling hash over every unit 0.8-1.2 s, this 0.4 s
- * (README, Scale).
+ * worker's time, a rolling hash over every unit 0.8-1.2 s, this with a
+ * stride of 3 0.4-0.7 s; where the shortest secret is longer, as pull
+ * secrets and tokens are, the stride is too (README, Scale).
  */
 
 /** The shortest pattern scanned for (shorter secrets are too common to flag). */
 const MIN_UNITS = 6;
 /** Units of a gram. */
 const GRAM = 4;
-/** Every STRIDE-th position is looked up. */
-const STRIDE = MIN_UNITS - GRAM + 1;
 const MASK = (1 << 22) - 1;
 
 /** The 22-bit hash of four units (bytes or UTF-16 code units). */
@@ -32,37 +31,55 @@ interface Entry<P> {
   offset: number;
 }
 
-/** Patterns by their grams; built once, then scanned many times. */
+/** Patterns by their grams, for one stride; built once, then scanned many times. */
 class GramIndex<P extends ArrayLike<number> | string> {
   readonly bitmap = new Uint8Array((MASK + 1) >> 3);
   readonly byHash = new Map<number, Entry<P>[]>();
-  readonly all: Entry<P>[] = [];
-  maxLength = 0;
+  /** Every position a multiple of this is looked up. */
+  readonly stride: number;
+  readonly count: number;
+  readonly maxLength: number;
 
-  add(pattern: P, field: string, unit: (at: number) => number): void {
-    if (pattern.length < MIN_UNITS) return;
-    this.maxLength = Math.max(this.maxLength, pattern.length);
-    for (let offset = 0; offset < STRIDE; offset++) {
-      const h = gramHash(unit(offset), unit(offset + 1), unit(offset + 2), unit(offset + 3));
-      this.bitmap[h >> 3] |= 1 << (h & 7);
-      const entry = { pattern, field, offset };
-      const list = this.byHash.get(h);
-      if (list) list.push(entry);
-      else this.byHash.set(h, [entry]);
-      if (offset === 0) this.all.push(entry);
+  /** Indexes `patterns` (those shorter than {@linkcode MIN_UNITS} are left out). */
+  constructor(
+    patterns: ReadonlyArray<{ pattern: P; field: string }>,
+    unit: (p: P, at: number) => number,
+  ) {
+    const kept = patterns.filter((p) => p.pattern.length >= MIN_UNITS);
+    const lengths = kept.map((p) => p.pattern.length);
+    this.count = kept.length;
+    this.maxLength = Math.max(0, ...lengths);
+    this.stride = (kept.length > 0 ? Math.min(...lengths) : MIN_UNITS) - GRAM + 1;
+    for (const { pattern, field } of kept) {
+      for (let offset = 0; offset < this.stride; offset++) {
+        const h = gramHash(
+          unit(pattern, offset),
+          unit(pattern, offset + 1),
+          unit(pattern, offset + 2),
+          unit(pattern, offset + 3),
+        );
+        this.bitmap[h >> 3] |= 1 << (h & 7);
+        const entry = { pattern, field, offset };
+        const list = this.byHash.get(h);
+        if (list) list.push(entry);
+        else this.byHash.set(h, [entry]);
+      }
     }
   }
 }
 
 /** Scans strings for known secrets, each with the field it came from. */
 export class SecretScanner {
-  readonly #index = new GramIndex<string>();
+  readonly #patterns: Array<{ pattern: string; field: string }> = [];
+  /** Built at the first scan after a pattern was added (its stride depends on them all). */
+  #index: GramIndex<string> | undefined;
 
   /** Adds a secret; also its JSON-escaped form, as it would appear inside a JSON file. */
   add(secret: string, field: string): void {
-    this.#index.add(secret, field, (at) => secret.charCodeAt(at));
+    this.#patterns.push({ pattern: secret, field });
     const escaped = JSON.stringify(secret).slice(1, -1);
-    if (escaped !== secret) this.#index.add(escaped, field, (at) => escaped.charCodeAt(at));
+    if (escaped !== secret) this.#patterns.push({ pattern: escaped, field });
+    this.#index = undefined;
   }
 
   /**
@@ -70,11 +87,11 @@ export class SecretScanner {
    * order of the positions looked up; stops when it returns true.
    */
   #scan(text: string, hit: (start: number, entry: Entry<string>) => boolean): void {
-    const index = this.#index;
-    if (index.all.length === 0) return;
-    const bitmap = index.bitmap;
+    const index = this.#index ??= new GramIndex(this.#patterns, (p, at) => p.charCodeAt(at));
+    if (index.count === 0) return;
+    const { bitmap, stride } = index;
     const n = text.length;
-    for (let i = 0; i + GRAM <= n; i += STRIDE) {
+    for (let i = 0; i + GRAM <= n; i += stride) {
       const h = gramHash(
         text.charCodeAt(i),
         text.charCodeAt(i + 1),
@@ -114,22 +131,26 @@ export class SecretScanner {
   /** Patterns as UTF-8, for scanning bytes (the compression worker). */
   patterns(): Array<{ bytes: Uint8Array; field: string }> {
     const encoder = new TextEncoder();
-    return this.#index.all.map(({ pattern, field }) => ({ bytes: encoder.encode(pattern), field }));
+    return this.#patterns.filter(({ pattern }) => pattern.length >= MIN_UNITS)
+      .map(({ pattern, field }) => ({ bytes: encoder.encode(pattern), field }));
   }
 }
 
 /** Scans bytes for UTF-8 patterns; a match may span two calls. */
 export class ByteScanner {
-  readonly #index = new GramIndex<Uint8Array>();
+  readonly #index: GramIndex<Uint8Array>;
   #tail = new Uint8Array(0);
 
   constructor(patterns: ReadonlyArray<{ bytes: Uint8Array; field: string }>) {
-    for (const { bytes, field } of patterns) this.#index.add(bytes, field, (at) => bytes[at]);
+    this.#index = new GramIndex(
+      patterns.map(({ bytes, field }) => ({ pattern: bytes, field })),
+      (p, at) => p[at],
+    );
   }
 
   /** The field of a secret found in `chunk` (or across the previous chunk's end), or undefined. */
   find(chunk: Uint8Array): string | undefined {
-    if (this.#index.all.length === 0) return undefined;
+    if (this.#index.count === 0) return undefined;
     let data = chunk;
     if (this.#tail.length > 0) {
       data = new Uint8Array(this.#tail.length + chunk.length);
@@ -142,13 +163,12 @@ export class ByteScanner {
   }
 
   #scan(data: Uint8Array): string | undefined {
-    const index = this.#index;
-    const bitmap = index.bitmap;
+    const { bitmap, stride } = this.#index;
     const n = data.length;
-    for (let i = 0; i + GRAM <= n; i += STRIDE) {
+    for (let i = 0; i + GRAM <= n; i += stride) {
       const h = gramHash(data[i], data[i + 1], data[i + 2], data[i + 3]);
       if ((bitmap[h >> 3] & (1 << (h & 7))) === 0) continue;
-      for (const { pattern, field, offset } of index.byHash.get(h)!) {
+      for (const { pattern, field, offset } of this.#index.byHash.get(h)!) {
         const start = i - offset;
         if (start < 0 || start + pattern.length > n) continue;
         let k = 0;
