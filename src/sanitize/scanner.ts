@@ -35,9 +35,10 @@ interface Entry<P> {
 class GramIndex<P extends ArrayLike<number> | string> {
   readonly bitmap = new Uint8Array((MASK + 1) >> 3);
   readonly byHash = new Map<number, Entry<P>[]>();
+  /** The patterns indexed, in the order given: those of at least {@linkcode MIN_UNITS} units. */
+  readonly patterns: ReadonlyArray<{ pattern: P; field: string }>;
   /** Every position a multiple of this is looked up. */
   readonly stride: number;
-  readonly count: number;
   readonly maxLength: number;
 
   /** Indexes `patterns` (those shorter than {@linkcode MIN_UNITS} are left out). */
@@ -47,7 +48,7 @@ class GramIndex<P extends ArrayLike<number> | string> {
   ) {
     const kept = patterns.filter((p) => p.pattern.length >= MIN_UNITS);
     const lengths = kept.map((p) => p.pattern.length);
-    this.count = kept.length;
+    this.patterns = kept;
     this.maxLength = Math.max(0, ...lengths);
     this.stride = (kept.length > 0 ? Math.min(...lengths) : MIN_UNITS) - GRAM + 1;
     for (const { pattern, field } of kept) {
@@ -82,13 +83,18 @@ export class SecretScanner {
     this.#index = undefined;
   }
 
+  /** The index of the patterns added so far. */
+  #indexed(): GramIndex<string> {
+    return this.#index ??= new GramIndex(this.#patterns, (p, at) => p.charCodeAt(at));
+  }
+
   /**
    * Calls `hit(start, entry)` for each occurrence in `text`, each once, in
    * order of the positions looked up; stops when it returns true.
    */
   #scan(text: string, hit: (start: number, entry: Entry<string>) => boolean): void {
-    const index = this.#index ??= new GramIndex(this.#patterns, (p, at) => p.charCodeAt(at));
-    if (index.count === 0) return;
+    const index = this.#indexed();
+    if (index.patterns.length === 0) return;
     const { bitmap, stride } = index;
     const n = text.length;
     for (let i = 0; i + GRAM <= n; i += stride) {
@@ -131,8 +137,10 @@ export class SecretScanner {
   /** Patterns as UTF-8, for scanning bytes (the compression worker). */
   patterns(): Array<{ bytes: Uint8Array; field: string }> {
     const encoder = new TextEncoder();
-    return this.#patterns.filter(({ pattern }) => pattern.length >= MIN_UNITS)
-      .map(({ pattern, field }) => ({ bytes: encoder.encode(pattern), field }));
+    return this.#indexed().patterns.map(({ pattern, field }) => ({
+      bytes: encoder.encode(pattern),
+      field,
+    }));
   }
 }
 
@@ -150,7 +158,7 @@ export class ByteScanner {
 
   /** The field of a secret found in `chunk` (or across the previous chunk's end), or undefined. */
   find(chunk: Uint8Array): string | undefined {
-    if (this.#index.count === 0) return undefined;
+    if (this.#index.patterns.length === 0) return undefined;
     let data = chunk;
     if (this.#tail.length > 0) {
       data = new Uint8Array(this.#tail.length + chunk.length);
