@@ -97,6 +97,35 @@ Deno.test("a stream far longer than the buffer pool arrives intact, byte for byt
   assert.equal(text, Array.from({ length: 4000 }, (_, i) => piece + i).join(""));
 });
 
+Deno.test("bytes that do not compress, and a shorter stream after them, arrive intact", async () => {
+  // Random bytes deflate to more than they were: their pieces travel in buffers
+  // of their own. The stream after reuses the pool's buffers, which still hold
+  // the longer stream's bytes beyond what it writes.
+  const random = new Uint8Array(3 * 1024 * 1024 + 17);
+  for (let at = 0; at < random.byteLength; at += 65536) {
+    crypto.getRandomValues(random.subarray(at, Math.min(at + 65536, random.byteLength)));
+  }
+  const first = await packStreamingArchive([], {
+    name: "c1/events.json",
+    async produce(sink) {
+      await sink.bytes(random);
+    },
+  }, { after: () => [] });
+  const [firstFile] = await unpackArchive(first.archive);
+  assert.equal(first.streamedBytes, random.byteLength);
+  assert.deepEqual(firstFile.data, random);
+
+  const text = "[" + Array.from({ length: 20_000 }, (_, i) => `{"n":${i}}`).join(",") + "]";
+  const second = await packStreamingArchive([], {
+    name: "c2/events.json",
+    async produce(sink) {
+      await sink.text(text);
+    },
+  }, { after: () => [] });
+  const [secondFile] = await unpackArchive(second.archive);
+  assert.equal(new TextDecoder().decode(secondFile.data), text);
+});
+
 /**
  * Runs a memory script of tests/support in a process of its own; the RSS it prints, in MB.
  * Archives stay in memory there (a TMPDIR that cannot be written), as where no file can be.

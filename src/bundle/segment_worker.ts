@@ -16,7 +16,11 @@ export type ToWorker =
 
 /** Messages from the worker. */
 export type FromWorker =
-  | { type: "ack"; buffer: ArrayBuffer; piece: Uint8Array }
+  /**
+   * A chunk compressed: its piece is the first `length` bytes of `buffer`,
+   * or `piece` on its own when it did not fit there.
+   */
+  | { type: "ack"; buffer: ArrayBuffer; length: number; piece?: Uint8Array }
   | { type: "hit"; field: string }
   | { type: "error"; message: string }
   | { type: "done"; crc: number; length: number };
@@ -48,13 +52,21 @@ self.onmessage = (event: MessageEvent<ToWorker>) => {
       }
       crc = zlib.crc32(view, crc);
       length += view.byteLength;
-      // The compressed piece travels back as bytes in a buffer of its own: a Blob
-      // made here and handed over was never freed (measured: ~60 MB a million
-      // events kept per pass), so the thread that keeps the archive makes it.
-      const piece = new Uint8Array(deflater!.piece(view));
-      // Once compressed, the buffer goes back to be filled again.
+      const out = deflater!.piece(view);
+      // The piece goes back in the chunk's own buffer, which is then filled
+      // again: no buffer is made and freed per piece. Each one freed used to
+      // raise glibc's threshold for mapping large blocks on their own, and
+      // blocks below it stay in malloc's arenas after they are freed (README,
+      // Scale). Compressed text is smaller than the text; where a piece is not,
+      // it travels in a buffer of its own.
       const buffer = message.chunk.buffer as ArrayBuffer;
-      post({ type: "ack", buffer, piece }, [buffer, piece.buffer as ArrayBuffer]);
+      if (out.byteLength <= buffer.byteLength) {
+        new Uint8Array(buffer).set(out);
+        post({ type: "ack", buffer, length: out.byteLength }, [buffer]);
+      } else {
+        const piece = new Uint8Array(out);
+        post({ type: "ack", buffer, length: 0, piece }, [buffer, piece.buffer as ArrayBuffer]);
+      }
     } else {
       post({ type: "done", crc, length });
     }
