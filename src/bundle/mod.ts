@@ -12,11 +12,10 @@
  * streamed segment is itself deflated buffer by buffer, each primed with the
  * 32 KiB before it, as pigz does too.
  */
-import v8 from "node:v8";
-import vm from "node:vm";
 import zlib from "node:zlib";
 import { createTarPacker, packTar, unpackTar } from "modern-tar";
 import { joinBytes } from "../../contract/archive.ts";
+import { collectGarbage } from "./collector.ts";
 import { crc32Combine } from "./crc32.ts";
 import type { FromWorker, ToWorker } from "./segment_worker.ts";
 import { archiveSpool, type SpoolWriter, spoolWriter } from "./spool.ts";
@@ -373,26 +372,13 @@ export async function unpackArchive(archive: Uint8Array | Blob): Promise<Archive
   }));
 }
 
-let collect: (() => void) | null | undefined;
-
 /**
  * Collects garbage now, so that the bytes of archives no longer referenced
  * are freed before the next is built. A Blob's bytes live outside V8's heap
  * and V8 does not count them, so nothing prompts it to collect a dropped
  * archive (measured in isolation: three 56 MB archives built one after
  * another, each dropped, held 244 MB without a collection, 161 MB with one).
- * V8 offers its collector only behind a flag, which takes effect for
- * contexts made after it is set; where that fails this does nothing.
  */
 export function releaseArchives(): void {
-  if (collect === undefined) {
-    try {
-      v8.setFlagsFromString("--expose-gc");
-      const gc = vm.runInNewContext("gc");
-      collect = typeof gc === "function" ? gc : null;
-    } catch {
-      collect = null;
-    }
-  }
-  collect?.();
+  collectGarbage("major");
 }

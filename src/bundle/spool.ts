@@ -12,6 +12,8 @@
  * process that was killed goes when a later one starts.
  */
 
+import { collectGarbage } from "./collector.ts";
+
 /** The spool directory, or why there is none. */
 export type SpoolState = { dir: string } | { dir?: undefined; reason: string };
 
@@ -77,12 +79,22 @@ const spooled = new FinalizationRegistry<string>((path) => {
   Deno.remove(path).catch(() => {});
 });
 
+/** What the file is read in, and how much is read between collections. */
+const READ_BYTES = 64 * 1024;
+const COLLECT_EVERY = 4 * 1024 * 1024;
+
 /**
  * A Blob whose bytes are a file: `size` is known, `stream()` reads the file.
  * Deno's Blob constructor takes it as a part and reads it through `stream()`,
  * so `new Blob([head, file, tail])` has the whole size, and `fetch` sends it
- * with a Content-Length, streamed (checked: 60 MB cost 26 MB of RSS;
- * `bundle_test.ts` sends one and checks the header and the bytes).
+ * with a Content-Length, streamed (`bundle_test.ts` sends one and checks the
+ * header and the bytes).
+ *
+ * Each piece read is a new buffer, used once. Reading allocates almost
+ * nothing else in V8's heap, so V8 saw no reason to collect, and every piece
+ * of an upload stayed in memory until the end: sending 60 MB took 29-31 MB of
+ * RSS. The young generation is collected every few MB read instead (14 MB),
+ * a millisecond or two each time (README, Scale).
  */
 class SpooledBlob extends Blob {
   readonly #path: string;
@@ -100,7 +112,40 @@ class SpooledBlob extends Blob {
   }
 
   override stream(): ReadableStream<Uint8Array<ArrayBuffer>> {
-    return Deno.openSync(this.#path).readable as ReadableStream<Uint8Array<ArrayBuffer>>;
+    const file = Deno.openSync(this.#path);
+    let sinceCollected = 0;
+    const close = () => {
+      try {
+        file.close();
+      } catch {
+        // already closed
+      }
+    };
+    return new ReadableStream<Uint8Array<ArrayBuffer>>({
+      async pull(controller) {
+        if (sinceCollected >= COLLECT_EVERY) {
+          sinceCollected = 0;
+          collectGarbage("minor");
+        }
+        const buffer = new Uint8Array(READ_BYTES);
+        let n: number | null;
+        try {
+          n = await file.read(buffer);
+        } catch (err) {
+          close();
+          controller.error(err);
+          return;
+        }
+        if (n === null) {
+          close();
+          controller.close();
+          return;
+        }
+        sinceCollected += n;
+        controller.enqueue(n === READ_BYTES ? buffer : buffer.slice(0, n));
+      },
+      cancel: close,
+    }, { highWaterMark: 0 });
   }
 }
 
