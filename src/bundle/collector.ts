@@ -8,15 +8,15 @@
 import v8 from "node:v8";
 import vm from "node:vm";
 
-type Collect = (options?: { type: "major" | "minor" }) => void;
-
-let collect: Collect | null | undefined;
+let collect: (() => void) | null | undefined;
 
 /**
- * Collects garbage now: `major` the whole heap, `minor` the young generation
- * only (a millisecond or two, where buffers used once and dropped die).
+ * Collects garbage now. What Deno gives such a context is a full collection
+ * that also gives memory back, repeated until it frees nothing more (it takes
+ * no options: asked for a young-generation collection, it does the same), so
+ * it costs a few ms on a small heap and tens of ms on a pass's.
  */
-export function collectGarbage(type: "major" | "minor"): void {
+export function collectGarbage(): void {
   if (collect === undefined) {
     try {
       v8.setFlagsFromString("--expose-gc");
@@ -26,5 +26,5 @@ export function collectGarbage(type: "major" | "minor"): void {
       collect = null;
     }
   }
-  collect?.({ type });
+  collect?.();
 }

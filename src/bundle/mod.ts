@@ -380,5 +380,5 @@ export async function unpackArchive(archive: Uint8Array | Blob): Promise<Archive
  * another, each dropped, held 244 MB without a collection, 161 MB with one).
  */
 export function releaseArchives(): void {
-  collectGarbage("major");
+  collectGarbage();
 }

@@ -91,10 +91,11 @@ const COLLECT_EVERY = 4 * 1024 * 1024;
  * header and the bytes).
  *
  * Each piece read is a new buffer, used once. Reading allocates almost
- * nothing else in V8's heap, so V8 saw no reason to collect, and every piece
- * of an upload stayed in memory until the end: sending 60 MB took 29-31 MB of
- * RSS. The young generation is collected every few MB read instead (14 MB),
- * a millisecond or two each time (README, Scale).
+ * nothing else in V8's heap, so V8 saw no reason to collect, and the pieces
+ * of an upload piled up: sending 60 MB took 29-31 MB of RSS (42 MB with the
+ * command thread's young generation). Garbage is collected every 4 MB read
+ * instead (14-15 MB), fifteen full collections for a million events' archive,
+ * which cost a pass a few tenths of a second (README, Scale).
  */
 class SpooledBlob extends Blob {
   readonly #path: string;
@@ -125,7 +126,7 @@ class SpooledBlob extends Blob {
       async pull(controller) {
         if (sinceCollected >= COLLECT_EVERY) {
           sinceCollected = 0;
-          collectGarbage("minor");
+          collectGarbage();
         }
         const buffer = new Uint8Array(READ_BYTES);
         let n: number | null;
