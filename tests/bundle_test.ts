@@ -34,7 +34,7 @@ Deno.test("system tar reads the archive as 0644 files with zero mtime", async ()
   }
 });
 
-import { packStreamingArchive, parseCompressor } from "../src/bundle/mod.ts";
+import { packStreamingArchive, parseCompressor, type StreamSink } from "../src/bundle/mod.ts";
 
 for (const spec of ["zlib:6", "zlib:1"]) {
   Deno.test(`a streamed entry makes one valid gzip member (${spec}) that system tar reads`, async () => {
@@ -97,6 +97,18 @@ Deno.test("a stream far longer than the buffer pool arrives intact, byte for byt
   assert.equal(text, Array.from({ length: 4000 }, (_, i) => piece + i).join(""));
 });
 
+/** Packs one streamed entry that `produce` writes, and reads it back. */
+async function streamedRoundTrip(
+  produce: (sink: StreamSink) => Promise<void>,
+): Promise<{ data: Uint8Array; streamedBytes: number }> {
+  const { archive, streamedBytes } = await packStreamingArchive([], {
+    name: "c1/events.json",
+    produce,
+  }, { after: () => [] });
+  const [file] = await unpackArchive(archive);
+  return { data: file.data, streamedBytes };
+}
+
 Deno.test("bytes that do not compress, and a shorter stream after them, arrive intact", async () => {
   // Random bytes deflate to more than they were: their pieces travel in buffers
   // of their own. The stream after reuses the pool's buffers, which still hold
@@ -105,25 +117,13 @@ Deno.test("bytes that do not compress, and a shorter stream after them, arrive i
   for (let at = 0; at < random.byteLength; at += 65536) {
     crypto.getRandomValues(random.subarray(at, Math.min(at + 65536, random.byteLength)));
   }
-  const first = await packStreamingArchive([], {
-    name: "c1/events.json",
-    async produce(sink) {
-      await sink.bytes(random);
-    },
-  }, { after: () => [] });
-  const [firstFile] = await unpackArchive(first.archive);
+  const first = await streamedRoundTrip((sink) => sink.bytes(random));
   assert.equal(first.streamedBytes, random.byteLength);
-  assert.deepEqual(firstFile.data, random);
+  assert.deepEqual(first.data, random);
 
   const text = "[" + Array.from({ length: 20_000 }, (_, i) => `{"n":${i}}`).join(",") + "]";
-  const second = await packStreamingArchive([], {
-    name: "c2/events.json",
-    async produce(sink) {
-      await sink.text(text);
-    },
-  }, { after: () => [] });
-  const [secondFile] = await unpackArchive(second.archive);
-  assert.equal(new TextDecoder().decode(secondFile.data), text);
+  const second = await streamedRoundTrip(async (sink) => await sink.text(text));
+  assert.equal(new TextDecoder().decode(second.data), text);
 });
 
 /**
