@@ -170,10 +170,9 @@ const BUFFER_BYTES = 1 << 20;
 const POOL = 4;
 
 /**
- * Buffers of finished segments, kept for the next: a buffer this large that
- * is freed raises glibc's threshold for mapping blocks on their own, and the
- * blocks below it stay in malloc's arenas once freed, which made each pass of
- * a process peak higher than the first (README, Scale).
+ * Buffers of finished segments, kept for the next rather than freed: a freed
+ * buffer this large raises glibc's threshold for mapping blocks on their own,
+ * and blocks below it stay in malloc's arenas once freed (README, Scale).
  */
 const spareBuffers: ArrayBuffer[] = [];
 

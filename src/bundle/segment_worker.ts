@@ -54,11 +54,11 @@ self.onmessage = (event: MessageEvent<ToWorker>) => {
       length += view.byteLength;
       const out = deflater!.piece(view);
       // The piece goes back in the chunk's own buffer, which is then filled
-      // again: no buffer is made and freed per piece. Each one freed used to
-      // raise glibc's threshold for mapping large blocks on their own, and
-      // blocks below it stay in malloc's arenas after they are freed (README,
-      // Scale). Compressed text is smaller than the text; where a piece is not,
-      // it travels in a buffer of its own.
+      // again: no buffer is made and freed per piece, and malloc's arenas grew
+      // by a quarter as much during a pass (README, Scale; freeing large
+      // blocks raises glibc's threshold for mapping blocks on their own, the
+      // likely reason). Compressed text is smaller than the text; where a
+      // piece is not, it travels in a buffer of its own.
       const buffer = message.chunk.buffer as ArrayBuffer;
       if (out.byteLength <= buffer.byteLength) {
         new Uint8Array(buffer).set(out);

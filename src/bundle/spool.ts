@@ -95,7 +95,7 @@ const COLLECT_EVERY = 8 * 1024 * 1024;
  * of an upload piled up: sending 60 MB took 29-31 MB of RSS (42 MB with the
  * command thread's young generation). Garbage is collected every 8 MB read
  * instead: seven full collections for a million events' archive, ~0.24 s of
- * a pass (every 4 MB: twice that, for no lower peak; README, Scale).
+ * a pass (every 4 MB: twice that, for peaks within the noise; README, Scale).
  */
 class SpooledBlob extends Blob {
   readonly #path: string;
