@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import zlib from "node:zlib";
 import { packArchive, unpackArchive } from "../src/bundle/mod.ts";
 
 const files = [
@@ -315,4 +316,55 @@ Deno.test("a module that made the spool directory takes it away when it ends", a
   } finally {
     await Deno.remove(tmp, { recursive: true });
   }
+});
+
+import { DEFAULT_COMPRESSOR } from "../src/bundle/mod.ts";
+import { loadConfig } from "../src/config/mod.ts";
+
+/** Events as the archive writes them: ids, times, a message that is new each time. */
+function eventsText(count: number): string {
+  const hosts = Array.from({ length: 150 }, () => crypto.randomUUID());
+  const cluster = crypto.randomUUID();
+  const events = Array.from({ length: count }, (_, i) =>
+    JSON.stringify({
+      cluster_id: cluster,
+      host_id: hosts[i % 150],
+      category: "user",
+      name: "host_status_updated",
+      severity: "info",
+      event_time: new Date(Date.UTC(2026, 10, 27, 10) + i * 3599).toISOString(),
+      message: `Host node-${i % 150}: updated status from installing to installing-in-progress ` +
+        `(Writing image to disk) (event ${i})`,
+      request_id: crypto.randomUUID(),
+    }));
+  return `[${events.join(",")}]`;
+}
+
+Deno.test("the default level packs events smaller than gzip -6 would", async () => {
+  // The configured default and the archive's own are one level.
+  assert.equal(
+    loadConfig({ DATABASE_URL: "postgres://u:p@db:5432/installer" }).gzipLevel,
+    DEFAULT_COMPRESSOR.level,
+  );
+  const text = eventsText(20_000);
+  const { archive } = await packStreamingArchive([], {
+    name: "c1/events.json",
+    async produce(sink) {
+      for (let at = 0; at < text.length; at += 100_000) {
+        await sink.text(text.slice(at, at + 100_000));
+      }
+    },
+  }, { after: () => [] });
+  const tar = zlib.gunzipSync(new Uint8Array(await archive.arrayBuffer()));
+  const gzip = new Deno.Command("gzip", { args: ["-6", "-c"], stdin: "piped", stdout: "piped" })
+    .spawn();
+  const output = gzip.output(); // read while writing: gzip's output would fill the pipe
+  const writer = gzip.stdin.getWriter();
+  await writer.write(tar);
+  await writer.close();
+  const gzipped = (await output).stdout.byteLength;
+  assert.ok(
+    archive.size < gzipped,
+    `the archive has ${archive.size} bytes, gzip -6 of the same tar ${gzipped}`,
+  );
 });

@@ -330,9 +330,9 @@ const DEFINITIONS = {
       "largest archive sent; a larger one loses, in this order, all `metrics` events, then the oldest `info` events, never warnings or errors, and `metadata.json` records what was cut",
   },
   ARCHIVE_GZIP_LEVEL: {
-    schema: wholeNumber("6", 1, 9),
-    help: "gzip level 1-9 (default 6)",
-    default: "`6`",
+    schema: wholeNumber("4", 1, 9),
+    help: "gzip level 1-9 (default 4)",
+    default: "`4`",
     doc: "gzip level 1-9 (node:zlib); see [Scale](#scale)",
   },
   HTTPS_PROXY: {
