@@ -17,6 +17,7 @@ import { createTarPacker, packTar, unpackTar } from "modern-tar";
 import { joinBytes } from "../../contract/archive.ts";
 import { collectGarbage } from "./collector.ts";
 import { crc32Combine } from "./crc32.ts";
+import { DEFAULT_LEVEL } from "./pieces.ts";
 import type { FromWorker, ToWorker } from "./segment_worker.ts";
 import { archiveSpool, type SpoolWriter, spoolWriter } from "./spool.ts";
 
@@ -38,13 +39,8 @@ export interface Compressor {
   level: number;
 }
 
-/**
- * node:zlib at level 4: 16-20% less deflating than level 6, on a core the
- * building thread shares, for ~2% more bytes, still ~3.5% fewer than `gzip -6`
- * of the same text makes (level 3 comes within 2% of it, level 2 above it;
- * README, Scale).
- */
-export const DEFAULT_COMPRESSOR: Compressor = { kind: "zlib", level: 4 };
+/** node:zlib at the default level ({@linkcode DEFAULT_LEVEL}). */
+export const DEFAULT_COMPRESSOR: Compressor = { kind: "zlib", level: DEFAULT_LEVEL };
 
 /** Parses `zlib:6` (levels 1-9). */
 export function parseCompressor(text: string): Compressor | undefined {

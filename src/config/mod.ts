@@ -8,6 +8,7 @@
 import { z } from "zod";
 import { parseDuration } from "./duration.ts";
 import { defaultTrackTemplate } from "../upload/track.ts";
+import { DEFAULT_LEVEL } from "../bundle/pieces.ts";
 
 /** The Red Hat ingress endpoint that accepts assisted-installer uploads. */
 export const DEFAULT_ENDPOINT = "https://console.redhat.com/api/ingress/v1/upload";
@@ -330,9 +331,9 @@ const DEFINITIONS = {
       "largest archive sent; a larger one loses, in this order, all `metrics` events, then the oldest `info` events, never warnings or errors, and `metadata.json` records what was cut",
   },
   ARCHIVE_GZIP_LEVEL: {
-    schema: wholeNumber("4", 1, 9),
-    help: "gzip level 1-9 (default 4)",
-    default: "`4`",
+    schema: wholeNumber(String(DEFAULT_LEVEL), 1, 9),
+    help: `gzip level 1-9 (default ${DEFAULT_LEVEL})`,
+    default: `\`${DEFAULT_LEVEL}\``,
     doc: "gzip level 1-9 (node:zlib); see [Scale](#scale)",
   },
   HTTPS_PROXY: {
