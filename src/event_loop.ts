@@ -14,9 +14,9 @@ const ONE_BYTE = new Uint8Array(1);
 /**
  * Lets the event loop poll its I/O (the server's requests) once. Any
  * asynchronous operation does, since the loop polls on its way back from it:
- * one that completes at once takes 0.03-0.04 ms here (2026-12-03; ~0.4 ms
- * when first measured), where `setTimeout(0)` took ~2.1-2.3 ms a turn (the
- * timer's resolution), a tenth of a pass at one turn in 10 ms. `setImmediate`
+ * one that completes at once takes 0.25 ms after 10 ms of work here (0.03 ms
+ * in a loop of them; 2026-12-03), where `setTimeout(0)` took ~2.1-2.3 ms a
+ * turn (the timer's resolution), a tenth of a pass at one turn in 10 ms. `setImmediate`
  * and a `MessageChannel` come back without polling: requests waited seconds
  * (README, Scale).
  */
@@ -32,7 +32,8 @@ const TIMER_TURN_EVERY = 4;
  * request needs the loop several times in a row (its bytes read, its handler
  * run, its answer written); one poll every 10 ms spread those over two or
  * three stretches of work while a COPY kept the loop busy, and `/healthz`
- * waited up to 16 turns. Three in a row cost ~0.1 ms (README, Scale).
+ * waited up to 16 turns. After 10 ms of work, three in a row took 0.38 ms
+ * and one 0.25 ms; no cost showed in a pass's time (README, Scale).
  */
 const QUICK_TURNS_TOGETHER = 3;
 
