@@ -71,7 +71,7 @@ Deno.test("a request made during work is answered within two of its turns", asyn
   // answer). With one quick poll per turn, 5 and 28 of 40 requests from one isolate were
   // answered within two turns (two runs, the others took 3-4); with three in a row, 39 and 40
   // of 40 (one run beside two busy loops). Counted in turns, not timed, in a process of its
-  // own: in this suite's shared isolate, other tests' leftovers took turns too (18 of 40).
+  // own: run inside the suite's process, after the other tests, 18 of 40 were (once).
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["run", "--allow-net", new URL("./support/turn_count.ts", import.meta.url).pathname],
     stdout: "piped",
