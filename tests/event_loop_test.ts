@@ -1,10 +1,6 @@
 import assert from "node:assert/strict";
 import { expectRequests, TurnTaker } from "../src/event_loop.ts";
-
-function busy(ms: number): void {
-  const until = performance.now() + ms;
-  while (performance.now() < until) Math.sqrt(Math.random());
-}
+import { busy } from "./support/busy.ts";
 
 /** Runs ~`ms` of synchronous work in 2 ms slices; whether a request to a server in this isolate was answered during it. */
 async function answeredDuringWork(ms: number, takeTurns: boolean): Promise<boolean> {

@@ -5,11 +5,7 @@
  * each request took, as JSON.
  */
 import { expectRequests, TurnTaker } from "../../src/event_loop.ts";
-
-function busy(ms: number): void {
-  const until = performance.now() + ms;
-  while (performance.now() < until) Math.sqrt(Math.random());
-}
+import { busy } from "./busy.ts";
 
 expectRequests();
 const server = Deno.serve(
