@@ -415,9 +415,24 @@ Deno.test("the CLI: usage and settings errors exit 2; import and ask on a store 
       await Deno.writeFile(`${dir}/a${i}.tgz`, await archive(upstreamFiles(uuidOf(`cli-${i}`))));
     }
     await Deno.writeFile(`${dir}/broken.tgz`, enc.encode("not an archive"));
-    const imported = await runProgram("analysis", ["import", dir], env);
-    assert.equal(imported.code, 1, "a quarantined file makes import exit 1");
-    assert.match(imported.stdout, /4 files read, 1 quarantined/);
+    // The first archive is unpacked while the store opens: nothing of it is left, whether it
+    // is read or (the second time, stored already) dropped.
+    const tmp = await Deno.makeTempDir({ prefix: "analysis-cli-tmp-" });
+    const files = ["a0", "a1", "a2", "broken"].map((name) => `${dir}/${name}.tgz`);
+    try {
+      for (const time of ["first", "second"]) {
+        const imported = await runProgram("analysis", ["import", ...files], {
+          ...env,
+          TMPDIR: tmp,
+        });
+        assert.equal(imported.code, 1, "a quarantined file makes import exit 1");
+        assert.match(imported.stdout, /4 files read, 1 quarantined/);
+        if (time === "second") assert.match(imported.stdout, /a0\.tgz: success \(already stored\)/);
+        assert.deepEqual(await Array.fromAsync(Deno.readDir(tmp)), [], `${time} import`);
+      }
+    } finally {
+      await Deno.remove(tmp, { recursive: true });
+    }
     const answer = await runProgram("analysis", [
       "ask",
       "attempts-per-cluster",
@@ -589,6 +604,56 @@ Deno.test("an archive DuckDB runs out of memory on waits, never quarantined, and
     }
   } finally {
     await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+});
+
+Deno.test("an archive unpacked while its bytes are stored is read whole, and nothing is left behind: new, sent twice, or not an archive", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "analysis-ahead-" });
+  const tmp = await Deno.makeTempDir({ prefix: "analysis-ahead-tmp-" });
+  const before = Deno.env.get("TMPDIR");
+  Deno.env.set("TMPDIR", tmp);
+  await Deno.writeTextFile(`${dir}/key`, "f".repeat(64));
+  const ingest = (await openIngest(loadAnalysisConfig({
+    ANALYSIS_DB: `${dir}/store.duckdb`,
+    ANALYSIS_KEY_FILE: `${dir}/key`,
+  })))!;
+  try {
+    // Large enough to be read in halves (its events.json is over SPLIT_FROM_BYTES).
+    const big = await bigArchive("ahead");
+    const arrive = (bytes: Uint8Array) =>
+      ingest.accept(bytes, { kind: "archive", channel: "import", orgLabel: null });
+    const first = await arrive(big.bytes);
+    const again = await arrive(big.bytes);
+    const broken = await arrive(enc.encode("not a gzip stream"));
+    assert.equal(first.duplicate, false);
+    assert.equal(again.duplicate, true);
+    await ingest.settled();
+    const status = async (sha256: string) =>
+      (await ingest.store.query<{ status: string; reason: string | null; n: number }>(
+        "SELECT status, reason, events_in_archive::INTEGER AS n FROM archives WHERE sha256 = $1",
+        [sha256],
+      ))[0];
+    assert.deepEqual(await status(first.sha256), {
+      status: "success",
+      reason: null,
+      n: big.events,
+    });
+    assert.match((await status(broken.sha256)).reason ?? "", /^not-tar-gz: /);
+    const events = "SELECT event_id, host_key, event_time, message FROM events ORDER BY event_id";
+    const read = await ingest.store.query(events);
+    assert.equal(read.length, big.events);
+    // Read again from the stored file, nothing unpacked ahead: the same rows.
+    assert.deepEqual(await ingest.reprocess(), { success: 1, error: 1, waiting: 0 });
+    assert.deepEqual(await ingest.store.query(events), read);
+    const left = [];
+    for await (const entry of Deno.readDir(tmp)) left.push(entry.name);
+    assert.deepEqual(left, []);
+  } finally {
+    await ingest.close();
+    if (before === undefined) Deno.env.delete("TMPDIR");
+    else Deno.env.set("TMPDIR", before);
+    await Deno.remove(dir, { recursive: true });
+    await Deno.remove(tmp, { recursive: true });
   }
 });
 

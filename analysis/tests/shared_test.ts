@@ -910,7 +910,7 @@ Deno.test("on PostgreSQL, what a replica unpacks while an archive's bytes are st
     const quarantined = await status(broken.sha256);
     assert.equal(quarantined.status, "error");
     assert.match(quarantined.reason ?? "", /^not-tar-gz: /);
-    // The same events as an embedded store reads from the same bytes (it unpacks nothing ahead).
+    // The same events as an embedded store reads from the same bytes.
     const embedded = (await openIngest(loadAnalysisConfig({
       ANALYSIS_DB: `${dir}/embedded.duckdb`,
       ANALYSIS_KEY_FILE: `${dir}/replicas.key`,

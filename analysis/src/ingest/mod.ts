@@ -82,8 +82,8 @@ export class Ingest {
   #drainError: unknown;
   #kicked = false;
   /**
-   * Shared store: an archive unpacked while its raw bytes went to PostgreSQL
-   * (the two take about as long), for its processing to take. At most one.
+   * An archive unpacked while its raw bytes were stored, for its processing
+   * to take. At most one.
    */
   #ahead?: Ahead;
   /** Shared store: the local copy holds rows PostgreSQL lacks (see #processShared). */
@@ -126,22 +126,29 @@ export class Ingest {
 
   /**
    * Stores the bytes (once per content) and records the arrival; parsing is
-   * queued. Returns when the archive is safely on disk.
+   * queued. Returns when the archive is safely on disk. `unpacking`, when
+   * given, is the caller's unpacking of these bytes (begun while the store
+   * opened); accept takes it over.
    */
-  async accept(bytes: Uint8Array, arrival: Arrival): Promise<IngestResult> {
+  async accept(
+    bytes: Uint8Array,
+    arrival: Arrival,
+    options: { unpacking?: Promise<Unpacked> } = {},
+  ): Promise<IngestResult> {
     const sha256 = createHash("sha256").update(bytes).digest("hex");
     const path = this.rawPath(sha256, arrival.kind);
     const source = arrival.kind === "archive" ? "onprem" : "saas";
     await Deno.mkdir(path.slice(0, path.lastIndexOf("/")), { recursive: true });
     let seenHere = true;
     await Deno.stat(path).catch(() => seenHere = false);
-    // Shared store: bytes this replica has not seen are most likely new, and unpacking them
-    // takes about as long as storing them in PostgreSQL. The two run together.
+    // Bytes not stored here are most likely new: they are unpacked while they are stored
+    // (in PostgreSQL, which takes about as long, or in a file), not after.
     let ahead: Ahead | undefined;
-    if (this.shared && !seenHere && arrival.kind === "archive" && !this.#ahead) {
-      ahead = this.#ahead = { sha256, unpacking: unpackArchive(bytes), recorded: false };
+    if (!seenHere && arrival.kind === "archive" && !this.#ahead) {
+      const unpacking = options.unpacking ?? unpackArchive(bytes);
+      ahead = this.#ahead = { sha256, unpacking, recorded: false };
       ahead.unpacking.catch(() => {}); // its processing awaits it and learns why
-    }
+    } else if (options.unpacking) await discardUnpacked(options.unpacking);
     const now = new Date().toISOString();
     const orgKey = keyOf(this.secret, arrival.orgLabel);
     let before;
@@ -151,13 +158,17 @@ export class Ingest {
     try {
       if (!this.shared) {
         await storing;
-        return await this.#record(sha256, {
+        const result = await this.#record(sha256, {
           arrival,
           source,
           orgKey,
           now,
           bytes: bytes.byteLength,
         });
+        // Read already (not queued again): what was unpacked is not needed.
+        const queued = !result.duplicate || WAITING.includes(result.status);
+        if (ahead && !queued) await this.#discardAhead(sha256);
+        return result;
       }
       before = await this.shared.accept(bytes, {
         sha256,
@@ -546,11 +557,15 @@ export class Ingest {
     );
     if (!row) throw new Error(`no archive ${sha256}`);
     await this.store.query("UPDATE archives SET status = 'processing' WHERE sha256 = $1", [sha256]);
+    // What was unpacked ahead serves the first try only (a second reads events.json whole).
+    let unpacking = this.#takeAhead(sha256);
     try {
       const path = this.rawPath(sha256, row.kind);
-      const rows = await this.#transaction((tx, whole) =>
-        this.#normalise(tx, row, path, { whole })
-      );
+      const rows = await this.#transaction((tx, whole) => {
+        const ahead = unpacking;
+        unpacking = undefined;
+        return this.#normalise(tx, row, path, { whole, unpacking: ahead });
+      });
       await this.store.query(
         `UPDATE archives SET status = 'success', reason = NULL, cluster_key = $2, collector = $3,
            processed_at = now(), events_in_archive = $4, events_new = $5 WHERE sha256 = $1`,
@@ -558,6 +573,7 @@ export class Ingest {
       );
       return { sha256, status: "success", duplicate: false };
     } catch (err) {
+      if (unpacking) await discardUnpacked(unpacking);
       if (isResourceError(err)) {
         // Not the archive's fault: it waits, with the cause, and is read again later.
         const reason = waiting(sha256, err);
