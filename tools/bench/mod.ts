@@ -1,7 +1,8 @@
 /**
  * `deno task bench [events] [--rounds N] [--quick]`: a 150-host cluster with N
  * events (default 1,000,000) in a throwaway PostgreSQL; in each round (default
- * 1) the cluster ends a new attempt and one collector pass sends it into the
+ * 3, as `bench-analysis`: one pair of timings on this machine varies by up to
+ * 25 %) the cluster ends a new attempt and one collector pass sends it into the
  * local receiver, against the practical floor `psql \copy (… row_to_json …) |
  * gzip -6` over the same rows, timed just before. A pass is timed to the
  * upload accepted (the archive read, built and delivered); the delivery check
@@ -50,7 +51,7 @@ const { values: flags, positionals } = parseArgs({
     quick: { type: "boolean" },
     sanitiser: { type: "boolean" },
     "unique-messages": { type: "boolean" },
-    rounds: { type: "string", default: "1" },
+    rounds: { type: "string", default: "3" },
   },
 });
 const events = Number(positionals[0] ?? 1_000_000);
