@@ -18,7 +18,13 @@ import {
   uuidOf,
 } from "./population.ts";
 import { bigArchive, TOO_LITTLE } from "./big_archive.ts";
-import { importSaasExport, runProgram, startService, type TestService } from "./support.ts";
+import {
+  importSaasExport,
+  runProgram,
+  scratchTmpdir,
+  startService,
+  type TestService,
+} from "./support.ts";
 import { loadAnalysisConfig } from "../src/config.ts";
 import { assembleAnalysisService, openIngest } from "../src/service.ts";
 
@@ -609,9 +615,7 @@ Deno.test("an archive DuckDB runs out of memory on waits, never quarantined, and
 
 Deno.test("an archive unpacked while its bytes are stored is read whole, and nothing is left behind: new, sent twice, or not an archive", async () => {
   const dir = await Deno.makeTempDir({ prefix: "analysis-ahead-" });
-  const tmp = await Deno.makeTempDir({ prefix: "analysis-ahead-tmp-" });
-  const before = Deno.env.get("TMPDIR");
-  Deno.env.set("TMPDIR", tmp);
+  const tmpdir = await scratchTmpdir("analysis-ahead-tmp-");
   await Deno.writeTextFile(`${dir}/key`, "f".repeat(64));
   const ingest = (await openIngest(loadAnalysisConfig({
     ANALYSIS_DB: `${dir}/store.duckdb`,
@@ -646,14 +650,12 @@ Deno.test("an archive unpacked while its bytes are stored is read whole, and not
     assert.deepEqual(await ingest.reprocess(), { success: 1, error: 1, waiting: 0 });
     assert.deepEqual(await ingest.store.query(events), read);
     const left = [];
-    for await (const entry of Deno.readDir(tmp)) left.push(entry.name);
+    for await (const entry of Deno.readDir(tmpdir.path)) left.push(entry.name);
     assert.deepEqual(left, []);
   } finally {
     await ingest.close();
-    if (before === undefined) Deno.env.delete("TMPDIR");
-    else Deno.env.set("TMPDIR", before);
+    await tmpdir.restore();
     await Deno.remove(dir, { recursive: true });
-    await Deno.remove(tmp, { recursive: true });
   }
 });
 

@@ -1,12 +1,12 @@
 /** Scratch directories: named by their process, and removed once it is gone. */
 import assert from "node:assert/strict";
 import { makeScratchDir, removeStaleScratch } from "../src/scratch.ts";
+import { scratchTmpdir } from "./support.ts";
 
 Deno.test("scratch directories of processes that are gone are removed once untouched for an hour; the rest stay", async () => {
-  const folder = await Deno.makeTempDir({ prefix: "scratch-test-" });
-  const before = Deno.env.get("TMPDIR");
+  const tmpdir = await scratchTmpdir("scratch-test-");
+  const folder = tmpdir.path;
   try {
-    Deno.env.set("TMPDIR", folder);
     const mine = await makeScratchDir("spool");
     assert.ok(mine.startsWith(`${folder}/analysis-spool-${Deno.pid}-`), mine);
     // A process that has gone: a child that has exited.
@@ -38,8 +38,6 @@ Deno.test("scratch directories of processes that are gone are removed once untou
     // A folder that cannot be read is left alone.
     assert.equal(await removeStaleScratch(`${folder}/missing`), 0);
   } finally {
-    if (before === undefined) Deno.env.delete("TMPDIR");
-    else Deno.env.set("TMPDIR", before);
-    await Deno.remove(folder, { recursive: true });
+    await tmpdir.restore();
   }
 });

@@ -18,7 +18,7 @@ import { Store } from "../src/store/duckdb.ts";
 import { deleteSubject, prune } from "../src/store/retention.ts";
 import { readGrowing, SharedStore, writeSegment } from "../src/store/shared.ts";
 import * as population from "./population.ts";
-import { importSaasExport, startService, type TestService } from "./support.ts";
+import { importSaasExport, scratchTmpdir, startService, type TestService } from "./support.ts";
 import { bigArchive, TOO_LITTLE } from "./big_archive.ts";
 
 const TABLES = [
@@ -883,9 +883,7 @@ Deno.test("a segment rewritten in place while it was sent is sent again from the
 Deno.test("on PostgreSQL, what a replica unpacks while an archive's bytes are stored is read, and nothing is left behind: new, sent twice, or not an archive", async () => {
   const db = await emptyDatabase();
   const dir = await Deno.makeTempDir({ prefix: "analysis-ahead-" });
-  const tmp = await Deno.makeTempDir({ prefix: "analysis-ahead-tmp-" });
-  const before = Deno.env.get("TMPDIR");
-  Deno.env.set("TMPDIR", tmp);
+  const tmpdir = await scratchTmpdir("analysis-ahead-tmp-");
   const replica = (await openIngest(loadAnalysisConfig({
     ANALYSIS_DB: `${dir}/replica.duckdb`,
     ANALYSIS_KEY_FILE: await sharedKey(dir),
@@ -923,16 +921,14 @@ Deno.test("on PostgreSQL, what a replica unpacks while an archive's bytes are st
     assert.ok(want.length > 0);
     assert.deepEqual(await replica.store.query(events), want);
     const left = [];
-    for await (const entry of Deno.readDir(tmp)) {
+    for await (const entry of Deno.readDir(tmpdir.path)) {
       if (entry.name.startsWith("analysis-spool-")) left.push(entry.name);
     }
     assert.deepEqual(left, []);
   } finally {
     await replica.close();
-    if (before === undefined) Deno.env.delete("TMPDIR");
-    else Deno.env.set("TMPDIR", before);
+    await tmpdir.restore();
     await db.drop();
     await Deno.remove(dir, { recursive: true });
-    await Deno.remove(tmp, { recursive: true });
   }
 });

@@ -88,3 +88,24 @@ export async function runProgram(
   const dec = new TextDecoder();
   return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
 }
+
+/**
+ * A new folder made this process's `TMPDIR` (where scratch directories go),
+ * for a test that checks what is left there; `restore` sets `TMPDIR` back
+ * as it was and removes the folder.
+ */
+export async function scratchTmpdir(
+  prefix: string,
+): Promise<{ path: string; restore(): Promise<void> }> {
+  const path = await Deno.makeTempDir({ prefix });
+  const before = Deno.env.get("TMPDIR");
+  Deno.env.set("TMPDIR", path);
+  return {
+    path,
+    async restore() {
+      if (before === undefined) Deno.env.delete("TMPDIR");
+      else Deno.env.set("TMPDIR", before);
+      await Deno.remove(path, { recursive: true });
+    },
+  };
+}
