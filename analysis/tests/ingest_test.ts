@@ -643,6 +643,9 @@ Deno.test("an archive unpacked while its bytes are stored is read whole, and not
       n: big.events,
     });
     assert.match((await status(broken.sha256)).reason ?? "", /^not-tar-gz: /);
+    // Its raw file, written in 1 MiB pieces, holds the bytes as they came.
+    assert.ok(big.bytes.byteLength > 2 << 20, `${big.bytes.byteLength} bytes`);
+    assert.deepEqual(await Deno.readFile(ingest.rawPath(first.sha256, "archive")), big.bytes);
     const events = "SELECT event_id, host_key, event_time, message FROM events ORDER BY event_id";
     const read = await ingest.store.query(events);
     assert.equal(read.length, big.events);

@@ -667,13 +667,25 @@ export const WAIT_RETRY_MS = 15 * 60_000;
 async function storeRaw(path: string, bytes: Uint8Array): Promise<void> {
   const tmp = `${path}.${crypto.randomUUID()}.tmp`;
   try {
-    await Deno.writeFile(tmp, bytes);
+    // In pieces: `Deno.writeFile` holds the event loop while it takes the whole buffer (32 MB:
+    // 3-5 ms, and ~0.13 s the first time in a process, measured), meanwhile an upload's answer
+    // and the round trips that store the same bytes in PostgreSQL wait; a 1 MiB write, <1 ms.
+    {
+      using file = await Deno.open(tmp, { write: true, createNew: true });
+      for (let at = 0; at < bytes.byteLength; at += RAW_PIECE) {
+        const piece = bytes.subarray(at, at + RAW_PIECE);
+        for (let done = 0; done < piece.byteLength;) done += await file.write(piece.subarray(done));
+      }
+    }
     await Deno.rename(tmp, path);
   } catch (err) {
     await Deno.remove(tmp).catch(() => {});
     throw err;
   }
 }
+
+/** Bytes per write of a raw archive's file. */
+const RAW_PIECE = 1 << 20;
 
 /** Archive statuses that mean "not read yet". */
 const WAITING = ["received", "processing"];
