@@ -9,8 +9,8 @@
  *    in N rounds (default 3) that alternate the two, and the median ratio.
  *    Then the same archive uploaded to a running `serve` (until its tracker
  *    says `success`); and into the shared store (a throwaway PostgreSQL, a new
- *    database each round, each import right after a floor of its own), and a
- *    second replica's first start.
+ *    database each round, each import right after a floor of its own), also
+ *    uploaded to a `serve` replica, and a second replica's first start.
  * 2. Questions: a generated population (default 10,000 attempts, 2,000
  *    events each: 20,000,000 events) written straight into a DuckDB store;
  *    every question asked 20 times; p50 and p95.
@@ -268,15 +268,36 @@ console.log((await c.runAndReadAll("SELECT count(*) AS n FROM e")).getRowObjects
   await sharedIngestBench(dir, { archive, env, runFloor });
 }
 
-/**
- * The same archive uploaded to a running `serve`, as the collector sends it,
- * timed from the upload until `/track/{id}` answers `success`. The peak RSS
- * is the service's, over its whole life (it holds the upload too).
- */
+/** The same archive uploaded to a running `serve` (embedded store), against the import's floor. */
 async function serveIngestBench(
   dir: string,
   run: { archive: string; env: Record<string, string>; floorMs: number },
 ): Promise<void> {
+  const { ms, peak } = await uploadToServe(run.archive, {
+    ...run.env,
+    ANALYSIS_DB: `${dir}/serve.duckdb`,
+  });
+  console.log(
+    "\n| through `serve` | upload to `success` | peak RSS of the service | ratio to the floor |",
+  );
+  console.log("|---|---|---|---|");
+  console.log(
+    `| the same archive, uploaded | ${(ms / 1000).toFixed(2)} s | ${(peak / 1e6).toFixed(1)} MB | ${
+      (ms / run.floorMs).toFixed(2)
+    }× |`,
+  );
+}
+
+/**
+ * Uploads `archive` to a `serve` started with `env` (and development mode),
+ * as the collector sends it, timed from the upload until `/track/{id}`
+ * answers `success`. The peak RSS is the service's, over its whole life (it
+ * holds the upload too).
+ */
+async function uploadToServe(
+  archive: string,
+  env: Record<string, string>,
+): Promise<{ ms: number; peak: number }> {
   const port = freePort();
   const base = `http://127.0.0.1:${port}`;
   const child = new Deno.Command(Deno.execPath(), {
@@ -289,10 +310,9 @@ async function serveIngestBench(
       "serve",
     ],
     env: {
-      ...run.env,
+      ...env,
       NO_COLOR: "1",
       DENO_NO_UPDATE_CHECK: "1",
-      ANALYSIS_DB: `${dir}/serve.duckdb`,
       ANALYSIS_PORT: String(port),
       ANALYSIS_DEV_MODE: "true",
     },
@@ -311,7 +331,7 @@ async function serveIngestBench(
     const form = new FormData();
     form.append(
       "file",
-      new Blob([await Deno.readFile(run.archive)], { type: ARCHIVE_CONTENT_TYPE }),
+      new Blob([await Deno.readFile(archive)], { type: ARCHIVE_CONTENT_TYPE }),
       "events.tgz",
     );
     const t0 = performance.now();
@@ -330,16 +350,7 @@ async function serveIngestBench(
       if (status === "error") throw new Error(`ingest failed: ${body.status_msg}`);
       if (status !== "success") await new Promise((r) => setTimeout(r, 50));
     }
-    const ms = performance.now() - t0;
-    console.log(
-      "\n| through `serve` | upload to `success` | peak RSS of the service | ratio to the floor |",
-    );
-    console.log("|---|---|---|---|");
-    console.log(
-      `| the same archive, uploaded | ${(ms / 1000).toFixed(2)} s | ${
-        (watch.stop() / 1e6).toFixed(1)
-      } MB | ${(ms / run.floorMs).toFixed(2)}× |`,
-    );
+    return { ms: performance.now() - t0, peak: watch.stop() };
   } finally {
     watch.stop();
     child.kill("SIGTERM");
@@ -399,6 +410,15 @@ async function sharedIngestBench(
         stall: stalled(ingest),
       });
     }
+    // The same archive uploaded to a `serve` replica, into a new database after its own floor.
+    await admin.unsafe("CREATE DATABASE shared_serve");
+    const serveFloor = await run.runFloor(rounds);
+    const served = await uploadToServe(run.archive, {
+      ...run.env,
+      ANALYSIS_DATABASE_URL: pg.url.replace(/\/postgres$/, "/shared_serve"),
+      ANALYSIS_KEY_FILE: key,
+      ANALYSIS_DB: `${dir}/replica-serve.duckdb`,
+    });
     const shared = { ...run.env, ANALYSIS_DATABASE_URL: url, ANALYSIS_KEY_FILE: key };
     const follower = await timed(
       [deno, "run", "-A", "--config", config, main, "ask", "success-rate", "--format", "json"],
@@ -430,6 +450,13 @@ async function sharedIngestBench(
       `| median | ${(median(rows.map((r) => r.ms)) / 1000).toFixed(2)} s | ${
         (median(rows.map((r) => r.peak)) / 1e6).toFixed(1)
       } MB | **${median(rows.map((r) => r.ms / r.floor)).toFixed(2)}×** |`,
+    );
+    console.log(
+      `| through \`serve\`: upload to \`success\` (its floor ${
+        (serveFloor.ms / 1000).toFixed(2)
+      } s) | ${(served.ms / 1000).toFixed(2)} s | ${(served.peak / 1e6).toFixed(1)} MB | ${
+        (served.ms / serveFloor.ms).toFixed(2)
+      }× |`,
     );
     console.log(
       `| a second replica's first \`ask\` (its copy pulled whole) | ${
