@@ -672,9 +672,8 @@ async function storeRaw(path: string, bytes: Uint8Array): Promise<void> {
     // and the round trips that store the same bytes in PostgreSQL wait; a 1 MiB write, <1 ms.
     {
       using file = await Deno.open(tmp, { write: true, createNew: true });
-      for (let at = 0; at < bytes.byteLength; at += RAW_PIECE) {
-        const piece = bytes.subarray(at, at + RAW_PIECE);
-        for (let done = 0; done < piece.byteLength;) done += await file.write(piece.subarray(done));
+      for (let at = 0; at < bytes.byteLength;) {
+        at += await file.write(bytes.subarray(at, at + RAW_PIECE));
       }
     }
     await Deno.rename(tmp, path);
